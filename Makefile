@@ -1,0 +1,60 @@
+# uvqc - every target creates the virtual environment it needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAGE ?= lab
+REGION ?= eu-west-1
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo test lint typecheck package deploy remove bench clean
+
+$(BIN)/uv:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+
+$(VENV)/.synced: $(BIN)/uv pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## demo: run the embedded pipeline on examples/ (SQLite queues, e-mails to var/outbox)
+demo: $(VENV)/.synced
+	rm -rf var/demo && mkdir -p var/demo
+	$(BIN)/uvqc run examples/ --db var/demo/uvqc.db --outbox var/demo/outbox
+
+## test: lint, type-check and run every test with coverage
+test: $(VENV)/.synced node_modules/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2 --cov --cov-report=term --cov-report=xml
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+## package: build the arm64 Lambda artifact and the CloudFormation template (offline)
+package: $(VENV)/.synced node_modules/.installed
+	$(BIN)/python -m uvqc.aws.build --out build/lambda
+	npx osls package --stage $(STAGE) --region $(REGION)
+
+## deploy: package and deploy to AWS (needs credentials)
+deploy: package
+	npx osls deploy --stage $(STAGE) --region $(REGION) --package .serverless
+
+remove:
+	npx osls remove --stage $(STAGE) --region $(REGION)
+
+## bench: regenerate docs/PERFORMANCE.md and docs/RELIABILITY.md
+bench: $(VENV)/.synced
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) node_modules build .serverless var .coverage* coverage.xml

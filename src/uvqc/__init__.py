@@ -1,0 +1,1 @@
+"""uvqc: quality control for UV-Vis spectrophotometer results."""
