@@ -1,0 +1,5 @@
+import sys
+
+from uvqc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Adapters around the pure core: files, SQLite, SMTP, and AWS services."""

@@ -1,0 +1,242 @@
+"""Build the arm64 Lambda artifact (``uvqc.zip``) from the uv lock file.
+
+Runtime dependencies are exported from ``uv.lock``, trimmed of what Lambda does not need
+(the CLI stack, and boto3 which the python3.13 runtime provides), and installed from
+manylinux aarch64 wheels only: nothing is ever compiled on the build machine. The zip is
+deterministic (sorted entries, fixed timestamps and permissions), so an unchanged lock and
+source tree give a byte-identical artifact and CloudFormation sees no code change.
+
+    python -m uvqc.aws.build --out build/lambda
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+
+ARTIFACT_NAME = "uvqc.zip"
+PLATFORM = "manylinux2014_aarch64"
+PYTHON_VERSION = "3.13"
+
+# Not imported by the Lambda handlers: the CLI stack (typer and friends) and the AWS SDK,
+# which the Lambda python runtime ships (boto3, botocore, s3transfer, urllib3, dateutil,
+# six). jmespath stays: Powertools idempotency imports it.
+EXCLUDED_DISTRIBUTIONS = frozenset(
+    {
+        "annotated-doc",
+        "boto3",
+        "botocore",
+        "click",
+        "colorama",
+        "markdown-it-py",
+        "mdurl",
+        "pygments",
+        "python-dateutil",
+        "rich",
+        "s3transfer",
+        "shellingham",
+        "six",
+        "typer",
+        "urllib3",
+    }
+)
+
+# Parts of the uvqc package that only the embedded runtime or the build machine use.
+EXCLUDED_SOURCE = (
+    "uvqc/__main__.py",
+    "uvqc/cli",
+    "uvqc/local/",
+    "uvqc/adapters/sqlite",
+    "uvqc/aws/build.py",
+)
+
+# Install-time noise: hashes of the build machine's files, installer markers, bytecode.
+NOISE_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+NOISE_DIRS = frozenset({"__pycache__", "tests", "test"})
+
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class BuildError(Exception):
+    """Raised when a build step (export, install, copy) cannot complete."""
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def runtime_requirements(exported: str) -> list[str]:
+    """Return the ``name==version`` lines of a ``uv export`` that the Lambda needs."""
+    requirements: list[str] = []
+    for raw in exported.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        name = line.split("==", 1)[0].split(";", 1)[0]
+        if _normalise(name) not in EXCLUDED_DISTRIBUTIONS:
+            requirements.append(line)
+    return requirements
+
+
+def export_lock(project: Path, uv: str) -> str:
+    """Export the locked runtime dependencies (no dev group, no project itself)."""
+    command = [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project"]
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"`{' '.join(command)}` failed in {project}:\n{result.stderr}")
+    return result.stdout
+
+
+def _pip_environment() -> dict[str, str]:
+    """The environment for pip: no host config files, find-links or constraints.
+
+    A machine-wide pip.conf or PIP_FIND_LINKS/PIP_CONSTRAINT would mix host wheels into a
+    cross-platform install; index and certificate settings (PIP_INDEX_URL, PIP_CERT) stay.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"PIP_FIND_LINKS", "PIP_CONSTRAINT", "PIP_REQUIREMENT", "PIP_NO_INDEX"}
+    }
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
+def install_wheels(requirements: Sequence[str], target: Path) -> None:
+    """Install ``requirements`` for CPython 3.13 on manylinux aarch64, binaries only."""
+    requirements_file = target.parent / "requirements.txt"
+    requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-compile",
+        "--only-binary=:all:",
+        "--platform",
+        PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--target",
+        str(target),
+        "--requirement",
+        str(requirements_file),
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=_pip_environment(), check=False
+    )
+    if result.returncode != 0:
+        raise BuildError(
+            f"pip could not install {PLATFORM} wheels for Python {PYTHON_VERSION}:\n"
+            f"{result.stdout}{result.stderr}"
+        )
+
+
+def _is_excluded_source(relative: PurePosixPath) -> bool:
+    text = relative.as_posix()
+    return any(text.startswith(prefix) for prefix in EXCLUDED_SOURCE)
+
+
+def copy_package(source: Path, target: Path) -> None:
+    """Copy the ``uvqc`` package into ``target``, leaving out CLI/embedded-only modules."""
+    for path in sorted(source.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = PurePosixPath("uvqc", *path.relative_to(source).parts)
+        if _is_excluded_source(relative):
+            continue
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+
+
+def _is_noise(relative: PurePosixPath) -> bool:
+    if relative.parts[0] == "bin":  # console scripts pinned to the build machine's python
+        return True
+    if any(part in NOISE_DIRS for part in relative.parts[:-1]):
+        return True
+    if relative.suffix in {".pyc", ".pyo"}:
+        return True
+    in_dist_info = any(part.endswith(".dist-info") for part in relative.parts[:-1])
+    return in_dist_info and relative.name in NOISE_FILES
+
+
+def artifact_entries(root: Path) -> list[tuple[PurePosixPath, Path]]:
+    """The files of ``root`` to ship, as (archive name, path), sorted by archive name."""
+    entries = [
+        (PurePosixPath(*path.relative_to(root).parts), path)
+        for path in root.rglob("*")
+        if path.is_file()
+    ]
+    return sorted((entry for entry in entries if not _is_noise(entry[0])), key=lambda e: e[0])
+
+
+def write_zip(entries: Iterable[tuple[PurePosixPath, Path]], destination: Path) -> None:
+    """Write a reproducible zip: fixed timestamps, normalised permissions, sorted names."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_suffix(".zip.partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, path in entries:
+            info = zipfile.ZipInfo(name.as_posix(), date_time=FIXED_DATE_TIME)
+            mode = 0o755 if os.access(path, os.X_OK) and path.suffix == ".so" else 0o644
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes(), compresslevel=9)
+    partial.replace(destination)
+
+
+def build(project: Path, out: Path, uv: str) -> Path:
+    """Build ``out/uvqc.zip`` for ``project`` and return its path."""
+    source = project / "src" / "uvqc"
+    if not source.is_dir():
+        raise BuildError(f"{source} not found: run from the project root or pass --project")
+    requirements = runtime_requirements(export_lock(project, uv))
+    with tempfile.TemporaryDirectory(prefix="uvqc-lambda-") as scratch:
+        staging = Path(scratch) / "package"
+        staging.mkdir()
+        install_wheels(requirements, staging)
+        copy_package(source, staging)
+        artifact = out / ARTIFACT_NAME
+        write_zip(artifact_entries(staging), artifact)
+    return artifact
+
+
+def _default_uv() -> str:
+    beside_python = Path(sys.executable).with_name("uv")
+    if beside_python.is_file():
+        return str(beside_python)
+    return shutil.which("uv") or "uv"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m uvqc.aws.build", description=__doc__.splitlines()[0] if __doc__ else ""
+    )
+    parser.add_argument("--out", type=Path, default=Path("build/lambda"), help="output folder")
+    parser.add_argument("--project", type=Path, default=Path.cwd(), help="project root")
+    parser.add_argument("--uv", default=None, help="uv executable (default: the venv's uv)")
+    args = parser.parse_args(argv)
+    try:
+        artifact = build(args.project.resolve(), args.out, args.uv or _default_uv())
+    except BuildError as error:
+        print(f"build failed: {error}", file=sys.stderr)
+        return 1
+    size = artifact.stat().st_size
+    print(f"{artifact} ({size / 1_000_000:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

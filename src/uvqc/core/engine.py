@@ -1,0 +1,45 @@
+"""The QC engine: raw message -> Judgement. Pure: no I/O, no clock, no environment."""
+
+from __future__ import annotations
+
+from uvqc.core.methods import Method, MethodBook
+from uvqc.core.models import ResultMessage
+from uvqc.core.parse import Parsed, parse_message, reject
+from uvqc.core.verdicts import Finding, Judgement, Verdict, verdict_for
+
+
+def apply_method(method: Method, result: ResultMessage) -> tuple[Finding, ...]:
+    """Run every rule of a method, then drop findings suppressed by another that fired."""
+    fired: dict[str, Finding] = {}
+    for call in method.rules:
+        finding = call.func(result, **call.params)
+        if finding is not None:
+            fired[call.name] = finding
+    if method.suppress and len(fired) > 1:
+        hidden = set().union(*(method.suppress.get(name, ()) for name in fired))
+        return tuple(f for name, f in fired.items() if name not in hidden)
+    return tuple(fired.values())
+
+
+def judge_message(result: ResultMessage, methods: MethodBook) -> Judgement:
+    """Judge a validated result with the method it names (or the default one)."""
+    if result.method is None:
+        method = methods.default
+    elif result.method in methods:
+        method = methods[result.method]
+    else:
+        known = ", ".join(sorted(methods))
+        rejected = reject(
+            "", "method", f"names the unknown QC method {result.method!r} (known: {known})"
+        )
+        return Judgement(result.sample_id, Verdict.REJECT, (rejected.finding,), result.method)
+    findings = apply_method(method, result)
+    return Judgement(result.sample_id, verdict_for(findings), findings, method.name)
+
+
+def judge(raw: str | bytes, methods: MethodBook) -> tuple[Judgement, ResultMessage | None]:
+    """Validate and judge one raw message. Never raises for bad input: it rejects."""
+    parsed = parse_message(raw)
+    if isinstance(parsed, Parsed):
+        return judge_message(parsed.message, methods), parsed.message
+    return Judgement(parsed.sample_id, Verdict.REJECT, (parsed.finding,), None), None

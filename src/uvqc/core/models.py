@@ -1,0 +1,135 @@
+"""The result message that lands on the intake queue, as one validated pydantic model.
+
+Two shapes are accepted: the original ``{"sampleId", "absorbanceResult": "0.45"}`` and the
+current camelCase shape. Unknown fields are kept (for the record) and ignored by the rules.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_ID_LENGTH = 128
+_CONTROL = frozenset(
+    [*map(chr, range(0x00, 0x20)), *map(chr, range(0x7F, 0xA0)), "\u2028", "\u2029"]
+)
+
+
+class SampleType(StrEnum):
+    """What was in the cuvette; run-level QC treats each kind differently."""
+
+    SAMPLE = "sample"
+    BLANK = "blank"
+    CALIBRATION_STANDARD = "calibration_standard"
+    CHECK_STANDARD = "check_standard"
+    DUPLICATE = "duplicate"
+    SPIKE = "spike"
+
+
+def _identifier(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or blank")
+    if any(ch in _CONTROL for ch in value):
+        raise ValueError("must not contain control characters (CR, LF, TAB, NUL, ...)")
+    return value
+
+
+def _finite_number(value: Any) -> Any:
+    # bool is an int in Python and pydantic's lax mode would take it as 1.0: refuse it.
+    if isinstance(value, bool) or value is None:
+        raise ValueError("must be a finite number")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"must be a finite number, got the text {value[:40]!r}") from None
+        value = number
+    if isinstance(value, int | float) and not math.isfinite(value):
+        raise ValueError("must be a finite number, not NaN or Infinity")
+    return value
+
+
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_identifier)
+]
+FiniteFloat = Annotated[float, BeforeValidator(_finite_number), Field(allow_inf_nan=False)]
+PositiveFloat = Annotated[FiniteFloat, Field(gt=0)]
+
+
+class Spectrum(BaseModel):
+    """A full scan: absorbance at each wavelength, two arrays of equal length."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    wavelength_nm: list[FiniteFloat] = Field(alias="wavelengthNm", min_length=1, max_length=20000)
+    absorbance: list[FiniteFloat] = Field(min_length=1, max_length=20000)
+
+    @model_validator(mode="after")
+    def _equal_lengths(self) -> Spectrum:
+        if len(self.wavelength_nm) != len(self.absorbance):
+            raise ValueError(
+                f"wavelengthNm has {len(self.wavelength_nm)} values but absorbance has "
+                f"{len(self.absorbance)}: the arrays must have equal lengths"
+            )
+        return self
+
+
+class ResultMessage(BaseModel):
+    """One spectrophotometer result, validated. Field names follow the wire (camelCase)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+    sample_id: Identifier = Field(alias="sampleId")
+    absorbance: FiniteFloat = Field(
+        validation_alias=AliasChoices("absorbance", "absorbanceResult"),
+        serialization_alias="absorbance",
+    )
+    sample_type: SampleType = Field(default=SampleType.SAMPLE, alias="sampleType")
+    method: Identifier | None = None
+    batch_id: Identifier | None = Field(default=None, alias="batchId")
+    instrument_id: Identifier | None = Field(default=None, alias="instrumentId")
+    measured_at: datetime | None = Field(default=None, alias="measuredAt")
+    wavelength_nm: PositiveFloat | None = Field(default=None, alias="wavelengthNm")
+    dilution_factor: PositiveFloat | None = Field(default=None, alias="dilutionFactor")
+    spectrum: Spectrum | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_absorbance(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "absorbance" in data and "absorbanceResult" in data:
+            a = _finite_number(data["absorbance"])
+            b = _finite_number(data["absorbanceResult"])
+            if a != b:
+                raise ValueError(
+                    "absorbance and absorbanceResult are both given and differ "
+                    f"({data['absorbance']!r} != {data['absorbanceResult']!r})"
+                )
+        return data
+
+
+def result_schema() -> dict[str, Any]:
+    """The JSON Schema of an intake message, as published by ``uvqc schema``."""
+    schema = ResultMessage.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://uvqc.example/schema/result-message.json"
+    schema["title"] = "uvqc result message"
+    schema["description"] = (
+        "One UV-Vis result on the intake queue. `absorbanceResult` (the original shape, "
+        "a string or a number) is an alias of `absorbance`. Unknown fields are kept and "
+        f"ignored. Payloads over {MAX_PAYLOAD_BYTES} bytes are rejected."
+    )
+    return schema

@@ -1,0 +1,51 @@
+"""One rooted exception hierarchy; the CLI turns these into exit codes in one place."""
+
+from __future__ import annotations
+
+
+class UvqcError(Exception):
+    """Base of every error uvqc raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(UvqcError):
+    """When the request cannot be done as asked (bad flag, unreadable file)."""
+
+    exit_code = 2
+
+
+class MethodError(UsageError):
+    """When a QC method file is unreadable or names an unknown rule or parameter."""
+
+
+class SettingsError(UsageError):
+    """When settings (flags, UVQC_* environment, uvqc.toml) are invalid or incomplete."""
+
+
+class DeliveryError(UvqcError):
+    """When a notification could not be delivered by a channel."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
+class TransientDeliveryError(DeliveryError):
+    """When delivery failed in a way that may succeed later (SMTP 4xx, timeout, dropped link)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, transient=True)
+
+
+class PermanentDeliveryError(DeliveryError):
+    """When delivery failed for good (SMTP 5xx, rejected address); retrying will not help."""
+
+    def __init__(self, reason: str, *, accepted: tuple[str, ...] = ()) -> None:
+        super().__init__(reason, transient=False)
+        self.accepted = accepted
+
+
+class InfrastructureError(UvqcError):
+    """When a queue or store could not be reached; the message is retried by its transport."""

@@ -1,0 +1,103 @@
+"""The check stage: a batch of raw messages -> verdicts, durable records, notification requests.
+
+Transport-independent: the embedded worker and the Lambda handler both call `check_batch`.
+Each message succeeds or fails on its own. A reject is a verdict, not a failure: only
+infrastructure errors (store, notify queue) fail a message, so its transport retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from uvqc.core.engine import judge
+from uvqc.core.methods import MethodBook
+from uvqc.core.verdicts import Verdict
+from uvqc.errors import InfrastructureError
+from uvqc.pipeline.ports import NotificationQueue, RecordStore
+from uvqc.pipeline.records import NotificationRequest, ResultRecord, utcnow
+
+log = logging.getLogger("uvqc.pipeline.check")
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message from the intake queue, whatever the transport."""
+
+    message_id: str
+    body: str | bytes
+    received_at: datetime
+    correlation_id: str | None = None
+
+
+@dataclass(slots=True)
+class CheckOutcome:
+    """What happened to a batch: records made, and message ids the transport must retry."""
+
+    records: list[ResultRecord] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for r in self.records if r.verdict is verdict)
+
+
+def check_batch(
+    messages: Sequence[Incoming],
+    *,
+    methods: MethodBook,
+    store: RecordStore,
+    notify: NotificationQueue,
+    clock: Callable[[], datetime] = utcnow,
+) -> CheckOutcome:
+    """Judge, record and queue notifications for every message of a batch."""
+    outcome = CheckOutcome()
+    checked_at = clock()
+    for msg in messages:
+        judgement, _ = judge(msg.body, methods)
+        record = ResultRecord.create(
+            record_id=msg.message_id,
+            judgement=judgement,
+            raw=msg.body,
+            received_at=msg.received_at,
+            checked_at=checked_at,
+            correlation_id=msg.correlation_id or msg.message_id,
+        )
+        outcome.records.append(record)
+        log.info(
+            "result %s",
+            record.verdict.value,
+            extra={
+                "sampleId": record.sample_id,
+                "messageId": msg.message_id,
+                "correlationId": record.correlation_id,
+                "verdict": record.verdict.value,
+                "findings": [f.code for f in record.findings],
+            },
+        )
+    if not outcome.records:
+        return outcome
+    try:
+        store.save_results(outcome.records)
+    except InfrastructureError:
+        log.exception("could not store %d records; the batch will be retried", len(messages))
+        outcome.failed = [m.message_id for m in messages]
+        outcome.records = []
+        return outcome
+    requests = [
+        NotificationRequest.for_record(r) for r in outcome.records if r.verdict is not Verdict.PASS
+    ]
+    if requests:
+        try:
+            failed_records = notify.publish(requests)
+        except InfrastructureError:
+            log.exception("could not queue %d notifications", len(requests))
+            failed_records = {r.record_id for r in requests}
+        for record_id in sorted(failed_records):
+            log.error(
+                "notification not queued; the message will be retried",
+                extra={"messageId": record_id},
+            )
+        outcome.failed = [m.message_id for m in messages if m.message_id in failed_records]
+    return outcome

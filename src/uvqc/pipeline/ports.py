@@ -1,0 +1,100 @@
+"""The small ports the two stages are written against. SQLite and AWS adapters implement them;
+`uvqc.testing` ships in-memory implementations (real ports, not mocks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from enum import StrEnum
+from typing import Protocol
+
+from uvqc.pipeline.records import (
+    Attempt,
+    NotificationRecord,
+    NotificationRequest,
+    NotificationStatus,
+    ResultRecord,
+)
+
+
+class RecordStore(Protocol):
+    """Durable results: one record per received message, idempotent by record_id."""
+
+    def save_results(self, records: Sequence[ResultRecord]) -> None:
+        """Store (or overwrite, on redelivery) every record; InfrastructureError on failure."""
+        ...
+
+
+class NotificationQueue(Protocol):
+    """The notify queue as the check stage sees it."""
+
+    def publish(self, requests: Sequence[NotificationRequest]) -> set[str]:
+        """Enqueue requests; return the record_ids of those that could not be enqueued."""
+        ...
+
+
+class ClaimState(StrEnum):
+    CLAIMED = "claimed"  # this worker may send now
+    ALREADY_SENT = "already_sent"  # delivered before: do not send again
+    BUSY = "busy"  # another worker holds an unexpired lease: try later
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    state: ClaimState
+    record: NotificationRecord
+    resend: bool = False  # a previous claim expired mid-send: the relay may have the mail
+
+
+class Ledger(Protocol):
+    """Idempotency ledger for notifications: claim -> send -> mark sent."""
+
+    def claim(
+        self,
+        request: NotificationRequest,
+        *,
+        message_id: str,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> Claim: ...
+
+    def finish(
+        self,
+        key: str,
+        *,
+        status: NotificationStatus,
+        attempt: Attempt,
+        delivered_to: Sequence[str],
+        error: str | None = None,
+    ) -> None:
+        """Record an attempt's outcome: SENT, RETRYING or DEAD (releases the lease)."""
+        ...
+
+
+class Sender(Protocol):
+    """An open channel session (one SMTP connection reused across a batch)."""
+
+    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+        """Deliver; return the recipients that accepted. Raise TransientDeliveryError or
+        PermanentDeliveryError (with the recipients that did accept, if any)."""
+        ...
+
+
+class Channel(Protocol):
+    """A way to deliver e-mails: smtp, file, ses, sns."""
+
+    name: str
+
+    def open(self) -> AbstractContextManager[Sender]: ...
+
+
+class TraceSource(Protocol):
+    """What `uvqc trace` reads: everything known about one sample."""
+
+    def results_for_sample(self, sample_id: str) -> list[ResultRecord]: ...
+
+    def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]: ...

@@ -1,0 +1,119 @@
+"""Settings: the only module that reads the environment.
+
+Precedence, highest first: command-line flags (passed as overrides) > `UVQC_*` environment >
+`uvqc.toml` (in the working directory, or UVQC_CONFIG) > defaults. The AWS functions get the
+same names from serverless.yml.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from uvqc.errors import SettingsError
+
+ENV_PREFIX = "UVQC_"
+CONFIG_ENV = "UVQC_CONFIG"
+DEFAULT_CONFIG_FILE = "uvqc.toml"
+
+ChannelName = Literal["file", "smtp", "ses", "sns"]
+
+
+class Settings(BaseSettings):
+    """Every knob of uvqc, embedded and on AWS. Environment names are UVQC_<FIELD>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, frozen=True
+    )
+
+    # QC
+    method: Path | None = Field(None, description="QC method file used when a result names none")
+    # embedded runtime
+    db: Path = Field(Path("var/uvqc.db"), description="SQLite database of the embedded runtime")
+    batch_size: int = Field(10, ge=1, le=1000)
+    visibility_timeout_seconds: float = Field(60.0, gt=0, le=43200)
+    # notification channel
+    channel: ChannelName = "file"
+    outbox: Path = Path("var/outbox")
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_parameter: str | None = Field(None, description="SSM SecureString name")
+    smtp_password_secret: str | None = Field(None, description="Secrets Manager secret id")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    mail_from: str = "uvqc@localhost"
+    mail_to: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["lab@localhost"])
+    subject_prefix: str = ""
+    ses_identity: str | None = None
+    sns_topic_arn: str | None = None
+    # retries
+    retry_base_seconds: float = Field(30.0, ge=0)
+    retry_max_seconds: float = Field(900.0, ge=0, le=43200)
+    max_attempts: int = Field(5, ge=1, le=100)
+    # AWS resources
+    intake_queue_url: str | None = None
+    notify_queue_url: str | None = None
+    notify_dlq_url: str | None = None
+    intake_dlq_url: str | None = None
+    records_table: str | None = None
+    ledger_table: str | None = None
+    runtime: Literal["embedded", "aws"] = "embedded"
+    # logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("mail_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mail_to")
+    @classmethod
+    def _no_header_injection(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if any(ch in address for ch in "\r\n\x00") or "@" not in address:
+                raise ValueError(f"not an e-mail address: {address!r}")
+        if not value:
+            raise ValueError("at least one recipient is needed")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with command-line overrides on top; None overrides are ignored."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+    except ValueError as exc:  # e.g. a uvqc.toml that is not valid TOML
+        raise SettingsError(f"invalid settings file: {exc}") from None

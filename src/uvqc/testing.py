@@ -1,0 +1,136 @@
+"""In-memory implementations of the pipeline ports, shipped so users can test their own code
+(like structlog.testing). They are real ports with real semantics, not mocks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from uvqc.pipeline.ports import Claim, ClaimState
+from uvqc.pipeline.records import (
+    Attempt,
+    NotificationRecord,
+    NotificationRequest,
+    NotificationStatus,
+    ResultRecord,
+)
+
+
+class MemoryStore:
+    """RecordStore + TraceSource in memory."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, ResultRecord] = {}
+
+    def save_results(self, records: Sequence[ResultRecord]) -> None:
+        for record in records:
+            self.results[record.record_id] = record
+
+    def results_for_sample(self, sample_id: str) -> list[ResultRecord]:
+        found = [r for r in self.results.values() if r.sample_id == sample_id]
+        return sorted(found, key=lambda r: r.received_at)
+
+
+class MemoryNotifyQueue:
+    """NotificationQueue in memory; `fail_for` makes chosen record ids fail to enqueue."""
+
+    def __init__(self) -> None:
+        self.requests: list[NotificationRequest] = []
+        self.fail_for: set[str] = set()
+
+    def publish(self, requests: Sequence[NotificationRequest]) -> set[str]:
+        failed = {r.record_id for r in requests if r.record_id in self.fail_for}
+        self.requests.extend(r for r in requests if r.record_id not in failed)
+        return failed
+
+
+class MemoryLedger:
+    """Ledger in memory, with the same claim/lease rules as the SQLite and DynamoDB ledgers."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, NotificationRecord] = {}
+        self._lock = threading.Lock()
+
+    def claim(
+        self,
+        request: NotificationRequest,
+        *,
+        message_id: str,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> Claim:
+        with self._lock:
+            row = self.rows.get(request.key)
+            if row is None:
+                row = NotificationRecord(
+                    key=request.key,
+                    sample_id=request.sample_id,
+                    record_id=request.record_id,
+                    status=NotificationStatus.SENDING,
+                    message_id=message_id,
+                    created_at=now,
+                    lease_until=now + lease,
+                )
+                self.rows[request.key] = row
+                return Claim(ClaimState.CLAIMED, row)
+            if row.status is NotificationStatus.SENT:
+                return Claim(ClaimState.ALREADY_SENT, row)
+            if (
+                row.status is NotificationStatus.SENDING
+                and row.lease_until
+                and row.lease_until > now
+            ):
+                return Claim(ClaimState.BUSY, row)
+            resend = row.status is NotificationStatus.SENDING
+            row = replace(row, status=NotificationStatus.SENDING, lease_until=now + lease)
+            self.rows[request.key] = row
+            return Claim(ClaimState.CLAIMED, row, resend=resend)
+
+    def finish(
+        self,
+        key: str,
+        *,
+        status: NotificationStatus,
+        attempt: Attempt,
+        delivered_to: Sequence[str],
+        error: str | None = None,
+    ) -> None:
+        with self._lock:
+            row = self.rows[key]
+            self.rows[key] = replace(
+                row,
+                status=status,
+                lease_until=None,
+                sent_at=attempt.at if status is NotificationStatus.SENT else row.sent_at,
+                last_error=error if error is not None else row.last_error,
+                delivered_to=tuple(dict.fromkeys(delivered_to)),
+                attempts=(*row.attempts, attempt),
+            )
+
+    def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]:
+        return [r for r in self.rows.values() if r.sample_id == sample_id]
+
+
+class RecordingChannel:
+    """A Channel that keeps every e-mail it is given (an outbox in memory)."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[EmailMessage, tuple[str, ...]]] = []
+        self.failures: list[Exception] = []  # raised, in order, before succeeding again
+
+    @contextmanager
+    def open(self) -> Iterator[RecordingChannel]:
+        yield self
+
+    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((email, tuple(recipients)))
+        return tuple(recipients)
