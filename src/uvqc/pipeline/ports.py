@@ -98,3 +98,36 @@ class TraceSource(Protocol):
     def results_for_sample(self, sample_id: str) -> list[ResultRecord]: ...
 
     def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message in a dead-letter queue, with why it is there."""
+
+    message_id: str
+    queue: str  # "intake" | "notify"
+    body: str
+    reason: str
+    sample_id: str | None
+    dead_at: datetime | None
+    receive_count: int
+
+
+class DeadLetters(Protocol):
+    """The dead-letter queues, for `uvqc dlq list|show|redrive` (embedded and --aws)."""
+
+    def list(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    def show(self, message_id: str) -> DeadLetter | None: ...
+
+    def redrive(self, queue: str | None = None) -> int:
+        """Move dead letters back to their source queue(s); return how many were moved."""
+        ...
+
+
+class IntakeQueue(Protocol):
+    """Where results are submitted (`uvqc submit`): the SQLite intake queue or SQS."""
+
+    def submit(self, bodies: Sequence[bytes]) -> list[str]:
+        """Enqueue raw result messages; return their message ids."""
+        ...
