@@ -1,0 +1,105 @@
+"""Shared helpers for the benchmarks: timing child processes with their peak RSS, data
+generation, and the results file the report is rendered from."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "docs" / "bench"
+PYTHON = sys.executable
+UVQC = [PYTHON, "-m", "uvqc"]
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+
+
+def run_measured(
+    argv: Sequence[str],
+    *,
+    stdin: Path | None = None,
+    stdout: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Run:
+    """Run a command; wall time and the child's peak RSS (from wait4's rusage)."""
+    out = stdout.open("wb") if stdout else subprocess.DEVNULL
+    inp = stdin.open("rb") if stdin else subprocess.DEVNULL
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=inp, stdout=out, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if stdout:
+            out.close()  # type: ignore[union-attr]
+        if stdin:
+            inp.close()  # type: ignore[union-attr]
+    return Run(elapsed, usage.ru_maxrss / 1024, proc.returncode)
+
+
+def result_line(rng: random.Random, i: int, *, flagged_share: float = 0.1) -> str:
+    """One realistic result; about `flagged_share` of them outside the default method's range."""
+    sample = str(uuid.UUID(int=rng.getrandbits(128)))
+    r = rng.random()
+    if r < flagged_share / 2:
+        a = round(rng.uniform(1.0, 2.5), 4)
+    elif r < flagged_share:
+        a = round(rng.uniform(0.67, 0.99), 4)
+    else:
+        a = round(rng.uniform(0.02, 0.65), 4)
+    if i % 2:
+        return json.dumps({"sampleId": sample, "absorbanceResult": str(a)})
+    return json.dumps(
+        {
+            "sampleId": sample,
+            "absorbance": a,
+            "sampleType": "sample",
+            "batchId": f"B{i // 100:05d}",
+            "instrumentId": "cary60-01",
+            "wavelengthNm": 220,
+        }
+    )
+
+
+def write_results(path: Path, n: int, *, seed: int = 7, flagged_share: float = 0.1) -> Path:
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for i in range(n):
+            f.write(result_line(rng, i, flagged_share=flagged_share) + "\n")
+    return path
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def save(name: str, data: dict[str, Any]) -> None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {"machine": machine(), "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **data}
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
