@@ -180,7 +180,9 @@ def artifact_entries(root: Path) -> list[tuple[PurePosixPath, Path]]:
         for path in root.rglob("*")
         if path.is_file()
     ]
-    return sorted((entry for entry in entries if not _is_noise(entry[0])), key=lambda e: e[0])
+    return sorted(
+        (entry for entry in entries if not _is_noise(entry[0])), key=lambda e: e[0].as_posix()
+    )
 
 
 def write_zip(entries: Iterable[tuple[PurePosixPath, Path]], destination: Path) -> None:
