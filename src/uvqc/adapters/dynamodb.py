@@ -1,0 +1,372 @@
+"""Amazon DynamoDB adapters: the records table (RecordStore + trace) and the notification
+ledger (Ledger + trace), with the same semantics as the SQLite and in-memory ones.
+
+Records: key `recordId`, GSI `bySample` (sampleId, receivedAt); written with BatchWriteItem
+in chunks of 25, UnprocessedItems retried with backoff. Findings are kept as a JSON string,
+as in the embedded store (exact round trip; no Decimal or NaN surprises).
+
+Ledger: key `notificationKey`, GSI `bySample` (sampleId, createdAt), TTL `expiration`.
+`claim` is a conditional PutItem (new key) or a conditional UpdateItem guarded by a version
+number (existing key), so two workers can never both hold a notification:
+new -> CLAIMED; SENT -> ALREADY_SENT; SENDING with an unexpired lease -> BUSY;
+SENDING with an expired lease -> CLAIMED (resend); RETRYING/DEAD -> CLAIMED.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from uvqc.adapters.boto import describe, error_code
+from uvqc.core.verdicts import Finding, Verdict
+from uvqc.errors import InfrastructureError
+from uvqc.pipeline.ports import Claim, ClaimState
+from uvqc.pipeline.records import (
+    Attempt,
+    NotificationRecord,
+    NotificationRequest,
+    NotificationStatus,
+    ResultRecord,
+    iso,
+    parse_iso,
+)
+
+SDK_ERRORS = (BotoCoreError, ClientError)
+BATCH_ITEMS = 25  # BatchWriteItem limit
+UNPROCESSED_RETRIES = 8
+LEDGER_RETENTION = timedelta(days=90)  # > queue (4 d) + DLQ (14 d) retention: no resend
+CLAIM_RACES = 5  # re-reads after losing a conditional-update race before giving up
+
+# -- attribute values (the low-level client's typed format) ------------------------------
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _list(values: Sequence[str]) -> dict[str, Any]:
+    return {"L": [_s(v) for v in values]}
+
+
+def _get_s(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return None if value is None or "NULL" in value else str(value["S"])
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _query_all(client: Any, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
+    while True:
+        try:
+            page = client.query(**kwargs)
+        except SDK_ERRORS as exc:
+            raise InfrastructureError(f"DynamoDB query failed: {describe(exc)}") from exc
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# -- records -----------------------------------------------------------------------------
+
+
+def record_item(record: ResultRecord) -> dict[str, Any]:
+    """A result record as a DynamoDB item; absent values are omitted (GSI keys must be S)."""
+    item: dict[str, Any] = {
+        "recordId": _s(record.record_id),
+        "verdict": _s(record.verdict.value),
+        "findings": _s(json.dumps([f.to_dict() for f in record.findings], default=str)),
+        "raw": _s(record.raw),
+        "receivedAt": _s(iso(record.received_at)),
+        "checkedAt": _s(iso(record.checked_at)),
+        "rawTruncated": {"BOOL": record.raw_truncated},
+        "rawBytes": _n(record.raw_bytes),
+    }
+    optional = {
+        "sampleId": record.sample_id,
+        "method": record.method,
+        "notificationKey": record.notification_key,
+        "correlationId": record.correlation_id,
+    }
+    item.update({k: _s(v) for k, v in optional.items() if v})
+    return item
+
+
+def record_from_item(item: Mapping[str, Any]) -> ResultRecord:
+    return ResultRecord(
+        record_id=str(item["recordId"]["S"]),
+        sample_id=_get_s(item, "sampleId"),
+        verdict=Verdict(item["verdict"]["S"]),
+        findings=tuple(Finding.from_dict(f) for f in json.loads(item["findings"]["S"])),
+        method=_get_s(item, "method"),
+        raw=_get_s(item, "raw") or "",
+        received_at=parse_iso(item["receivedAt"]["S"]),
+        checked_at=parse_iso(item["checkedAt"]["S"]),
+        notification_key=_get_s(item, "notificationKey"),
+        correlation_id=_get_s(item, "correlationId"),
+        raw_truncated=bool(item.get("rawTruncated", {}).get("BOOL", False)),
+        raw_bytes=int(item.get("rawBytes", {}).get("N", 0)),
+    )
+
+
+class DynamoRecordStore:
+    """RecordStore + results_for_sample on the records table."""
+
+    def __init__(
+        self, client: Any, table: str, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._db = client
+        self._table = table
+        self._sleep = sleep
+
+    def save_results(self, records: Sequence[ResultRecord]) -> None:
+        # One item per key per request: BatchWriteItem rejects duplicates in a batch.
+        unique = list({r.record_id: r for r in records}.values())
+        for chunk in _chunks(unique, BATCH_ITEMS):
+            requests = [{"PutRequest": {"Item": record_item(r)}} for r in chunk]
+            self._write(requests)
+
+    def _write(self, requests: list[dict[str, Any]]) -> None:
+        pending = {self._table: requests}
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            try:
+                response = self._db.batch_write_item(RequestItems=pending)
+            except SDK_ERRORS as exc:
+                raise InfrastructureError(
+                    f"BatchWriteItem to {self._table} failed: {describe(exc)}"
+                ) from exc
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return
+            self._sleep(min(2.0, 0.05 * 2**attempt))
+        left = sum(len(v) for v in pending.values())
+        raise InfrastructureError(
+            f"BatchWriteItem to {self._table}: {left} item(s) still unprocessed after "
+            f"{UNPROCESSED_RETRIES} retries (throttled)"
+        )
+
+    def results_for_sample(self, sample_id: str) -> list[ResultRecord]:
+        items = _query_all(
+            self._db,
+            TableName=self._table,
+            IndexName="bySample",
+            KeyConditionExpression="sampleId = :s",
+            ExpressionAttributeValues={":s": _s(sample_id)},
+        )
+        return [record_from_item(i) for i in items]
+
+
+# -- ledger ------------------------------------------------------------------------------
+
+
+def notification_from_item(item: Mapping[str, Any]) -> NotificationRecord:
+    lease = _get_s(item, "leaseUntil")
+    sent = _get_s(item, "sentAt")
+    return NotificationRecord(
+        key=str(item["notificationKey"]["S"]),
+        sample_id=_get_s(item, "sampleId"),
+        record_id=str(item["recordId"]["S"]),
+        status=NotificationStatus(item["status"]["S"]),
+        message_id=str(item["messageId"]["S"]),
+        created_at=parse_iso(item["createdAt"]["S"]),
+        lease_until=parse_iso(lease) if lease else None,
+        sent_at=parse_iso(sent) if sent else None,
+        last_error=_get_s(item, "lastError"),
+        delivered_to=tuple(v["S"] for v in item.get("deliveredTo", {}).get("L", [])),
+        attempts=tuple(
+            Attempt.from_dict({k: v["S"] for k, v in a["M"].items()})
+            for a in item.get("attempts", {}).get("L", [])
+        ),
+    )
+
+
+class DynamoLedger:
+    """Ledger + notifications_for_sample on the ledger table (conditional writes)."""
+
+    def __init__(self, client: Any, table: str, *, retention: timedelta = LEDGER_RETENTION) -> None:
+        self._db = client
+        self._table = table
+        self._retention = retention
+
+    def _expiration(self, at: datetime) -> dict[str, str]:
+        return _n(int((at + self._retention).timestamp()))
+
+    def claim(
+        self,
+        request: NotificationRequest,
+        *,
+        message_id: str,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> Claim:
+        item: dict[str, Any] = {
+            "notificationKey": _s(request.key),
+            "recordId": _s(request.record_id),
+            "status": _s(NotificationStatus.SENDING.value),
+            "messageId": _s(message_id),
+            "createdAt": _s(iso(now)),
+            "leaseUntil": _s(iso(now + lease)),
+            "worker": _s(worker),
+            "attempts": {"L": []},
+            "deliveredTo": {"L": []},
+            "version": _n(1),
+            "expiration": self._expiration(now),
+        }
+        if request.sample_id:
+            item["sampleId"] = _s(request.sample_id)
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(notificationKey)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return Claim(ClaimState.CLAIMED, notification_from_item(item))
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise InfrastructureError(f"ledger PutItem failed: {describe(exc)}") from exc
+            existing = getattr(exc, "response", {}).get("Item") or self._get(request.key)
+        except BotoCoreError as exc:
+            raise InfrastructureError(f"ledger PutItem failed: {describe(exc)}") from exc
+        for _ in range(CLAIM_RACES):
+            claim = self._claim_existing(existing, worker=worker, now=now, lease=lease)
+            if claim is not None:
+                return claim
+            existing = self._get(request.key)  # another worker changed it first: look again
+        raise InfrastructureError(
+            f"ledger: lost {CLAIM_RACES} races for notification {request.key}; retry later"
+        )
+
+    def _claim_existing(
+        self, item: Mapping[str, Any], *, worker: str, now: datetime, lease: timedelta
+    ) -> Claim | None:
+        """Claim a known row, or None if it changed under us (conditional update failed)."""
+        row = notification_from_item(item)
+        if row.status is NotificationStatus.SENT:
+            return Claim(ClaimState.ALREADY_SENT, row)
+        if row.status is NotificationStatus.SENDING and row.lease_until and row.lease_until > now:
+            return Claim(ClaimState.BUSY, row)
+        version = int(item.get("version", {}).get("N", 0))
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key={"notificationKey": _s(row.key)},
+                UpdateExpression="SET #st = :sending, leaseUntil = :lease, worker = :w, "
+                "version = :next, expiration = :exp",
+                ConditionExpression="#st = :old AND "
+                "(version = :v OR attribute_not_exists(version))",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={
+                    ":sending": _s(NotificationStatus.SENDING.value),
+                    ":lease": _s(iso(now + lease)),
+                    ":w": _s(worker),
+                    ":next": _n(version + 1),
+                    ":exp": self._expiration(now),
+                    ":old": _s(row.status.value),
+                    ":v": _n(version),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise InfrastructureError(f"ledger UpdateItem failed: {describe(exc)}") from exc
+        except BotoCoreError as exc:
+            raise InfrastructureError(f"ledger UpdateItem failed: {describe(exc)}") from exc
+        resend = row.status is NotificationStatus.SENDING
+        return Claim(ClaimState.CLAIMED, notification_from_item(response["Attributes"]), resend)
+
+    def _get(self, key: str) -> Mapping[str, Any]:
+        try:
+            response = self._db.get_item(
+                TableName=self._table, Key={"notificationKey": _s(key)}, ConsistentRead=True
+            )
+        except SDK_ERRORS as exc:
+            raise InfrastructureError(f"ledger GetItem failed: {describe(exc)}") from exc
+        if "Item" not in response:
+            raise InfrastructureError(f"ledger row {key} vanished during a claim (TTL expiry?)")
+        return dict(response["Item"])
+
+    def finish(
+        self,
+        key: str,
+        *,
+        status: NotificationStatus,
+        attempt: Attempt,
+        delivered_to: Sequence[str],
+        error: str | None = None,
+    ) -> None:
+        sets = [
+            "#st = :status",
+            "attempts = list_append(if_not_exists(attempts, :empty), :attempt)",
+            "deliveredTo = :delivered",
+            "expiration = :exp",
+            "version = if_not_exists(version, :zero) + :one",
+        ]
+        values: dict[str, Any] = {
+            ":status": _s(status.value),
+            ":attempt": {"L": [{"M": {k: _s(v) for k, v in attempt.to_dict().items()}}]},
+            ":empty": {"L": []},
+            ":delivered": _list(list(dict.fromkeys(delivered_to))),
+            ":exp": self._expiration(attempt.at),
+            ":zero": _n(0),
+            ":one": _n(1),
+        }
+        if status is NotificationStatus.SENT:
+            sets.append("sentAt = :sent")
+            values[":sent"] = _s(iso(attempt.at))
+        if error is not None:
+            sets.append("lastError = :error")
+            values[":error"] = _s(error)
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"notificationKey": _s(key)},
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE leaseUntil",
+                ConditionExpression="attribute_exists(notificationKey)",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise InfrastructureError(f"ledger: no row for notification {key}") from exc
+            raise InfrastructureError(f"ledger UpdateItem failed: {describe(exc)}") from exc
+        except BotoCoreError as exc:
+            raise InfrastructureError(f"ledger UpdateItem failed: {describe(exc)}") from exc
+
+    def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]:
+        items = _query_all(
+            self._db,
+            TableName=self._table,
+            IndexName="bySample",
+            KeyConditionExpression="sampleId = :s",
+            ExpressionAttributeValues={":s": _s(sample_id)},
+        )
+        return [notification_from_item(i) for i in items]
+
+
+class DynamoTrace:
+    """TraceSource over both tables, for `uvqc trace SAMPLE_ID --aws`."""
+
+    def __init__(self, store: DynamoRecordStore, ledger: DynamoLedger) -> None:
+        self._store = store
+        self._ledger = ledger
+
+    def results_for_sample(self, sample_id: str) -> list[ResultRecord]:
+        return self._store.results_for_sample(sample_id)
+
+    def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]:
+        return self._ledger.notifications_for_sample(sample_id)

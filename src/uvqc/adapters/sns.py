@@ -1,0 +1,78 @@
+"""Amazon SNS channel: publish the notification (subject + text body) to a topic; the
+topic's subscribers (e-mail, chat webhooks, SMS) are the recipients.
+
+Same classification as SES: throttling, 5xx and connection errors are transient; anything
+else (NotFound, AuthorizationError, InvalidParameter) is permanent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from uvqc.adapters.ses import delivery_error
+from uvqc.errors import PermanentDeliveryError
+
+if TYPE_CHECKING:
+    from uvqc.settings import Settings
+
+SUBJECT_CHARS = 99  # SNS: < 100 characters, printable ASCII, no line breaks
+
+
+def sns_subject(subject: str) -> str:
+    """An e-mail subject made acceptable to SNS (ASCII, no control characters, < 100)."""
+    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in subject).strip()
+    return (text or "uvqc notification")[:SUBJECT_CHARS]
+
+
+class SnsChannel:
+    """Channel `sns`: one Publish per notification to UVQC_SNS_TOPIC_ARN."""
+
+    name = "sns"
+
+    def __init__(self, client: Any, topic_arn: str) -> None:
+        self._sns = client
+        self._topic = topic_arn
+
+    @contextmanager
+    def open(self) -> Iterator[SnsChannel]:
+        yield self
+
+    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+        body = email.get_body(("plain",))
+        if body is None or not isinstance(body, EmailMessage):
+            raise PermanentDeliveryError("SNS: the notification has no text body")
+        attributes = {
+            name: {"DataType": "String", "StringValue": str(email[header])}
+            for name, header in (
+                ("sampleId", "X-UVQC-Sample-Id"),
+                ("notificationKey", "X-UVQC-Notification-Key"),
+                ("verdict", "X-UVQC-Verdict"),
+            )
+            if email[header]
+        }
+        try:
+            self._sns.publish(
+                TopicArn=self._topic,
+                Subject=sns_subject(str(email["Subject"])),
+                Message=str(body.get_content()),
+                MessageAttributes=attributes,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise delivery_error(exc, "SNS") from exc
+        # The topic accepted it on behalf of its subscribers.
+        return tuple(recipients)
+
+
+def make_channel(settings: Settings) -> SnsChannel:
+    """The `sns` channel (called lazily by uvqc.adapters.channels.make_channel)."""
+    from uvqc.adapters.boto import client
+    from uvqc.errors import SettingsError
+
+    if not settings.sns_topic_arn:
+        raise SettingsError("channel sns needs UVQC_SNS_TOPIC_ARN (the topic to publish to)")
+    return SnsChannel(client("sns"), settings.sns_topic_arn)

@@ -1,0 +1,94 @@
+"""Lambda entry point of the check stage: intake-queue SQS batch -> `check_batch` ->
+records in DynamoDB + notification requests on the notify queue -> partial batch response.
+
+Why not Powertools' BatchProcessor: it calls a record handler once per record, but the
+check stage is batch-level on purpose - one BatchWriteItem per 25 records and one
+SendMessageBatch per 10 notifications is what keeps a 100-result batch at ~5-15 AWS calls
+instead of 100-200. So the handler maps `CheckOutcome.failed` to `batchItemFailures` itself,
+with the same contract: only infrastructure failures are reported (a reject is a verdict,
+recorded and notified, and its message is deleted); an empty list deletes the batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from uvqc.adapters import boto
+from uvqc.adapters.dynamodb import DynamoRecordStore
+from uvqc.adapters.sqs import SqsNotificationQueue
+from uvqc.aws import sqs_event
+from uvqc.aws.observability import logger, metrics
+from uvqc.core.methods import MethodBook
+from uvqc.core.verdicts import Verdict
+from uvqc.errors import SettingsError
+from uvqc.pipeline.check import check_batch
+from uvqc.settings import load_settings
+
+
+@dataclass(frozen=True, slots=True)
+class CheckWiring:
+    """What the check stage runs with; built once per container."""
+
+    methods: MethodBook
+    store: DynamoRecordStore
+    notify: SqsNotificationQueue
+
+
+_wiring: CheckWiring | None = None
+_lock = threading.Lock()
+
+
+def wiring() -> CheckWiring:
+    """The container's wiring, built on first use from the UVQC_* environment."""
+    global _wiring  # one per container, by design
+    with _lock:
+        if _wiring is None:
+            settings = load_settings()
+            if not settings.records_table or not settings.notify_queue_url:
+                raise SettingsError(
+                    "the check function needs UVQC_RECORDS_TABLE and UVQC_NOTIFY_QUEUE_URL"
+                )
+            _wiring = CheckWiring(
+                methods=MethodBook.from_paths([settings.method] if settings.method else []),
+                store=DynamoRecordStore(boto.client("dynamodb"), settings.records_table),
+                notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
+            )
+        return _wiring
+
+
+def reset() -> None:
+    """Rebuild the wiring on the next invocation (tests that change the environment)."""
+    global _wiring
+    with _lock:
+        _wiring = None
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    w = wiring()
+    messages = [sqs_event.incoming(r) for r in sqs_event.records(event)]
+    outcome = check_batch(messages, methods=w.methods, store=w.store, notify=w.notify)
+    flagged, rejected = outcome.count(Verdict.FLAG), outcome.count(Verdict.REJECT)
+    # Records are saved for the whole batch or not at all, so these count stored results.
+    metrics.add_metric(name="ResultsChecked", unit=MetricUnit.Count, value=len(outcome.records))
+    metrics.add_metric(name="ResultsFlagged", unit=MetricUnit.Count, value=flagged)
+    metrics.add_metric(name="ResultsRejected", unit=MetricUnit.Count, value=rejected)
+    if outcome.failed:
+        metrics.add_metric(name="ResultsFailed", unit=MetricUnit.Count, value=len(outcome.failed))
+    logger.info(
+        "batch checked",
+        extra={
+            "messages": len(messages),
+            "flagged": flagged,
+            "rejected": rejected,
+            "failed": len(outcome.failed),
+        },
+    )
+    return sqs_event.batch_response(outcome.failed)

@@ -1,0 +1,178 @@
+"""Lambda entry point of the notify stage: notify-queue SQS batch -> `notify_batch` (ledger
+on DynamoDB, channel smtp/ses/sns) -> per-message transport action -> partial batch response.
+
+Per outcome: SENT/DUPLICATE -> success (the message is deleted); RETRY ->
+ChangeMessageVisibility(backoff delay) and a batch item failure, so SQS redelivers it after
+the delay (ApproximateReceiveCount is the attempt number); DEAD -> the message is sent to
+the notify DLQ with its reason as a message attribute, then reported as success so the
+event source mapping deletes it. As in the check handler, the stage is batch-level (one
+channel session - one SMTP connection - per batch), so the mapping to `batchItemFailures`
+is done here rather than by Powertools' per-record BatchProcessor. Idempotency is the
+notification ledger (DynamoDB, conditional writes), shared in semantics with the embedded
+runtime, keyed on the notification key rather than the SQS messageId.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from uvqc.adapters import boto
+from uvqc.adapters.channels import make_channel
+from uvqc.adapters.dynamodb import DynamoLedger
+from uvqc.adapters.sqs import (
+    NOTIFICATION_KEY,
+    SAMPLE_ID,
+    dead_letter,
+    delay_message,
+    queue_url_from_arn,
+)
+from uvqc.adapters.ssm import smtp_password
+from uvqc.aws import sqs_event
+from uvqc.aws.observability import logger, metrics
+from uvqc.errors import InfrastructureError, SettingsError
+from uvqc.pipeline.notify import MailSettings, NotifyResult, Outcome, RetryPolicy, notify_batch
+from uvqc.pipeline.ports import Channel
+from uvqc.settings import Settings, load_settings
+
+LEASE_MARGIN = timedelta(seconds=10)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyWiring:
+    """What the notify stage runs with; built once per container."""
+
+    ledger: DynamoLedger
+    channel: Channel
+    mail: MailSettings
+    policy: RetryPolicy
+    dlq_url: str
+    queue_url: str | None  # None: derived from each record's eventSourceARN
+
+
+_wiring: NotifyWiring | None = None
+_lock = threading.Lock()
+
+
+def _channel(settings: Settings) -> Channel:
+    if settings.channel == "smtp":
+        password = smtp_password(
+            explicit=settings.smtp_password,
+            parameter=settings.smtp_password_parameter,
+            secret=settings.smtp_password_secret,
+            client=boto.client,
+        )
+        settings = settings.model_copy(update={"smtp_password": password})
+    return make_channel(settings)
+
+
+def wiring() -> NotifyWiring:
+    """The container's wiring, built on first use from the UVQC_* environment."""
+    global _wiring  # one per container, by design
+    with _lock:
+        if _wiring is None:
+            settings = load_settings()
+            if not settings.ledger_table or not settings.notify_dlq_url:
+                raise SettingsError(
+                    "the notify function needs UVQC_LEDGER_TABLE and UVQC_NOTIFY_DLQ_URL"
+                )
+            _wiring = NotifyWiring(
+                ledger=DynamoLedger(boto.client("dynamodb"), settings.ledger_table),
+                channel=_channel(settings),
+                mail=MailSettings(
+                    settings.mail_from, tuple(settings.mail_to), settings.subject_prefix
+                ),
+                policy=RetryPolicy(
+                    base_seconds=settings.retry_base_seconds,
+                    max_seconds=settings.retry_max_seconds,
+                    max_attempts=settings.max_attempts,
+                ),
+                dlq_url=settings.notify_dlq_url,
+                queue_url=settings.notify_queue_url,
+            )
+        return _wiring
+
+
+def reset() -> None:
+    """Rebuild the wiring on the next invocation (tests that change the environment)."""
+    global _wiring
+    with _lock:
+        _wiring = None
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    w = wiring()
+    by_id = {r["messageId"]: r for r in sqs_event.records(event)}
+    # The lease outlives this invocation: if it dies mid-send, the next claim is a resend.
+    lease = timedelta(milliseconds=context.get_remaining_time_in_millis()) + LEASE_MARGIN
+    results = notify_batch(
+        [sqs_event.delivery(r) for r in by_id.values()],
+        ledger=w.ledger,
+        channel=w.channel,
+        mail=w.mail,
+        policy=w.policy,
+        worker=f"{context.function_name}/{context.aws_request_id}",
+        lease=lease,
+    )
+    failed = [r.message_id for r in results if not _settle(w, by_id[r.message_id], r)]
+    return sqs_event.batch_response(failed)
+
+
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _settle(w: NotifyWiring, record: sqs_event.SqsRecord, result: NotifyResult) -> bool:
+    """Apply a result to its SQS message; True if the message may be deleted."""
+    ctx = {"sampleId": result.sample_id, "messageId": result.message_id}
+    if result.outcome is Outcome.SENT:
+        _count("NotificationsSent")
+        return True
+    if result.outcome is Outcome.DUPLICATE:
+        _count("NotificationsDuplicate")
+        return True
+    _count("NotificationsFailed")
+    if result.outcome is Outcome.RETRY:
+        _count("NotificationsRetried")
+        queue_url = w.queue_url or queue_url_from_arn(record["eventSourceARN"])
+        try:
+            delay_message(
+                boto.client("sqs"), queue_url, record["receiptHandle"], result.delay_seconds
+            )
+        except InfrastructureError:
+            # Still a failure: SQS redelivers after the queue's own visibility timeout.
+            logger.exception(
+                "could not delay the retry; queue visibility timeout applies", extra=ctx
+            )
+        return False
+    attributes = sqs_event.attributes(record)
+    if result.sample_id:
+        attributes[SAMPLE_ID] = result.sample_id
+    if result.key:
+        attributes[NOTIFICATION_KEY] = result.key
+    try:
+        dead_letter(
+            boto.client("sqs"),
+            w.dlq_url,
+            body=record["body"],
+            reason=result.reason,
+            source_message_id=result.message_id,
+            receive_count=sqs_event.receive_count(record),
+            attributes=attributes,
+        )
+    except InfrastructureError:
+        # Not deleted, so not lost: it comes back, fails again and is dead-lettered then
+        # (or the queue's RedrivePolicy moves it).
+        logger.exception("could not dead-letter the notification; it will be retried", extra=ctx)
+        return False
+    _count("NotificationsDeadLettered")
+    logger.error("notification dead-lettered", extra={**ctx, "reason": result.reason})
+    return True

@@ -1,0 +1,49 @@
+"""The CLI's `--aws` operations, imported lazily by `uvqc submit|trace|dlq`: the intake
+queue, the trace source (both tables) and the dead-letter queues, from the same UVQC_*
+settings the functions read (take the values from the stack's Outputs).
+"""
+
+from __future__ import annotations
+
+from uvqc.adapters import boto
+from uvqc.adapters.dynamodb import DynamoLedger, DynamoRecordStore, DynamoTrace
+from uvqc.adapters.sqs import DeadLetterQueue, SqsDeadLetters, SqsIntakeQueue
+from uvqc.errors import SettingsError
+from uvqc.pipeline.ports import DeadLetters, IntakeQueue, TraceSource
+from uvqc.settings import Settings
+
+
+def intake_queue(settings: Settings, queue_url: str | None = None) -> IntakeQueue:
+    """The SQS intake queue: `--queue-url` > UVQC_INTAKE_QUEUE_URL."""
+    url = queue_url or settings.intake_queue_url
+    if not url:
+        raise SettingsError("no intake queue: pass --queue-url or set UVQC_INTAKE_QUEUE_URL")
+    return SqsIntakeQueue(boto.client("sqs"), url)
+
+
+def trace_source(settings: Settings) -> TraceSource:
+    """Records and notifications of a sample, from the records and ledger tables."""
+    if not settings.records_table or not settings.ledger_table:
+        raise SettingsError(
+            "uvqc trace --aws needs UVQC_RECORDS_TABLE and UVQC_LEDGER_TABLE "
+            "(the stack outputs RecordsTableName and LedgerTableName)"
+        )
+    db = boto.client("dynamodb")
+    return DynamoTrace(
+        DynamoRecordStore(db, settings.records_table), DynamoLedger(db, settings.ledger_table)
+    )
+
+
+def dead_letters(settings: Settings) -> DeadLetters:
+    """Both DLQs (those configured): intake -> intake queue, notify -> notify queue."""
+    pairs = [
+        ("intake", settings.intake_dlq_url, settings.intake_queue_url),
+        ("notify", settings.notify_dlq_url, settings.notify_queue_url),
+    ]
+    queues = [DeadLetterQueue(name, dlq, src) for name, dlq, src in pairs if dlq and src]
+    if not queues:
+        raise SettingsError(
+            "uvqc dlq --aws needs UVQC_INTAKE_DLQ_URL + UVQC_INTAKE_QUEUE_URL and/or "
+            "UVQC_NOTIFY_DLQ_URL + UVQC_NOTIFY_QUEUE_URL (see the stack outputs)"
+        )
+    return SqsDeadLetters(boto.client("sqs"), queues)
