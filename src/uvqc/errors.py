@@ -26,25 +26,25 @@ class SettingsError(UsageError):
 class DeliveryError(UvqcError):
     """When a notification could not be delivered by a channel."""
 
-    def __init__(self, reason: str, *, transient: bool) -> None:
+    def __init__(self, reason: str, *, transient: bool, accepted: tuple[str, ...] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
+        self.accepted = accepted  # recipients that did accept before the failure
 
 
 class TransientDeliveryError(DeliveryError):
     """When delivery failed in a way that may succeed later (SMTP 4xx, timeout, dropped link)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, transient=True)
+    def __init__(self, reason: str, *, accepted: tuple[str, ...] = ()) -> None:
+        super().__init__(reason, transient=True, accepted=accepted)
 
 
 class PermanentDeliveryError(DeliveryError):
     """When delivery failed for good (SMTP 5xx, rejected address); retrying will not help."""
 
     def __init__(self, reason: str, *, accepted: tuple[str, ...] = ()) -> None:
-        super().__init__(reason, transient=False)
-        self.accepted = accepted
+        super().__init__(reason, transient=False, accepted=accepted)
 
 
 class InfrastructureError(UvqcError):

@@ -42,9 +42,16 @@ class Settings(BaseSettings):
     db: Path = Field(Path("var/uvqc.db"), description="SQLite database of the embedded runtime")
     batch_size: int = Field(10, ge=1, le=1000)
     visibility_timeout_seconds: float = Field(60.0, gt=0, le=43200)
+    worker_batch_size: int = Field(
+        250, ge=1, le=5000, description="messages an embedded worker takes per receive"
+    )
+    max_receive_count: int = Field(
+        10, ge=2, le=1000, description="receives before a queue moves a message to its DLQ"
+    )
     # notification channel
     channel: ChannelName = "file"
     outbox: Path = Path("var/outbox")
+    outbox_fsync: bool = Field(True, description="fsync each .eml before counting it sent")
     smtp_host: str = "localhost"
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_starttls: bool = False
@@ -73,6 +80,7 @@ class Settings(BaseSettings):
     runtime: Literal["embedded", "aws"] = "embedded"
     # logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_file: Path | None = Field(None, description="JSON log lines go here instead of stderr")
 
     @field_validator("mail_to", mode="before")
     @classmethod
@@ -107,6 +115,10 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Settings with command-line overrides on top; None overrides are ignored."""
     given = {k: v for k, v in overrides.items() if v is not None}
+    config = os.environ.get(CONFIG_ENV)
+    if config and not Path(config).is_file():
+        # pydantic-settings skips a missing TOML file silently; a named one must exist.
+        raise SettingsError(f"{CONFIG_ENV}={config}: no such settings file")
     try:
         return Settings(**given)
     except ValidationError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from uvqc.errors import DeliveryError, PermanentDeliveryError
+from uvqc.errors import DeliveryError
 from uvqc.pipeline.email import compose, message_id
 from uvqc.pipeline.ports import Channel, ClaimState, Ledger, Sender
 from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
@@ -133,9 +133,9 @@ def _deliver(
     try:
         accepted = sender.send(email, pending) if pending else ()
     except DeliveryError as exc:
-        delivered = tuple(claim.record.delivered_to) + (
-            exc.accepted if isinstance(exc, PermanentDeliveryError) else ()
-        )
+        # Recipients that accepted before a failure (transient or permanent) are not sent
+        # to again on retry or redrive.
+        delivered = tuple(claim.record.delivered_to) + exc.accepted
         return _failed(
             d, request, exc, delivered, ledger, policy, worker, clock, ctx, detail_prefix
         )

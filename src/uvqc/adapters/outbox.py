@@ -1,0 +1,60 @@
+"""The `file` channel: each e-mail becomes an .eml file in an outbox folder (the demo default).
+
+Files are written atomically (temporary file, fsync, os.replace) and named after the
+Message-ID, which is derived from the notification key: a resend overwrites the same file
+instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+from uvqc.errors import TransientDeliveryError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]")
+
+
+def eml_name(message_id: str) -> str:
+    """`<uvqc.KEY@example.org>` -> `uvqc.KEY@example.org.eml` (only safe characters)."""
+    return _UNSAFE.sub("_", message_id.strip().strip("<>"))[:200] + ".eml"
+
+
+class OutboxSender:
+    def __init__(self, folder: Path, fsync: bool) -> None:
+        self.folder = folder
+        self.fsync = fsync
+
+    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+        target = self.folder / eml_name(str(email["Message-ID"]))
+        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with temp.open("wb") as out:
+                out.write(email.as_bytes(policy=SMTP))
+                if self.fsync:
+                    out.flush()
+                    os.fsync(out.fileno())
+            temp.replace(target)
+        except OSError as exc:  # a full disk or a read-only folder may clear up later
+            raise TransientDeliveryError(f"cannot write {target}: {exc}") from exc
+        return tuple(recipients)
+
+
+class OutboxChannel:
+    """Channel port over a folder of .eml files."""
+
+    name = "file"
+
+    def __init__(self, folder: Path, *, fsync: bool = True) -> None:
+        self.folder = folder
+        self.fsync = fsync
+
+    @contextmanager
+    def open(self) -> Iterator[OutboxSender]:
+        yield OutboxSender(self.folder, self.fsync)

@@ -1,0 +1,164 @@
+"""The `smtp` channel: one connection per batch, replies classified by RFC 5321.
+
+4yz replies, timeouts, refused or dropped connections -> TransientDeliveryError (retry later);
+5yz replies -> PermanentDeliveryError (dead-letter). A connection that went stale while reused
+(SMTPServerDisconnected) is reopened once before the failure counts. Passwords never reach a
+log line or an error message.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from ssl import SSLContext, create_default_context
+
+from uvqc.errors import PermanentDeliveryError, TransientDeliveryError
+
+log = logging.getLogger("uvqc.adapters.smtp")
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False  # implicit TLS (port 465)
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+    mail_from: str | None = None  # envelope sender; the From header when None
+    ssl_context: SSLContext | None = None
+
+    def __repr__(self) -> str:  # never show the password
+        return f"SmtpConfig(host={self.host!r}, port={self.port}, user={self.username!r})"
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {' '.join(message.split())}"
+
+
+def _classify_refused(refused: dict[str, tuple[int, bytes]], accepted: tuple[str, ...]) -> None:
+    """Raise for refused recipients: any 4xx -> transient (unless some got a 5xx and others
+    were accepted: then permanent, keeping who accepted, so a redrive sends to the rest)."""
+    details = "; ".join(f"{rcpt}: {_reply(code, msg)}" for rcpt, (code, msg) in refused.items())
+    permanent = [r for r, (code, _) in refused.items() if code >= 500]
+    if accepted and permanent:
+        raise PermanentDeliveryError(f"recipients refused: {details}", accepted=accepted)
+    if len(permanent) < len(refused):
+        raise TransientDeliveryError(f"recipients deferred: {details}", accepted=accepted)
+    raise PermanentDeliveryError(f"recipients refused: {details}", accepted=accepted)
+
+
+class SmtpSender:
+    """An SMTP session for one batch: connects lazily, reuses the connection."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._smtp: smtplib.SMTP | None = None
+        self.connections = 0
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        context = c.ssl_context or create_default_context()
+        smtp: smtplib.SMTP
+        if c.ssl:
+            smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if c.starttls:
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if c.username:
+                smtp.login(c.username, c.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self.connections += 1
+        return smtp
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError) as exc:  # the batch is done either way
+            log.debug("SMTP QUIT failed (%s); connection closed", exc)
+            smtp.close()
+
+    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+        try:
+            try:
+                return self._send_once(email, recipients)
+            except smtplib.SMTPServerDisconnected:
+                self._drop()
+                log.info("SMTP connection lost; reconnecting once")
+                return self._send_once(email, recipients)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+            self._drop()
+            raise TransientDeliveryError(f"connection to {self._where()} lost: {exc}") from exc
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:  # smtplib closed the socket itself; RSET was sent otherwise
+                self._drop()
+            reason = f"{self._where()} replied {_reply(exc.smtp_code, exc.smtp_error)}"
+            if 400 <= exc.smtp_code < 500:
+                raise TransientDeliveryError(reason) from exc
+            raise PermanentDeliveryError(reason) from exc
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. STARTTLS or AUTH not offered
+            self._drop()
+            raise PermanentDeliveryError(f"{self._where()}: {exc}") from exc
+        except smtplib.SMTPException as exc:  # other protocol trouble: worth another try
+            self._drop()
+            raise TransientDeliveryError(f"{self._where()}: {exc}") from exc
+        except OSError as exc:  # refused, reset, timeout, TLS failure
+            self._drop()
+            raise TransientDeliveryError(
+                f"cannot reach {self._where()}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _send_once(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            refused = self._smtp.send_message(
+                email, from_addr=self.config.mail_from, to_addrs=list(recipients)
+            )
+        except smtplib.SMTPRecipientsRefused as exc:  # smtplib has already sent RSET
+            _classify_refused(exc.recipients, ())
+            raise  # unreachable: _classify_refused always raises
+        accepted = tuple(r for r in recipients if r not in refused)
+        if refused:
+            _classify_refused(refused, accepted)
+        return accepted
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def _where(self) -> str:
+        return f"SMTP {self.config.host}:{self.config.port}"
+
+
+class SmtpChannel:
+    """Channel port over SMTP."""
+
+    name = "smtp"
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+
+    @contextmanager
+    def open(self) -> Iterator[SmtpSender]:
+        sender = SmtpSender(self.config)
+        try:
+            yield sender
+        finally:
+            sender.close()

@@ -1,0 +1,123 @@
+"""One SQLite database file for the embedded runtime: queues, records and the ledger.
+
+WAL journal, `synchronous=FULL` (every commit is on disk before it returns: durable over
+kill -9 and power loss), a busy timeout so several worker processes can share the file, and
+a schema migrated by `PRAGMA user_version`. Writers use `BEGIN IMMEDIATE` so two processes
+never both read a row and then update it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from uvqc.errors import InfrastructureError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+Synchronous = Literal["FULL", "NORMAL"]
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE messages (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        id            TEXT    NOT NULL UNIQUE,
+        queue         TEXT    NOT NULL,
+        body          TEXT    NOT NULL,
+        sent_at       REAL    NOT NULL,
+        visible_at    REAL    NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        in_flight     INTEGER NOT NULL DEFAULT 0,
+        first_received_at REAL,
+        source_queue  TEXT,
+        dead_reason   TEXT,
+        dead_at       REAL
+    );
+    CREATE INDEX messages_ready ON messages (queue, visible_at);
+
+    CREATE TABLE results (
+        record_id        TEXT PRIMARY KEY,
+        sample_id        TEXT,
+        verdict          TEXT NOT NULL,
+        findings         TEXT NOT NULL,
+        method           TEXT,
+        raw              TEXT NOT NULL,
+        raw_truncated    INTEGER NOT NULL DEFAULT 0,
+        raw_bytes        INTEGER NOT NULL DEFAULT 0,
+        received_at      TEXT NOT NULL,
+        checked_at       TEXT NOT NULL,
+        notification_key TEXT,
+        correlation_id   TEXT
+    );
+    CREATE INDEX results_sample ON results (sample_id);
+
+    CREATE TABLE notifications (
+        key          TEXT PRIMARY KEY,
+        sample_id    TEXT,
+        record_id    TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        message_id   TEXT NOT NULL,
+        attempts     TEXT NOT NULL DEFAULT '[]',
+        last_error   TEXT,
+        delivered_to TEXT NOT NULL DEFAULT '[]',
+        lease_until  TEXT,
+        created_at   TEXT NOT NULL,
+        sent_at      TEXT
+    );
+    CREATE INDEX notifications_sample ON notifications (sample_id);
+    CREATE INDEX notifications_record ON notifications (record_id);
+    """,
+}
+
+
+def connect(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
+    """Open (creating and migrating if needed) the database; autocommit mode, explicit
+    transactions only (see `transaction`)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _migrate(conn)
+    except (sqlite3.Error, OSError) as exc:
+        raise InfrastructureError(f"cannot open the database {path}: {exc}") from exc
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error); SQLite errors become
+    InfrastructureError so the stages retry the message through its transport."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise InfrastructureError(f"database busy or unavailable: {exc}") from exc
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise InfrastructureError(f"database error: {exc}") from exc
+        raise
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version >= SCHEMA_VERSION:
+        return
+    with transaction(conn):
+        # Another process may have migrated between our check and the lock.
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[target].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={target}")

@@ -1,0 +1,25 @@
+"""TraceSource over the SQLite store and ledger, with look-ups by record id and key."""
+
+from __future__ import annotations
+
+from uvqc.adapters.sqlite.ledger import SqliteLedger
+from uvqc.adapters.sqlite.store import SqliteStore
+from uvqc.pipeline.records import NotificationRecord, ResultRecord
+
+
+class SqliteTrace:
+    def __init__(self, store: SqliteStore, ledger: SqliteLedger) -> None:
+        self.store = store
+        self.ledger = ledger
+
+    def results_for_sample(self, sample_id: str) -> list[ResultRecord]:
+        return self.store.results_for_sample(sample_id)
+
+    def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]:
+        return self.ledger.notifications_for_sample(sample_id)
+
+    def result_by_id(self, record_id: str) -> ResultRecord | None:
+        return self.store.result_by_id(record_id)
+
+    def notification_by_key(self, key: str) -> NotificationRecord | None:
+        return self.ledger.notification_by_key(key)
