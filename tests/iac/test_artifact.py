@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import sys
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -74,3 +76,55 @@ def test_artifact_stays_small(lab: Packaged, record_property: Callable[[str, Any
     print(f"uvqc.zip: {size / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped")
     assert size < MAX_ZIPPED_BYTES
     assert unzipped < 50_000_000  # Lambda's limit is 250 MB; this one should stay far below
+
+
+# Provided by the Lambda python3.13 runtime, so deliberately not in the zip.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six"}
+# Standard-library modules of the (3.11) test interpreter that Python 3.13 no longer has.
+REMOVED_BY_313 = {
+    *("aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt"),
+    *("distutils", "imghdr", "imp", "lib2to3", "mailcap", "msilib", "nis", "nntplib"),
+    *("ossaudiodev", "pipes", "smtpd", "sndhdr", "spwd", "sunau", "telnetlib", "uu", "xdrlib"),
+}
+
+
+STDLIB = set(sys.stdlib_module_names)
+
+
+def _runtime_imports(source: str) -> set[str]:
+    """Modules a file imports when it runs (imports under `if TYPE_CHECKING:` excluded)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(source))
+    return found
+
+
+def test_every_uvqc_module_in_the_zip_imports_only_what_the_zip_or_runtime_has(
+    lab: Packaged,
+) -> None:
+    with zipfile.ZipFile(lab.artifact) as zf:
+        names = set(zf.namelist())
+        tops = {n.split("/", 1)[0].removesuffix(".py") for n in names}
+        missing = set()
+        for name in sorted(n for n in names if n.startswith("uvqc/") and n.endswith(".py")):
+            for module in _runtime_imports(zf.read(name).decode("utf-8")):
+                top = module.split(".", 1)[0]
+                if top == "uvqc":
+                    path = module.replace(".", "/")
+                    if f"{path}.py" not in names and f"{path}/__init__.py" not in names:
+                        missing.add((name, module))
+                elif top in REMOVED_BY_313 or top not in STDLIB | RUNTIME_PROVIDED | tops:
+                    missing.add((name, module))
+    assert not missing, f"imports the Lambda cannot satisfy: {sorted(missing)}"
