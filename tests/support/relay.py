@@ -12,6 +12,7 @@ Faults (decided per delivery with a seeded RNG, so a run is reproducible):
 - drop_rate: share of deliveries whose connection is closed mid-transaction (at DATA);
 - reject_recipient: this address gets `550 5.1.1` at RCPT;
 - reject_sample: a message whose X-UVQC-Sample-Id is this gets `550 5.7.1` at DATA;
+- auth=(user, password): require AUTH LOGIN/PLAIN; tls_context: offer (and require) STARTTLS;
 - outage: "421" answers every MAIL with `421 4.3.2` (smtplib then closes the link);
   "refuse" stops listening (connection refused) until the outage is lifted.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import random
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -146,6 +148,7 @@ class FaultyRelay:
         outage: Outage = None,
         seed: int = 0,
         auth: tuple[str, str] | None = None,
+        tls_context: ssl.SSLContext | None = None,
         port: int | None = None,
     ) -> None:
         self.lock = threading.RLock()
@@ -160,6 +163,7 @@ class FaultyRelay:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.auth = auth
+        self.tls_context = tls_context
         self._controller: _Controller | None = None
         self._initial_outage = outage
 
@@ -168,6 +172,8 @@ class FaultyRelay:
         kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port, "ready_timeout": 10}
         if self.auth is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
+        if self.tls_context is not None:
+            kwargs.update(tls_context=self.tls_context, require_starttls=True)
         return _Controller(self, **kwargs)
 
     def _authenticate(
@@ -180,9 +186,16 @@ class FaultyRelay:
         )
         return AuthResult(success=ok, handled=False)
 
-    def start(self) -> FaultyRelay:
+    def _start_controller(self) -> None:
+        with self.lock:
+            before = self.counters.connections
         self._controller = self._make_controller()
         self._controller.start()
+        with self.lock:  # the controller's own readiness probe is not a client
+            self.counters.connections = before
+
+    def start(self) -> FaultyRelay:
+        self._start_controller()
         if self._initial_outage is not None:
             self.set_outage(self._initial_outage)
         return self
@@ -206,8 +219,7 @@ class FaultyRelay:
         if outage == "refuse" and previous != "refuse":
             self.stop()
         elif previous == "refuse" and outage != "refuse":
-            self._controller = self._make_controller()
-            self._controller.start()
+            self._start_controller()
 
     def set_faults(
         self, *, transient_rate: float | None = None, drop_rate: float | None = None

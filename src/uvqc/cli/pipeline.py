@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -99,12 +100,19 @@ def submit(
     typer.echo(f"submitted {n} message(s) to the intake queue of {settings.db}")
 
 
-def _install_stop_handlers(stop: threading.Event) -> None:
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set `stop`: the worker finishes its batch, then exits cleanly."""
+
     def handler(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @app.command()
@@ -118,8 +126,7 @@ def work(
     settings = load_settings(db=db)
     _setup_logs(settings)
     stop = threading.Event()
-    _install_stop_handlers(stop)
-    with Runtime.from_settings(settings) as rt:
+    with _stop_on_signals(stop), Runtime.from_settings(settings) as rt:
         worker = Worker(rt)
         tally = worker.run_until_idle(stop) if until_idle else worker.run_forever(stop)
     typer.echo(
