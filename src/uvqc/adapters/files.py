@@ -49,7 +49,10 @@ def _messages_from_document(doc: bytes, source: str) -> Iterator[tuple[str, byte
         return
     if isinstance(data, list):
         for i, item in enumerate(data, 1):
-            yield f"{source}[{i}]", json.dumps(item, ensure_ascii=False).encode()
+            # surrogatepass: a lone surrogate (from a "\ud800" escape) must become a reject
+            # of that element, not a UnicodeEncodeError that ends the whole run.
+            text = json.dumps(item, ensure_ascii=False)
+            yield f"{source}[{i}]", text.encode("utf-8", "surrogatepass")
     else:
         yield source, doc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -53,6 +54,19 @@ def _text_line(out: TextIO, source: str, j: Judgement, color: bool) -> None:
         out.write(f"         {f.severity.value}: {f.code}: {f.message}\n")
 
 
+def _json_line(j: Judgement, source: str, dumps: Callable[[object], str]) -> str:
+    """One result as a JSON line: Judgement.to_dict() plus its source. A result without
+    findings (most of them) is written directly, the same bytes at a fraction of the cost."""
+    if not j.findings:
+        return (
+            f'{{"sampleId":{dumps(j.sample_id)},"verdict":"{j.verdict.value}",'
+            f'"method":{dumps(j.method)},"findings":[],"source":{dumps(source)}}}\n'
+        )
+    data = j.to_dict()
+    data["source"] = source
+    return dumps(data) + "\n"
+
+
 @app.command()
 def check(
     paths: Annotated[
@@ -71,9 +85,7 @@ def check(
         j, _ = judge(raw, book)
         counts[j.verdict] += 1
         if fmt is Format.json:
-            data = j.to_dict()
-            data["source"] = source
-            out.write(dumps(data) + "\n")
+            out.write(_json_line(j, source, dumps))
         else:
             _text_line(out, source, j, color)
     if fmt is Format.text:

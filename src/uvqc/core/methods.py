@@ -79,6 +79,12 @@ def _validate_params(method: str, rule_name: str, given: Any) -> dict[str, Any]:
                 f"method {method!r}: rule {rule_name!r} has no parameter {key!r} "
                 f"(its parameters: {allowed})"
             )
+        if isinstance(value, bool) and bool not in (*typing.get_args(hints[key]), hints[key]):
+            # lax validation would read `limit = true` as 1.0: a typo, not a limit
+            raise MethodError(
+                f"method {method!r}: rule {rule_name!r} parameter {key!r}={value!r}: "
+                "a true/false value where a number or a name is expected"
+            )
         try:
             validated[key] = TypeAdapter(hints[key]).validate_python(value, strict=False)
         except ValidationError as exc:
@@ -114,10 +120,10 @@ def method_from_mapping(data: Any, *, source: str = "built-in") -> Method:
     rules = data.get("rules")
     if not isinstance(rules, Mapping) or not rules:
         raise MethodError(f"method {name!r} ({source}): `rules` must list at least one rule")
-    calls = tuple(
-        RuleCall(str(rname), REGISTRY[str(rname)], _validate_params(name, str(rname), params))
-        for rname, params in rules.items()
-    )
+    calls = []
+    for rname, params in rules.items():
+        validated = _validate_params(name, str(rname), params)  # unknown rule: MethodError
+        calls.append(RuleCall(str(rname), REGISTRY[str(rname)], validated))
     suppress_raw = data.get("suppress") or {}
     if not isinstance(suppress_raw, Mapping):
         raise MethodError(f"method {name!r}: `suppress` must map a rule to a list of rules")
@@ -132,7 +138,7 @@ def method_from_mapping(data: Any, *, source: str = "built-in") -> Method:
                 )
         suppress[str(key)] = frozenset(targets)
     description = data.get("description", "")
-    return Method(name, calls, suppress, str(description), source)
+    return Method(name, tuple(calls), suppress, str(description), source)
 
 
 def load_method(path: str | Path) -> Method:

@@ -87,6 +87,8 @@ class Judgement:
 
 def verdict_for(findings: tuple[Finding, ...]) -> Verdict:
     """Aggregate findings into a verdict: any invalid_message rejects, any other flags."""
+    if not findings:
+        return Verdict.PASS
     if any(f.code == INVALID_MESSAGE for f in findings):
         return Verdict.REJECT
     return Verdict.FLAG if findings else Verdict.PASS

@@ -1,0 +1,103 @@
+"""Settings precedence: command-line flag > UVQC_* environment > uvqc.toml > default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from uvqc.errors import SettingsError, UsageError
+from uvqc.settings import load_settings
+
+
+def test_without_any_configuration_the_defaults_apply() -> None:
+    settings = load_settings()
+    assert settings.method is None
+    assert settings.batch_size == 10
+
+
+def test_uvqc_toml_in_the_working_directory_overrides_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / "uvqc.toml").write_text('method = "from-toml.toml"\nbatch_size = 20\n')
+    settings = load_settings()
+    assert settings.method == Path("from-toml.toml")
+    assert settings.batch_size == 20
+
+
+def test_the_environment_overrides_uvqc_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "uvqc.toml").write_text('method = "from-toml.toml"\nbatch_size = 20\n')
+    monkeypatch.setenv("UVQC_METHOD", "from-env.yaml")
+    settings = load_settings()
+    assert settings.method == Path("from-env.yaml")
+    assert settings.batch_size == 20  # what the environment does not set still comes from toml
+
+
+def test_a_flag_overrides_the_environment_and_uvqc_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "uvqc.toml").write_text('method = "from-toml.toml"\n')
+    monkeypatch.setenv("UVQC_METHOD", "from-env.yaml")
+    assert load_settings(method=Path("flag.toml")).method == Path("flag.toml")
+
+
+def test_a_flag_that_was_not_given_does_not_hide_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("UVQC_METHOD", "from-env.yaml")
+    assert load_settings(method=None).method == Path("from-env.yaml")
+
+
+def test_environment_names_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("uvqc_method", "lower.toml")
+    assert load_settings().method == Path("lower.toml")
+
+
+def test_uvqc_config_names_another_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "uvqc.toml").write_text('method = "ignored.toml"\n')
+    other = tmp_path / "lab" / "settings.toml"
+    other.parent.mkdir()
+    other.write_text('method = "lab.toml"\n')
+    monkeypatch.setenv("UVQC_CONFIG", str(other))
+    assert load_settings().method == Path("lab.toml")
+
+
+def test_uvqc_config_naming_a_missing_file_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UVQC_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(SettingsError, match=r"UVQC_CONFIG=.*nope\.toml: no such settings file"):
+        load_settings()
+
+
+def test_a_bad_environment_value_is_a_settings_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("UVQC_BATCH_SIZE", "many")
+    with pytest.raises(SettingsError, match=r"invalid settings: UVQC_BATCH_SIZE: .*valid integer"):
+        load_settings()
+
+
+def test_an_out_of_range_value_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UVQC_BATCH_SIZE", "0")
+    with pytest.raises(SettingsError, match=r"UVQC_BATCH_SIZE: .*greater than or equal to 1"):
+        load_settings()
+
+
+def test_an_unknown_key_in_uvqc_toml_is_a_settings_error(tmp_path: Path) -> None:
+    (tmp_path / "uvqc.toml").write_text('methd = "typo.toml"\n')
+    with pytest.raises(SettingsError, match="UVQC_METHD: Extra inputs are not permitted"):
+        load_settings()
+
+
+def test_a_uvqc_toml_that_is_not_toml_is_a_settings_error(tmp_path: Path) -> None:
+    (tmp_path / "uvqc.toml").write_text('method = "unterminated\n')
+    with pytest.raises(SettingsError, match="invalid settings file"):
+        load_settings()
+
+
+def test_settings_errors_are_usage_errors_with_exit_status_2() -> None:
+    assert issubclass(SettingsError, UsageError)
+    assert SettingsError("x").exit_code == 2
