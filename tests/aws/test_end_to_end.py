@@ -1,0 +1,254 @@
+"""The AWS path end to end: the *packaged* CloudFormation stack on moto, the real handlers
+driven by an event-source-mapping emulator, a fault-injecting SMTP relay behind them.
+
+Queue URLs, table names, function environments and batch sizes all come from the stack, so
+this proves the IaC and the code agree. Overrides, for test speed and the local relay only:
+queue visibility timeouts 180/360 s -> 10 s (set on the queues after creation); on the
+notify function, channel ses -> smtp pointed at the relay, STARTTLS off (the relay speaks
+plain SMTP), retry backoff 30 s -> 1-2 s and max attempts 5 -> 8 (so random transient faults
+never exhaust a notification; exhaustion is covered in test_notify_handler). The SMTP
+password comes from the SSM parameter the template names, created here as a deployer would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.support.relay import FaultyRelay
+from uvqc.aws import check_handler, notify_handler, ops
+from uvqc.pipeline.records import NotificationStatus
+from uvqc.settings import Settings, load_settings
+
+from .conftest import REGION
+from .esm import EventSourceMapping, queue_depth
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning"),
+    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+]
+
+STACK = "uvqc-lab"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+SMTP_USER, SMTP_PASSWORD = "uvqc", "relay-password-from-ssm"
+PERMANENT_SAMPLE = "S-E2E-PERM"
+
+AwsFactory = Callable[[str], Any]
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`python -m uvqc.aws.build` + `osls package --stage lab`, shared with tests/iac."""
+    from tests.iac.conftest import ROOT, _package, _shared_dir
+
+    if not (ROOT / "serverless.yml").exists():
+        pytest.skip("serverless.yml does not exist yet: nothing to deploy")
+    return _package(_shared_dir(tmp_path_factory), "lab")
+
+
+@dataclass
+class Stack:
+    outputs: dict[str, str]
+    functions: dict[str, dict[str, Any]]  # logical id -> function configuration
+    mappings: dict[str, dict[str, Any]]  # function name -> event source mapping
+
+    def settings(self) -> Settings:
+        """What an operator's `uvqc ... --aws` reads: the stack's outputs."""
+        o = self.outputs
+        return load_settings(
+            intake_queue_url=o["IntakeQueueUrl"],
+            notify_queue_url=o["NotifyQueueUrl"],
+            intake_dlq_url=o["IntakeDLQUrl"],
+            notify_dlq_url=o["NotifyDLQUrl"],
+            records_table=o["RecordsTableName"],
+            ledger_table=o["LedgerTableName"],
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(moto_endpoint: str, packaged: Any) -> Stack:
+    import boto3
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=moto_endpoint)
+
+    cfn = client("cloudformation")
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=packaged.create_template_path.read_text(encoding="utf-8"),
+        Capabilities=CAPABILITIES,
+    )
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
+    }
+    template = packaged.template()
+    key = template["Resources"]["CheckLambdaFunction"]["Properties"]["Code"]["S3Key"]
+    client("s3").upload_file(str(packaged.artifact), outputs["ServerlessDeploymentBucketName"], key)
+    cfn.update_stack(StackName=STACK, TemplateBody=json.dumps(template), Capabilities=CAPABILITIES)
+    (described,) = cfn.describe_stacks(StackName=STACK)["Stacks"]
+    assert described["StackStatus"] in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+
+    resources = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=STACK)["StackResources"]
+        if "LogicalResourceId" in r
+    }
+    lambda_ = client("lambda")
+    functions = {
+        logical: lambda_.get_function_configuration(FunctionName=resources[logical])
+        for logical in ("CheckLambdaFunction", "NotifyLambdaFunction")
+    }
+    mappings = {}
+    for mapping in lambda_.list_event_source_mappings()["EventSourceMappings"]:
+        # moto would run the function itself (in Docker) on every send: the emulator polls.
+        lambda_.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+        mappings[mapping["FunctionArn"].rsplit(":", 1)[1]] = mapping
+
+    sqs = client("sqs")
+    for name in ("IntakeQueueUrl", "NotifyQueueUrl"):
+        sqs.set_queue_attributes(QueueUrl=outputs[name], Attributes={"VisibilityTimeout": "10"})
+    return Stack(outputs, functions, mappings)
+
+
+@pytest.fixture
+def relay() -> Iterator[FaultyRelay]:
+    relay = FaultyRelay(
+        transient_rate=0.15,
+        drop_rate=0.05,
+        reject_sample=PERMANENT_SAMPLE,
+        auth=(SMTP_USER, SMTP_PASSWORD),
+        seed=11,
+    )
+    with relay:
+        yield relay
+
+
+def mapping_for(
+    stack: Stack, logical: str, handler: Any, sqs: Any, **env: str
+) -> EventSourceMapping:
+    config = stack.functions[logical]
+    mapping = stack.mappings[config["FunctionName"]]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue_name = mapping["EventSourceArn"].rsplit(":", 1)[1]
+    return EventSourceMapping(
+        sqs,
+        sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+        handler,
+        batch_size=mapping["BatchSize"],
+        function_name=config["FunctionName"],
+        timeout_seconds=config["Timeout"],
+        environment={**config["Environment"]["Variables"], **env},
+        region=REGION,
+    )
+
+
+def results() -> list[bytes]:
+    """84 results: passes, flags, rejects (broken JSON, no absorbance), one flagged result
+    the relay refuses for good, and four duplicate submissions of flagged ones."""
+    bodies: list[bytes] = []
+    for n in range(72):
+        absorbance = 1.3 if n % 4 == 0 else 0.45
+        bodies.append(json.dumps({"sampleId": f"S-E2E-{n:03d}", "absorbance": absorbance}).encode())
+    bodies += [b'{"sampleId": "S-E2E-BROKEN", "absorbance": ', b'{"sampleId": "S-E2E-NOABS"}']
+    bodies += [json.dumps({"sampleId": PERMANENT_SAMPLE, "absorbance": 1.7}).encode()]
+    bodies += [bodies[0], bodies[4], bodies[8], bodies[72]]  # the instrument sent again
+    return bodies
+
+
+def drive(check: EventSourceMapping, notify: EventSourceMapping, sqs: Any, timeout: float) -> None:
+    """Poll both queues until both are empty (nothing visible, nothing in flight)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = check.poll_once() + notify.poll_once()
+        if not busy:
+            if queue_depth(sqs, check.queue_url) == queue_depth(sqs, notify.queue_url) == (0, 0):
+                return
+            time.sleep(0.25)
+    raise AssertionError(
+        f"queues not drained in {timeout} s: intake {queue_depth(sqs, check.queue_url)}, "
+        f"notify {queue_depth(sqs, notify.queue_url)}; {check.stats} {notify.stats}"
+    )
+
+
+def test_every_result_is_recorded_and_every_issue_emailed_exactly_once(
+    stack: Stack, relay: FaultyRelay, aws: AwsFactory
+) -> None:
+    sqs, db = aws("sqs"), aws("dynamodb")
+    notify_env = stack.functions["NotifyLambdaFunction"]["Environment"]["Variables"]
+    aws("ssm").put_parameter(
+        Name=notify_env["UVQC_SMTP_PASSWORD_PARAMETER"], Value=SMTP_PASSWORD, Type="SecureString"
+    )
+    check = mapping_for(stack, "CheckLambdaFunction", check_handler.handler, sqs)
+    notify = mapping_for(
+        stack,
+        "NotifyLambdaFunction",
+        notify_handler.handler,
+        sqs,
+        UVQC_CHANNEL="smtp",
+        UVQC_SMTP_HOST=relay.host,
+        UVQC_SMTP_PORT=str(relay.port),
+        UVQC_SMTP_STARTTLS="false",
+        UVQC_RETRY_BASE_SECONDS="1",
+        UVQC_RETRY_MAX_SECONDS="2",
+        UVQC_MAX_ATTEMPTS="8",
+    )
+    assert check.batch_size == 100 and notify.batch_size == 10
+    settings = stack.settings()
+
+    bodies = results()
+    submitted = ops.intake_queue(settings, stack.outputs["IntakeQueueUrl"]).submit(bodies)
+    assert len(submitted) == len(bodies)
+    drive(check, notify, sqs, timeout=90)
+
+    # Records for all: one per submitted message, as the ESM delivered them.
+    records = db.scan(TableName=stack.outputs["RecordsTableName"], Select="COUNT")
+    assert records["Count"] == len(bodies)
+    assert check.stats.batch_failures == notify.stats.batch_failures == 0
+
+    # Each flagged or rejected result e-mailed exactly once (by Message-ID), except the one
+    # the relay refuses for good, which waits in the notify DLQ with its reason.
+    keys = {
+        i["notificationKey"]["S"]
+        for i in db.scan(TableName=stack.outputs["RecordsTableName"])["Items"]
+        if "notificationKey" in i
+    }
+    assert len(keys) == 18 + 2 + 1  # 72/4 flagged, 2 rejects, the refused one
+    sent = Counter(relay.message_ids())
+    assert set(sent.values()) == {1}
+    assert len(sent) == len(keys) - 1
+    assert PERMANENT_SAMPLE not in {r.sample_id for r in relay.messages()}
+    assert relay.counters.transient + relay.counters.dropped > 0  # the faults did fire
+
+    letters = ops.dead_letters(settings)
+    (letter,) = letters.list()
+    assert (letter.queue, letter.sample_id) == ("notify", PERMANENT_SAMPLE)
+    assert letter.reason.startswith("permanent failure:") and "550" in letter.reason
+
+    # The fault is fixed; the operator redrives (moto: the receive/send/delete fallback).
+    relay.reject_sample = None
+    assert letters.redrive() == 1
+    drive(check, notify, sqs, timeout=30)
+    assert letters.list() == []
+    sent = Counter(relay.message_ids())
+    assert len(sent) == len(keys) and set(sent.values()) == {1}
+    assert [r.sample_id for r in relay.by_sample(PERMANENT_SAMPLE)] == [PERMANENT_SAMPLE]
+
+    # The trace shows the story: one result, a permanent failure, then the redriven send.
+    trace = ops.trace_source(settings)
+    (result,) = trace.results_for_sample(PERMANENT_SAMPLE)
+    assert result.verdict.value == "flag"
+    (notification,) = trace.notifications_for_sample(PERMANENT_SAMPLE)
+    assert notification.status is NotificationStatus.SENT
+    assert [a.outcome for a in notification.attempts][-2:] == ["permanent", "sent"]
+    # Duplicate submissions: two records, one notification, one e-mail.
+    assert len(trace.results_for_sample("S-E2E-000")) == 2
+    assert len(relay.by_sample("S-E2E-000")) == 1
