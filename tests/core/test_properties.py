@@ -21,7 +21,7 @@ from uvqc.core.models import ResultMessage
 from uvqc.core.parse import Parsed, Rejected, parse_message
 from uvqc.core.verdicts import INVALID_MESSAGE, Judgement, Verdict
 
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BOOK = MethodBook()
 
 # Every code point, lone surrogates and line/paragraph separators included.
