@@ -64,16 +64,16 @@ class SmtpSender:
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
-        context = c.ssl_context or create_default_context()
         smtp: smtplib.SMTP
         if c.ssl:
+            context = c.ssl_context or create_default_context()
             smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=context)
         else:
             smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
         try:
             smtp.ehlo_or_helo_if_needed()
             if c.starttls:
-                smtp.starttls(context=context)
+                smtp.starttls(context=c.ssl_context or create_default_context())
                 smtp.ehlo()
             if c.username:
                 smtp.login(c.username, c.password or "")
