@@ -569,3 +569,35 @@ def test_an_array_element_with_a_lone_surrogate_is_a_reject_for_that_element_onl
     status, out, _ = run(capsys, "check", "-f", "json", str(path))
     assert status == 1
     assert [(r["sampleId"], r["verdict"]) for r in rows(out)] == [(None, "reject"), ("S-1", "pass")]
+
+
+def test_json_lines_with_a_broken_first_line_are_still_streamed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    total = 200_000
+    lines = (
+        b'{"sampleId": "cut-off", \n'
+        if i == 0
+        else json.dumps({"sampleId": f"S-{i}", "absorbance": 0.3}).encode() + b"\n"
+        for i in range(total)
+    )
+    raw = GeneratedStream(lines)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(raw, buffer_size=8192)))
+    messages = iter_messages(["-"])
+    book = MethodBook()
+    first, second = next(messages), next(messages)
+    assert first[0] == "<stdin>:1"
+    assert judge(first[1], book)[0].verdict == "reject"
+    assert (second[0], judge(second[1], book)[0].sample_id) == ("<stdin>:2", "S-1")
+    assert raw.produced < 1000
+    assert sum(1 for _ in messages) == total - 2
+
+
+def test_a_pretty_printed_object_starting_with_a_nested_line_is_still_one_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "one.json"
+    path.write_text('{"sampleId": "S-1",\n\n  "absorbance": 0.3,\n  "x": {"a": 1}\n}\n')
+    status, out, _ = run(capsys, "check", "-f", "json", str(path))
+    assert status == 0
+    assert [(r["source"], r["sampleId"]) for r in rows(out)] == [(str(path), "S-1")]

@@ -68,15 +68,27 @@ def iter_stream(stream: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
     if not first:
         return
     stripped = first.strip()
-    if not stripped.startswith(b"[") and (_is_json(stripped) or not stripped.startswith(b"{")):
+    first_is_json = _is_json(stripped)
+    if not stripped.startswith(b"[") and (first_is_json or not stripped.startswith(b"{")):
         # JSON Lines (or a one-line document): stream it, line by line.
         yield f"{name}:{first_no}", stripped
-        for no, line in enumerate(stream, first_no + 1):
-            if line.strip():
-                yield f"{name}:{no}", line.strip()
+        yield from _lines(stream, name, first_no + 1)
         return
+    head = b""
+    if not first_is_json and stripped.startswith(b"{"):
+        # A broken first line, or the first line of a pretty-printed object? If the next
+        # non-blank line is a whole JSON object, this is JSON Lines: keep streaming.
+        for no, line in enumerate(stream, first_no + 1):
+            head += line
+            if line.strip():
+                if line.strip().startswith(b"{") and _is_json(line.strip()):
+                    yield f"{name}:{first_no}", stripped
+                    yield f"{name}:{no}", line.strip()
+                    yield from _lines(stream, name, no + 1)
+                    return
+                break
     # An array, or an object that spans lines (pretty-printed): read the whole document.
-    rest = stream.read()
+    rest = head + stream.read()
     doc = first + rest
     if _is_json(doc) or not rest.strip():
         yield from _messages_from_document(doc, name)
@@ -84,6 +96,13 @@ def iter_stream(stream: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
     # Not one document either: JSON Lines whose first line is broken. Every line on its own.
     yield f"{name}:{first_no}", stripped
     for no, line in enumerate(rest.splitlines(), first_no + 1):
+        if line.strip():
+            yield f"{name}:{no}", line.strip()
+
+
+def _lines(stream: BinaryIO, name: str, start: int) -> Iterator[tuple[str, bytes]]:
+    """The rest of a JSON Lines stream, one message per non-blank line, numbered from start."""
+    for no, line in enumerate(stream, start):
         if line.strip():
             yield f"{name}:{no}", line.strip()
 
