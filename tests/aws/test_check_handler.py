@@ -118,6 +118,7 @@ def test_when_the_records_table_is_gone_the_whole_batch_is_retried(
     assert response == {"batchItemFailures": [{"itemIdentifier": f"msg-{n}"} for n in range(3)]}
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_missing_configuration_fails_the_invocation_loudly(
     moto_endpoint: str, lambda_context: LambdaContext
 ) -> None:

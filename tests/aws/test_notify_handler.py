@@ -159,6 +159,7 @@ def test_the_smtp_password_is_read_from_ssm(aws: AwsFactory, setup: Setup) -> No
         assert [r.sample_id for r in secured.messages()] == ["S-7"]
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_a_missing_password_parameter_fails_loudly(setup: Setup) -> None:
     setup.env.update(UVQC_SMTP_USERNAME="uvqc", UVQC_SMTP_PASSWORD_PARAMETER="/uvqc/nope")
     setup.publish(request(8))
@@ -167,6 +168,7 @@ def test_a_missing_password_parameter_fails_loudly(setup: Setup) -> None:
     assert "does not exist" in setup.esm.stats.errors[0]
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_missing_configuration_is_a_settings_error(moto_endpoint: str) -> None:
     from .esm import LambdaContext
 
