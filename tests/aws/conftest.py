@@ -34,33 +34,26 @@ def moto_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-    for name in saved:
-        del os.environ[name]
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-    )
     try:
-        yield endpoint
+        yield f"http://{host}:{port}"
     finally:
-        for name in [k for k in os.environ if k.startswith("AWS_")]:
-            del os.environ[name]
-        os.environ.update(saved)
         server.stop()
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No UVQC_* variable or uvqc.toml of the developer's leaks in; no wiring, client or
-    cached password survives from one test to the next."""
+def _isolated(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    """boto3 talks to moto with fake credentials; no AWS_*/UVQC_* variable or uvqc.toml of
+    the developer's leaks in; no wiring, client or cached password survives a test."""
     for name in list(os.environ):
-        if name.upper().startswith("UVQC_"):
+        if name.upper().startswith(("UVQC_", "AWS_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.chdir(tmp_path)
     _forget()
     yield

@@ -77,7 +77,13 @@ def stack(moto_endpoint: str, packaged: Any) -> Stack:
     import boto3
 
     def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=moto_endpoint)
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=moto_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     cfn = client("cloudformation")
     cfn.create_stack(
