@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 
-STACK = "uvqc-lab"
+# Its own stage: moto's state is per process, and tests/iac deploys `lab` on moto too.
+STAGE = "e2e"
+STACK = f"uvqc-{STAGE}"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 SMTP_USER, SMTP_PASSWORD = "uvqc", "relay-password-from-ssm"
 PERMANENT_SAMPLE = "S-E2E-PERM"
@@ -45,12 +48,13 @@ AwsFactory = Callable[[str], Any]
 
 @pytest.fixture(scope="session")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """`python -m uvqc.aws.build` + `osls package --stage lab`, shared with tests/iac."""
+    """`python -m uvqc.aws.build` + `osls package --stage e2e` (the default parameters, as
+    for `lab`), built once per session alongside the stages tests/iac packages."""
     from tests.iac.conftest import ROOT, _package, _shared_dir
 
     if not (ROOT / "serverless.yml").exists():
         pytest.skip("serverless.yml does not exist yet: nothing to deploy")
-    return _package(_shared_dir(tmp_path_factory), "lab")
+    return _package(_shared_dir(tmp_path_factory), STAGE)
 
 
 @dataclass
@@ -73,7 +77,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(moto_endpoint: str, packaged: Any) -> Stack:
+def stack(moto_endpoint: str, packaged: Any) -> Iterator[Stack]:
     import boto3
 
     def client(service: str) -> Any:
@@ -122,7 +126,12 @@ def stack(moto_endpoint: str, packaged: Any) -> Stack:
     sqs = client("sqs")
     for name in ("IntakeQueueUrl", "NotifyQueueUrl"):
         sqs.set_queue_attributes(QueueUrl=outputs[name], Attributes={"VisibilityTimeout": "10"})
-    return Stack(outputs, functions, mappings)
+    yield Stack(outputs, functions, mappings)
+    # moto's state is per process and shared by every server in it: leave none behind for
+    # tests that list resources (moto's delete_stack fails on this template's exports).
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10
+    ).close()
 
 
 @pytest.fixture
