@@ -26,20 +26,27 @@ _sessions: list[Any] = []  # one boto3 Session shared by all clients (its loader
 _lock = threading.Lock()
 
 
-def client(service: str) -> Any:
-    """The shared low-level client for an AWS service (typed `Any` at this boundary)."""
-    found = _clients.get(service)
+def client(service: str, *, max_attempts: int | None = None) -> Any:
+    """The shared low-level client for an AWS service (typed `Any` at this boundary).
+    `max_attempts` gives a separate client with that retry budget (1: fail fast)."""
+    key = service if max_attempts is None else f"{service}/{max_attempts}"
+    found = _clients.get(key)
     if found is not None:
         return found
     with _lock:
-        if service not in _clients:
+        if key not in _clients:
             if not _sessions:
                 import boto3
 
                 _sessions.append(boto3.session.Session())
             session: Any = _sessions[0]
-            _clients[service] = session.client(service, config=_CONFIG)
-        return _clients[service]
+            config = _CONFIG
+            if max_attempts is not None:
+                config = _CONFIG.merge(
+                    Config(retries={"max_attempts": max_attempts, "mode": "standard"})
+                )
+            _clients[key] = session.client(service, config=config)
+        return _clients[key]
 
 
 def reset() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from uvqc.adapters.boto import describe, error_code
+from uvqc.adapters.boto import describe, error_code, http_status
 from uvqc.errors import InfrastructureError, UsageError
 from uvqc.pipeline.ports import DeadLetter
 from uvqc.pipeline.records import NotificationRequest, iso, parse_iso, utcnow
@@ -219,8 +219,13 @@ class SqsDeadLetters:
 
     PEEK_SECONDS = 30  # how long a listed message stays hidden before it is released
 
-    def __init__(self, client: Any, queues: Sequence[DeadLetterQueue]) -> None:
+    def __init__(
+        self, client: Any, queues: Sequence[DeadLetterQueue], *, move_client: Any = None
+    ) -> None:
         self._sqs = client
+        # StartMessageMoveTask goes through a client that fails fast (no retries), so an
+        # endpoint without the API falls back at once instead of after a retry budget.
+        self._move = move_client or client
         self._queues = {q.name: q for q in queues}
 
     def list(self, limit: int = 100) -> builtins.list[DeadLetter]:
@@ -319,7 +324,7 @@ class SqsDeadLetters:
             "get_queue_attributes", QueueUrl=queue.source_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         try:
-            self._sqs.start_message_move_task(
+            self._move.start_message_move_task(
                 SourceArn=dlq_attrs["QueueArn"], DestinationArn=source_arn
             )
         except SDK_ERRORS as exc:
@@ -378,11 +383,13 @@ class SqsDeadLetters:
 
 
 def _move_task_unavailable(exc: BaseException) -> bool:
-    """StartMessageMoveTask is not implemented by this endpoint (moto, older emulators)."""
+    """StartMessageMoveTask is not implemented by this endpoint (moto answers a bare HTTP
+    500 page; other emulators an unknown-action code). AWS itself always answers with an
+    error code, so a real InternalError is not mistaken for a missing API."""
     code = error_code(exc)
     if code in {"InvalidAction", "UnsupportedOperation", "NotImplemented", "UnknownOperation"}:
         return True
-    return "not" in str(exc).lower() and "implement" in str(exc).lower()
+    return code.isdigit() and http_status(exc) in {500, 501}
 
 
 def epoch_ms(value: str) -> datetime:

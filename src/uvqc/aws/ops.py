@@ -46,4 +46,6 @@ def dead_letters(settings: Settings) -> DeadLetters:
             "uvqc dlq --aws needs UVQC_INTAKE_DLQ_URL + UVQC_INTAKE_QUEUE_URL and/or "
             "UVQC_NOTIFY_DLQ_URL + UVQC_NOTIFY_QUEUE_URL (see the stack outputs)"
         )
-    return SqsDeadLetters(boto.client("sqs"), queues)
+    return SqsDeadLetters(
+        boto.client("sqs"), queues, move_client=boto.client("sqs", max_attempts=1)
+    )
