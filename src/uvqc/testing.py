@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
+from uvqc.pipeline.email import Email
 from uvqc.pipeline.ports import Claim, ClaimState
 from uvqc.pipeline.records import (
     Attempt,
@@ -122,14 +122,14 @@ class RecordingChannel:
     name = "memory"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[EmailMessage, tuple[str, ...]]] = []
+        self.sent: list[tuple[Email, tuple[str, ...]]] = []
         self.failures: list[Exception] = []  # raised, in order, before succeeding again
 
     @contextmanager
     def open(self) -> Iterator[RecordingChannel]:
         yield self
 
-    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((email, tuple(recipients)))

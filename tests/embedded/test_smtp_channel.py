@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,20 @@ import pytest
 from tests.support.relay import FaultyRelay
 from uvqc.adapters.smtp import SmtpChannel, SmtpConfig
 from uvqc.errors import PermanentDeliveryError, TransientDeliveryError
+from uvqc.pipeline.email import Email
 
 
-def email(sample_id: str = "S-1") -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "uvqc@lab.example"
-    msg["To"] = "lab@lab.example"
-    msg["Subject"] = f"Data Quality Issue for {sample_id}"
-    msg["Message-ID"] = f"<uvqc.{sample_id}@lab.example>"
-    msg["X-UVQC-Sample-Id"] = sample_id
-    msg.set_content("body")
-    return msg
+def email(sample_id: str = "S-1") -> Email:
+    return Email(
+        (
+            ("From", "uvqc@lab.example"),
+            ("To", "lab@lab.example"),
+            ("Subject", f"Data Quality Issue for {sample_id}"),
+            ("Message-ID", f"<uvqc.{sample_id}@lab.example>"),
+            ("X-UVQC-Sample-Id", sample_id),
+        ),
+        "body\n",
+    )
 
 
 def channel(relay: FaultyRelay, **kw: object) -> SmtpChannel:

@@ -11,11 +11,10 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 
 from uvqc.errors import TransientDeliveryError
+from uvqc.pipeline.email import Email
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]")
 
@@ -30,13 +29,13 @@ class OutboxSender:
         self.folder = folder
         self.fsync = fsync
 
-    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
-        target = self.folder / eml_name(str(email["Message-ID"]))
+    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
+        target = self.folder / eml_name(email.message_id)
         temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with temp.open("wb") as out:
-                out.write(email.as_bytes(policy=SMTP))
+                out.write(email.as_bytes())
                 if self.fsync:
                     out.flush()
                     os.fsync(out.fileno())

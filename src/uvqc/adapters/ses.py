@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from uvqc.adapters.boto import describe, error_code, http_status
 from uvqc.errors import PermanentDeliveryError, TransientDeliveryError
+from uvqc.pipeline.email import Email
 
 if TYPE_CHECKING:
     from uvqc.settings import Settings
@@ -58,9 +58,9 @@ class SesChannel:
     def open(self) -> Iterator[SesChannel]:
         yield self
 
-    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         kwargs: dict[str, Any] = {
-            "Source": str(email["From"]),
+            "Source": email.mail_from,
             "Destinations": list(recipients),
             "RawMessage": {"Data": email.as_bytes()},
         }

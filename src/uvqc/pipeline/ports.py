@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from enum import StrEnum
 from typing import Protocol
 
+from uvqc.pipeline.email import Email
 from uvqc.pipeline.records import (
     Attempt,
     NotificationRecord,
@@ -78,7 +78,7 @@ class Ledger(Protocol):
 class Sender(Protocol):
     """An open channel session (one SMTP connection reused across a batch)."""
 
-    def send(self, email: EmailMessage, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         """Deliver; return the recipients that accepted. Raise TransientDeliveryError or
         PermanentDeliveryError (with the recipients that did accept, if any)."""
         ...
