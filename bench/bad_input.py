@@ -83,8 +83,9 @@ CRAFTED: list[bytes] = [
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 message_like = st.fixed_dictionaries(
@@ -124,10 +125,14 @@ def _judge_all(raws: list[bytes]) -> tuple[int, int, int]:
 def generated(n: int) -> list[bytes]:
     raws: list[bytes] = []
 
-    @settings(max_examples=n, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(st.one_of(message_like.map(lambda d: json.dumps(d).encode()),
-                     st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())))
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(
+        st.one_of(
+            message_like.map(lambda d: json.dumps(d).encode()),
+            st.binary(max_size=200),
+            json_values.map(lambda v: json.dumps(v).encode()),
+        )
+    )
     def collect(raw: bytes) -> None:
         raws.append(raw)
 
@@ -144,18 +149,28 @@ def main() -> None:
         flat = [r.replace(b"\n", b" ").replace(b"\r", b" ") for r in CRAFTED + gen]
         lines = [line for line in flat if line.strip()]  # check skips blank lines by design
         path.write_bytes(b"\n".join(lines) + b"\n")
-        proc = subprocess.run([*UVQC, "check", "--format", "json", str(path)],
-                              capture_output=True, check=False)
+        proc = subprocess.run(
+            [*UVQC, "check", "--format", "json", str(path)], capture_output=True, check=False
+        )
         cli_out = len(proc.stdout.splitlines())
         cli_crash = proc.returncode not in (0, 1)
-    save("bad_input", {
-        "crafted": {"tried": crafted[0], "rejected": crafted[1], "crashed": crafted[2]},
-        "hypothesis": {"tried": hypo[0], "rejected": hypo[1], "crashed": hypo[2]},
-        "cli": {"lines": len(lines), "results_written": cli_out, "exit_code": proc.returncode,
-                "crashed": int(cli_crash)},
-    })
-    print(f"bad input: crafted {crafted[0]} ({crafted[2]} crashed), generated {hypo[0]} "
-          f"({hypo[2]} crashed); uvqc check wrote {cli_out} verdicts for {len(lines)} lines")
+    save(
+        "bad_input",
+        {
+            "crafted": {"tried": crafted[0], "rejected": crafted[1], "crashed": crafted[2]},
+            "hypothesis": {"tried": hypo[0], "rejected": hypo[1], "crashed": hypo[2]},
+            "cli": {
+                "lines": len(lines),
+                "results_written": cli_out,
+                "exit_code": proc.returncode,
+                "crashed": int(cli_crash),
+            },
+        },
+    )
+    print(
+        f"bad input: crafted {crafted[0]} ({crafted[2]} crashed), generated {hypo[0]} "
+        f"({hypo[2]} crashed); uvqc check wrote {cli_out} verdicts for {len(lines)} lines"
+    )
 
 
 if __name__ == "__main__":

@@ -37,9 +37,11 @@ def main(argv: list[str] | None = None) -> None:
         small = measure(args.results // 10, Path(tmp))
         big = measure(args.results, Path(tmp))
     save("check_throughput", {"small": small, "large": big})
-    print(f"check: {big['uvqc_per_second']:,.0f}/s ({big['share_of_limit']:.0%} of the JSON loop),"
-          f" peak RSS {small['uvqc_peak_rss_mb']:.0f} MB at {small['results']:,} vs "
-          f"{big['uvqc_peak_rss_mb']:.0f} MB at {big['results']:,}")
+    print(
+        f"check: {big['uvqc_per_second']:,.0f}/s ({big['share_of_limit']:.0%} of the JSON loop),"
+        f" peak RSS {small['uvqc_peak_rss_mb']:.0f} MB at {small['results']:,} vs "
+        f"{big['uvqc_peak_rss_mb']:.0f} MB at {big['results']:,}"
+    )
 
 
 if __name__ == "__main__":

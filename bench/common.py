@@ -96,7 +96,11 @@ def machine() -> dict[str, Any]:
 
 def save(name: str, data: dict[str, Any]) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    data = {"machine": machine(), "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **data}
+    data = {
+        "machine": machine(),
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **data,
+    }
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
 
 

@@ -36,8 +36,12 @@ class FunctionLoad:
         return self.compute_usd() + self.requests_usd()
 
     def row(self) -> dict[str, Any]:
-        return {**asdict(self), "compute_usd": self.compute_usd(),
-                "requests_usd": self.requests_usd(), "total_usd": self.total_usd()}
+        return {
+            **asdict(self),
+            "compute_usd": self.compute_usd(),
+            "requests_usd": self.requests_usd(),
+            "total_usd": self.total_usd(),
+        }
 
 
 def original(results: int = 1_000_000) -> list[FunctionLoad]:
@@ -64,10 +68,24 @@ def uvqc(
     check_inv = results / check_batch
     notify_inv = results * flagged_share / notify_batch
     return [
-        FunctionLoad("uvqc check", check_inv, check_batch_s, memory_mb, "arm64",
-                     check_inv * cold_start_share, init_s),
-        FunctionLoad("uvqc notify", notify_inv, notify_batch_s, memory_mb, "arm64",
-                     notify_inv * cold_start_share, init_s),
+        FunctionLoad(
+            "uvqc check",
+            check_inv,
+            check_batch_s,
+            memory_mb,
+            "arm64",
+            check_inv * cold_start_share,
+            init_s,
+        ),
+        FunctionLoad(
+            "uvqc notify",
+            notify_inv,
+            notify_batch_s,
+            memory_mb,
+            "arm64",
+            notify_inv * cold_start_share,
+            init_s,
+        ),
     ]
 
 

@@ -29,7 +29,7 @@ from uvqc.cli.app import app
 from uvqc.cli.story import dead_letter_dict, gather, story_dict, story_text
 from uvqc.errors import UsageError, UvqcError
 from uvqc.local.runtime import Database, Runtime
-from uvqc.local.worker import Tally, Worker
+from uvqc.local.worker import Tally, Worker, run_together
 from uvqc.logs import configure_logging
 from uvqc.pipeline.ports import DeadLetters, IntakeQueue, TraceSource
 from uvqc.settings import Settings, load_settings
@@ -189,7 +189,7 @@ def run(
     _setup_logs(settings, quiet_console=True)
     err = Console(stderr=True)
     stop = threading.Event()
-    with Runtime.from_settings(settings) as rt:
+    with Runtime.from_settings(settings) as rt, Runtime.from_settings(settings) as rt_notify:
         started = time.perf_counter()
         total = _submit(rt.db.intake_port, paths)
         progress = Progress(
@@ -204,9 +204,11 @@ def run(
         )
         task = progress.add_task("checking", total=total, notes="")
         seen = Tally()
+        seen_lock = threading.Lock()
 
         def on_batch(done: Tally) -> None:
-            seen.add(done)
+            with seen_lock:
+                seen.add(done)
             progress.update(
                 task,
                 completed=min(seen.received, total),
@@ -215,7 +217,15 @@ def run(
             )
 
         with progress:
-            tally = Worker(rt, on_batch=on_batch).run_until_idle(stop)
+            # One thread per stage, each with its own connections: notify waits on the
+            # relay while check uses the CPU.
+            tally = run_together(
+                [
+                    Worker(rt, stages=("check",), on_batch=on_batch),
+                    Worker(rt_notify, stages=("notify",), on_batch=on_batch),
+                ],
+                stop,
+            )
         elapsed = time.perf_counter() - started
         Console().print(_summary(tally, rt, elapsed))
     if tally.dead_lettered:

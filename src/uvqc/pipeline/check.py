@@ -43,16 +43,14 @@ class CheckOutcome:
         return sum(1 for r in self.records if r.verdict is verdict)
 
 
-def check_batch(
+def judge_batch(
     messages: Sequence[Incoming],
     *,
     methods: MethodBook,
-    store: RecordStore,
-    notify: NotificationQueue,
     clock: Callable[[], datetime] = utcnow,
-) -> CheckOutcome:
-    """Judge, record and queue notifications for every message of a batch."""
-    outcome = CheckOutcome()
+) -> list[ResultRecord]:
+    """The pure half of the stage: a record (verdict, findings, raw payload) per message."""
+    records: list[ResultRecord] = []
     checked_at = clock()
     for msg in messages:
         judgement, _ = judge(msg.body, methods)
@@ -64,7 +62,7 @@ def check_batch(
             checked_at=checked_at,
             correlation_id=msg.correlation_id or msg.message_id,
         )
-        outcome.records.append(record)
+        records.append(record)
         log.info(
             "result %s",
             record.verdict.value,
@@ -76,18 +74,23 @@ def check_batch(
                 "findings": [f.code for f in record.findings],
             },
         )
-    if not outcome.records:
+    return records
+
+
+def record_batch(
+    records: list[ResultRecord], *, store: RecordStore, notify: NotificationQueue
+) -> CheckOutcome:
+    """The durable half: store every record, then queue a notification request for each
+    flagged or rejected one. Failed message ids are for the transport to redeliver."""
+    outcome = CheckOutcome(records=records)
+    if not records:
         return outcome
     try:
-        store.save_results(outcome.records)
+        store.save_results(records)
     except InfrastructureError:
-        log.exception("could not store %d records; the batch will be retried", len(messages))
-        outcome.failed = [m.message_id for m in messages]
-        outcome.records = []
-        return outcome
-    requests = [
-        NotificationRequest.for_record(r) for r in outcome.records if r.verdict is not Verdict.PASS
-    ]
+        log.exception("could not store %d records; the batch will be retried", len(records))
+        return CheckOutcome(failed=[r.record_id for r in records])
+    requests = [NotificationRequest.for_record(r) for r in records if r.verdict is not Verdict.PASS]
     if requests:
         try:
             failed_records = notify.publish(requests)
@@ -99,5 +102,18 @@ def check_batch(
                 "notification not queued; the message will be retried",
                 extra={"messageId": record_id},
             )
-        outcome.failed = [m.message_id for m in messages if m.message_id in failed_records]
+        outcome.failed = [r.record_id for r in records if r.record_id in failed_records]
     return outcome
+
+
+def check_batch(
+    messages: Sequence[Incoming],
+    *,
+    methods: MethodBook,
+    store: RecordStore,
+    notify: NotificationQueue,
+    clock: Callable[[], datetime] = utcnow,
+) -> CheckOutcome:
+    """Judge, record and queue notifications for every message of a batch."""
+    records = judge_batch(messages, methods=methods, clock=clock)
+    return record_batch(records, store=store, notify=notify)

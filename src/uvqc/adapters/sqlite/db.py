@@ -9,6 +9,7 @@ never both read a row and then update it.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,14 +74,40 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 
+# One write lock per database file and process. Threads of one process (e.g. the check and
+# notify stages of `uvqc run`) queue on it and wake as soon as it is free; without it they
+# meet in SQLite's busy handler, which sleeps in growing steps (1, 2, 5 ... 100 ms) and made
+# the notify stage wait far longer than the other thread held the lock. Other processes are
+# still serialised by SQLite itself (BEGIN IMMEDIATE + busy_timeout).
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that knows its file's in-process write lock."""
+
+    write_lock: threading.Lock
+
+
+def _file_lock(path: Path) -> threading.Lock:
+    key = str(path.resolve())
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.Lock())
+
+
 def connect(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
     """Open (creating and migrating if needed) the database; autocommit mode, explicit
     transactions only (see `transaction`)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=_Connection,
         )
+        conn.write_lock = _file_lock(path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -93,20 +120,31 @@ def connect(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connect
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error); SQLite errors become
-    InfrastructureError so the stages retry the message through its transport."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise InfrastructureError(f"database busy or unavailable: {exc}") from exc
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
+    InfrastructureError so the stages retry the message through its transport. Nested use on
+    the same connection joins the outer transaction (a unit of work: one commit, one fsync)."""
+    if conn.in_transaction:
+        # Inside a unit of work this thread already opened on this connection: join it; the
+        # outer transaction commits (or rolls back) everything at once.
+        try:
+            yield conn
+        except sqlite3.Error as exc:
             raise InfrastructureError(f"database error: {exc}") from exc
-        raise
+        return
+    lock = getattr(conn, "write_lock", None) or threading.Lock()  # not from `connect`: own
+    with lock:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise InfrastructureError(f"database busy or unavailable: {exc}") from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise InfrastructureError(f"database error: {exc}") from exc
+            raise
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
