@@ -9,6 +9,7 @@ import platform
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -29,6 +30,22 @@ class Run:
     returncode: int
 
 
+# ru_maxrss survives exec: a child forked from a large parent (a moto server, a relay)
+# reports the parent's RSS as its own peak. A small trampoline (python -S) forks the real
+# command, waits for it and writes the grandchild's ru_maxrss (KiB) to a file.
+_TRAMPOLINE = """
+import os, sys
+out, argv = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+with open(out, "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_measured(
     argv: Sequence[str],
     *,
@@ -36,21 +53,28 @@ def run_measured(
     stdout: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Run:
-    """Run a command; wall time and the child's peak RSS (from wait4's rusage)."""
+    """Run a command; its wall time, exit code and true peak RSS."""
     out = stdout.open("wb") if stdout else subprocess.DEVNULL
     inp = stdin.open("rb") if stdin else subprocess.DEVNULL
-    try:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=inp, stdout=out, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    finally:
-        if stdout:
-            out.close()  # type: ignore[union-attr]
-        if stdin:
-            inp.close()  # type: ignore[union-attr]
-    return Run(elapsed, usage.ru_maxrss / 1024, proc.returncode)
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        try:
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-S", "-c", _TRAMPOLINE, rss.name, *argv],
+                stdin=inp,
+                stdout=out,
+                env=env,
+                cwd=ROOT,
+                check=False,
+            )
+            elapsed = time.perf_counter() - start
+        finally:
+            if stdout:
+                out.close()  # type: ignore[union-attr]
+            if stdin:
+                inp.close()  # type: ignore[union-attr]
+        text = Path(rss.name).read_text().strip()
+    return Run(elapsed, int(text or 0) / 1024, proc.returncode)
 
 
 def result_line(rng: random.Random, i: int, *, flagged_share: float = 0.1) -> str:
