@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import PYTHON, UVQC, run_measured, save, write_results
-from tests.support.relay import FaultyRelay
+from bench.smtp_sink import SmtpSink
 
 GOAL_RATE = 5000
 GOAL_SHARE = 0.10
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 results")
     args = parser.parse_args(argv)
     n = 10_000 if args.quick else args.results
-    with tempfile.TemporaryDirectory() as tmp_name, FaultyRelay() as relay:
+    with tempfile.TemporaryDirectory() as tmp_name, SmtpSink() as relay:
         tmp = Path(tmp_name)
         data = write_results(tmp / "results.jsonl", n, seed=11, flagged_share=0.10)
         base = run_measured([PYTHON, "-m", "bench.baseline_sqlite", str(data), str(tmp / "b.db")])
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{relay.host}:{relay.port}",
         ]
         run = run_measured(argv_run, env=env)
-        received = relay.messages()
-    unique = len({r.message_id for r in received})
+        received = list(relay.received)
+    unique = len({message_id for message_id, _ in received})
     save(
         "pipeline_e2e",
         {

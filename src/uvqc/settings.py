@@ -48,6 +48,9 @@ class Settings(BaseModel):
     # notification channel
     channel: ChannelName = "file"
     outbox: Path = Path("var/outbox")
+    poll_seconds: float = Field(
+        0.1, gt=0, le=60, description="worker's pause between looks at empty queues"
+    )
     outbox_fsync: bool = Field(True, description="fsync each .eml before counting it sent")
     smtp_host: str = "localhost"
     smtp_port: int = Field(25, ge=1, le=65535)

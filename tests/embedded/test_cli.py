@@ -101,3 +101,18 @@ def test_submit_then_work_until_idle(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "submitted 4 message(s)" in capsys.readouterr().out
     assert main(["work", "--db", str(db), "--until-idle"]) == 0
     assert "4 checked, 3 notified" in capsys.readouterr().out
+
+
+def test_bytes_that_are_not_utf8_are_recorded_rejected_and_reported_not_crashed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "garbled.jsonl"
+    data.write_bytes(result("P-1") + b"\n" + b'{"sampleId": "G-\xff\xfe", "absorbance": 0.4}\n')
+    db, outbox = tmp_path / "u.db", tmp_path / "outbox"
+    assert main(["run", str(data), "--db", str(db), "--outbox", str(outbox)]) == 0
+    out = capsys.readouterr().out
+    assert any("rejected" in line and line.split()[-2] == "1" for line in out.splitlines())
+    emails = [p.read_text() for p in outbox.glob("*.eml")]
+    assert len(emails) == 1
+    assert "Rejected result for unknown sample" in emails[0]
+    assert "G-\\xff\\xfe" in emails[0]  # the raw bytes, escaped, in the payload excerpt

@@ -91,7 +91,7 @@ def iter_stream(stream: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
     rest = head + stream.read()
     doc = first + rest
     if _is_json(doc) or not rest.strip():
-        yield from _messages_from_document(doc, name)
+        yield from _messages_from_document(doc.strip(), name)
         return
     # Not one document either: JSON Lines whose first line is broken. Every line on its own.
     yield f"{name}:{first_no}", stripped

@@ -30,15 +30,20 @@ from uvqc.settings import Settings
 class Database:
     """The SQLite side: queues, store, ledger and DLQs on one file.
 
-    Two connections: queues and records commit with synchronous=FULL; the ledger commits with
-    synchronous=NORMAL because every ledger write is followed by a FULL commit of the same
-    batch (the queue delete or delay) before anything is acknowledged, and in WAL mode that
-    later fsync also persists the earlier ledger frames (see docs/EMBEDDED.md).
+    Durability rule: a commit that accepts responsibility from outside (`uvqc submit`
+    putting results on the intake queue, a redrive) is `synchronous=FULL`: on disk, power
+    loss included, before it returns. The worker's own progress (receive, records,
+    notification requests, deletes, the ledger) commits with `synchronous=NORMAL`: in WAL
+    mode that survives kill -9 at any point (committed frames are in the OS page cache), and
+    a power cut can only roll back a *suffix* of that progress, which is then redone from
+    the durable intake queue (idempotent records, ledger-guarded e-mails: at worst a resend
+    with the same Message-ID). It keeps fsyncs, and the write lock, off the hot path.
     """
 
     path: Path
-    conn: sqlite3.Connection
-    ledger_conn: sqlite3.Connection
+    conn: sqlite3.Connection  # FULL: submit, dead-letter redrive
+    work_conn: sqlite3.Connection  # NORMAL: the worker's queues and records
+    ledger_conn: sqlite3.Connection  # NORMAL: the notification ledger
     intake: SqliteQueue
     notify: SqliteQueue
     store: SqliteStore
@@ -50,23 +55,26 @@ class Database:
     @classmethod
     def open(cls, path: Path, *, max_receive_count: int = 10, max_attempts: int = 5) -> Database:
         conn = connect(path)
+        work_conn = connect(path, synchronous="NORMAL")
         ledger_conn = connect(path, synchronous="NORMAL")
-        intake = SqliteQueue(conn, INTAKE, max_receive_count=max_receive_count)
         # The notify stage dead-letters after max_attempts itself; the queue's own limit is a
         # safety net above it (like an SQS RedrivePolicy), never reached in normal operation.
-        notify = SqliteQueue(
-            conn, NOTIFY, max_receive_count=max(max_receive_count, max_attempts + 5)
-        )
+        notify_limit = max(max_receive_count, max_attempts + 5)
+        intake = SqliteQueue(work_conn, INTAKE, max_receive_count=max_receive_count)
+        notify = SqliteQueue(work_conn, NOTIFY, max_receive_count=notify_limit)
+        durable_intake = SqliteQueue(conn, INTAKE, max_receive_count=max_receive_count)
+        durable_notify = SqliteQueue(conn, NOTIFY, max_receive_count=notify_limit)
         return cls(
             path=path,
             conn=conn,
+            work_conn=work_conn,
             ledger_conn=ledger_conn,
             intake=intake,
             notify=notify,
-            store=SqliteStore(conn),
+            store=SqliteStore(work_conn),
             ledger=SqliteLedger(ledger_conn),
-            dead_letters=SqliteDeadLetters({INTAKE: intake, NOTIFY: notify}),
-            intake_port=SqliteIntakeQueue(intake),
+            dead_letters=SqliteDeadLetters({INTAKE: durable_intake, NOTIFY: durable_notify}),
+            intake_port=SqliteIntakeQueue(durable_intake),
             notify_port=SqliteNotifyQueue(notify),
         )
 
@@ -80,6 +88,7 @@ class Database:
 
     def close(self) -> None:
         self.conn.close()
+        self.work_conn.close()
         self.ledger_conn.close()
 
     def __enter__(self) -> Database:
@@ -107,6 +116,7 @@ class Runtime:
     batch_size: int
     visibility_timeout: float
     lease: timedelta = field(default=timedelta(minutes=5))
+    poll_seconds: float = 0.1
 
     @classmethod
     def from_settings(cls, settings: Settings, *, channel: Channel | None = None) -> Runtime:
@@ -132,6 +142,7 @@ class Runtime:
             # A claim's lease lasts as long as the message stays invisible: when another
             # worker can see the message again, it may also take over the notification.
             lease=timedelta(seconds=settings.visibility_timeout_seconds),
+            poll_seconds=settings.poll_seconds,
         )
 
     def close(self) -> None:

@@ -19,6 +19,9 @@ from uvqc.errors import InfrastructureError
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
+# Page cache per connection (default 2 MiB): records and their sample-id index outgrow it
+# within ~20,000 results, and every batch then re-reads index pages from the OS.
+CACHE_KIB = 64 * 1024
 Synchronous = Literal["FULL", "NORMAL"]
 
 _MIGRATIONS: dict[int, str] = {
@@ -111,6 +114,8 @@ def connect(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connect
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        conn.execute("PRAGMA wal_autocheckpoint=8000")
         _migrate(conn)
     except (sqlite3.Error, OSError) as exc:
         raise InfrastructureError(f"cannot open the database {path}: {exc}") from exc

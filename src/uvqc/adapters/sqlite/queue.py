@@ -10,20 +10,28 @@ message was received again cannot delete or delay it any more.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from uvqc.adapters.sqlite.db import transaction
-from uvqc.pipeline.records import NotificationRequest
+from uvqc.pipeline.records import NotificationRequest, as_text
 
 INTAKE = "intake"
 NOTIFY = "notify"
 DLQ_SUFFIX = "-dlq"
 SOURCE_QUEUES = (INTAKE, NOTIFY)
 SEND_CHUNK = 5000
+
+
+def new_message_id() -> str:
+    """32 hex digits: nanosecond time, then 64 random bits. Time-ordered ids keep inserts
+    at the right edge of the id indexes (messages, and results keyed by message id): with
+    random UUIDs every batch rewrote hundreds of scattered index pages (~1.6 MB of WAL per
+    250 results); now a batch appends a few pages."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 def dlq_of(queue: str) -> str:
@@ -94,9 +102,9 @@ class SqliteQueue:
             now = self.clock()
             rows = [
                 (
-                    uuid.uuid4().hex,
+                    new_message_id(),
                     self.name,
-                    b.decode("utf-8", "surrogateescape") if isinstance(b, bytes) else b,
+                    as_text(b),
                     now,
                     now + delay_seconds,
                 )
