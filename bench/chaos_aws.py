@@ -2,10 +2,10 @@
 handlers driven by the event source mapping emulator, a faulty relay, an outage, a crash.
 
 Reuses the end-to-end test's pieces rather than copying them: `tests.iac.conftest._package`
-(`python -m uvqc.aws.build` + `osls package`), the `stack` fixture of
-`tests.aws.test_end_to_end` (create the stack on moto, upload the artifact, disable moto's
-own mappings, visibility timeouts 10 s), its `mapping_for` (an `EventSourceMapping` with the
-stack's batch sizes and function environments) and `tests.aws.esm`.
+(`python -m uvqc.aws.build` + `osls package`), `tests.aws.stack.deployed` (create the stack
+on moto, upload the artifact, disable moto's own mappings, visibility timeouts 10 s) and
+`mapping_for` (an `EventSourceMapping` with the stack's batch sizes and function
+environments), and `tests.aws.esm`.
 
 ~300 results (15 % flagged, 3 % malformed, 5 % submitted twice) go to the intake queue; the
 relay fails 10 % of deliveries (451) and drops 2 % of connections, and is down (connection
@@ -93,6 +93,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     from tests.aws import test_end_to_end as e2e
     from tests.aws.esm import queue_depth
+    from tests.aws.stack import deployed, mapping_for
     from tests.iac.conftest import _package
     from uvqc.adapters import smtp as smtp_adapter
     from uvqc.aws import check_handler, notify_handler, ops
@@ -120,9 +121,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     try:
         _isolate(endpoint)
         started = time.monotonic()
-        # The end-to-end test's fixture, called as the plain generator it wraps.
-        stack_gen = e2e.stack.__wrapped__(endpoint, packaged)
-        stack = next(stack_gen)
+        stack_cm = deployed(endpoint, packaged, e2e.STAGE)
+        stack = stack_cm.__enter__()
         timings["stack_s"] = round(time.monotonic() - started, 1)
 
         def client(service: str) -> Any:
@@ -142,8 +142,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             seed=args.seed,
         )
         with relay:
-            check = e2e.mapping_for(stack, "CheckLambdaFunction", check_handler.handler, sqs)
-            notify = e2e.mapping_for(
+            check = mapping_for(stack, "CheckLambdaFunction", check_handler.handler, sqs)
+            notify = mapping_for(
                 stack,
                 "NotifyLambdaFunction",
                 notify_handler.handler,
@@ -257,8 +257,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             events=events,
             timings=timings,
         )
-        with contextlib.suppress(StopIteration):
-            next(stack_gen)  # the fixture's teardown: reset moto
+        stack_cm.__exit__(None, None, None)  # reset moto
         return figures
     finally:
         quiet.__exit__(None, None, None)

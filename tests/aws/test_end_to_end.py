@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -25,10 +23,9 @@ import pytest
 from tests.support.relay import FaultyRelay
 from uvqc.aws import check_handler, notify_handler, ops
 from uvqc.pipeline.records import NotificationStatus
-from uvqc.settings import Settings, load_settings
 
-from .conftest import REGION
 from .esm import EventSourceMapping, queue_depth
+from .stack import Stack, deployed, mapping_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,7 +36,6 @@ pytestmark = [
 # Its own stage: moto's state is per process, and tests/iac deploys `lab` on moto too.
 STAGE = "e2e"
 STACK = f"uvqc-{STAGE}"
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 SMTP_USER, SMTP_PASSWORD = "uvqc", "relay-password-from-ssm"
 PERMANENT_SAMPLE = "S-E2E-PERM"
 
@@ -57,81 +53,10 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return _package(_shared_dir(tmp_path_factory), STAGE)
 
 
-@dataclass
-class Stack:
-    outputs: dict[str, str]
-    functions: dict[str, dict[str, Any]]  # logical id -> function configuration
-    mappings: dict[str, dict[str, Any]]  # function name -> event source mapping
-
-    def settings(self) -> Settings:
-        """What an operator's `uvqc ... --aws` reads: the stack's outputs."""
-        o = self.outputs
-        return load_settings(
-            intake_queue_url=o["IntakeQueueUrl"],
-            notify_queue_url=o["NotifyQueueUrl"],
-            intake_dlq_url=o["IntakeDLQUrl"],
-            notify_dlq_url=o["NotifyDLQUrl"],
-            records_table=o["RecordsTableName"],
-            ledger_table=o["LedgerTableName"],
-        )
-
-
 @pytest.fixture(scope="module")
 def stack(moto_endpoint: str, packaged: Any) -> Iterator[Stack]:
-    import boto3
-
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=moto_endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    cfn = client("cloudformation")
-    cfn.create_stack(
-        StackName=STACK,
-        TemplateBody=packaged.create_template_path.read_text(encoding="utf-8"),
-        Capabilities=CAPABILITIES,
-    )
-    outputs = {
-        o["OutputKey"]: o["OutputValue"]
-        for o in cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
-    }
-    template = packaged.template()
-    key = template["Resources"]["CheckLambdaFunction"]["Properties"]["Code"]["S3Key"]
-    client("s3").upload_file(str(packaged.artifact), outputs["ServerlessDeploymentBucketName"], key)
-    cfn.update_stack(StackName=STACK, TemplateBody=json.dumps(template), Capabilities=CAPABILITIES)
-    (described,) = cfn.describe_stacks(StackName=STACK)["Stacks"]
-    assert described["StackStatus"] in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
-
-    resources = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for r in cfn.describe_stack_resources(StackName=STACK)["StackResources"]
-        if "LogicalResourceId" in r
-    }
-    lambda_ = client("lambda")
-    functions = {
-        logical: lambda_.get_function_configuration(FunctionName=resources[logical])
-        for logical in ("CheckLambdaFunction", "NotifyLambdaFunction")
-    }
-    mappings = {}
-    for mapping in lambda_.list_event_source_mappings()["EventSourceMappings"]:
-        # moto would run the function itself (in Docker) on every send: the emulator polls.
-        lambda_.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-        mappings[mapping["FunctionArn"].rsplit(":", 1)[1]] = mapping
-
-    sqs = client("sqs")
-    for name in ("IntakeQueueUrl", "NotifyQueueUrl"):
-        sqs.set_queue_attributes(QueueUrl=outputs[name], Attributes={"VisibilityTimeout": "10"})
-    yield Stack(outputs, functions, mappings)
-    # moto's state is per process and shared by every server in it: leave none behind for
-    # tests that list resources (moto's delete_stack fails on this template's exports).
-    urllib.request.urlopen(
-        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10
-    ).close()
+    with deployed(moto_endpoint, packaged, STAGE) as deployed_stack:
+        yield deployed_stack
 
 
 @pytest.fixture
@@ -145,25 +70,6 @@ def relay() -> Iterator[FaultyRelay]:
     )
     with relay:
         yield relay
-
-
-def mapping_for(
-    stack: Stack, logical: str, handler: Any, sqs: Any, **env: str
-) -> EventSourceMapping:
-    config = stack.functions[logical]
-    mapping = stack.mappings[config["FunctionName"]]
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    queue_name = mapping["EventSourceArn"].rsplit(":", 1)[1]
-    return EventSourceMapping(
-        sqs,
-        sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
-        handler,
-        batch_size=mapping["BatchSize"],
-        function_name=config["FunctionName"],
-        timeout_seconds=config["Timeout"],
-        environment={**config["Environment"]["Variables"], **env},
-        region=REGION,
-    )
 
 
 def results() -> list[bytes]:
