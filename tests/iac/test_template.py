@@ -297,7 +297,6 @@ def test_check_role_grants_exactly_what_the_check_function_calls(
         *((a, "IntakeQueue") for a in CONSUME),
         ("sqs:SendMessage", "NotifyQueue"),
         ("dynamodb:BatchWriteItem", "RecordsTable"),
-        ("dynamodb:PutItem", "RecordsTable"),
         *((a, _log_arn("check")) for a in LOGS),
     }
 

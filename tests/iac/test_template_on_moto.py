@@ -164,4 +164,5 @@ def test_event_source_mappings_and_dashboard_are_created(
     assert by_queue["uvqc-lab-intake"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert by_queue["uvqc-lab-notify"]["ScalingConfig"] == {"MaximumConcurrency": 2}
     dashboards = boto3.client("cloudwatch", **aws).list_dashboards()["DashboardEntries"]
-    assert [d["DashboardName"] for d in dashboards] == ["uvqc-lab"]
+    # moto's state is shared by every stack in the process: look for ours by name.
+    assert "uvqc-lab" in [d["DashboardName"] for d in dashboards]
