@@ -25,6 +25,11 @@ node_modules/.installed: package.json package-lock.json
 demo: $(VENV)/.synced
 	rm -rf var/demo && mkdir -p var/demo
 	$(BIN)/uvqc run examples/ --db var/demo/uvqc.db --outbox var/demo/outbox
+	@echo
+	@echo "E-mails: var/demo/outbox/*.eml ($$(ls var/demo/outbox | wc -l) files). Next, try:"
+	@echo "  .venv/bin/uvqc trace 959575fe-0a73-4d03-b43a-2c9fbed3e91c --db var/demo/uvqc.db"
+	@echo "  .venv/bin/uvqc check examples/day-2026-11-27.jsonl"
+	@echo "  .venv/bin/uvqc dlq list --db var/demo/uvqc.db"
 
 ## test: lint, type-check and run every test with coverage
 test: $(VENV)/.synced node_modules/.installed
