@@ -4,6 +4,7 @@ validator, the check stage (with in-memory ports) and `uvqc check`; count what c
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,8 @@ def generated(n: int) -> list[bytes]:
 
 def main(argv: list[str] | None = None) -> None:
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    # The check stage logs one line per result; thousands of rejects are not news here.
+    logging.getLogger("uvqc").setLevel(logging.WARNING)
     crafted = _judge_all(CRAFTED)
     gen = generated(500 if quick else 5000)
     hypo = _judge_all(gen)

@@ -344,7 +344,11 @@ def analyse(
         "duplicate_emails_by_key": sum(n - 1 for n in by_key.values() if n > 1),
         "duplicates": duplicates,
         "ledger_resends": len(resends),
-        "ledger_resend_samples": sorted(str(v["sample_id"]) for v in resends.values())[:10],
+        # A reject without a readable sample ID is known by its notification key.
+        "ledger_resend_samples": sorted(
+            str(v["sample_id"]) if v["sample_id"] is not None else f"key {k[:12]}"
+            for k, v in resends.items()
+        )[:10],
         "ledger_status": dict(Counter(v["status"] for v in ledger.values())),
         "attempt_outcomes": dict(outcomes),
         "max_attempts_per_notification": max(attempts_per_key, default=0),
@@ -743,7 +747,8 @@ def counts_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
             ),
         ),
         (
-            "crash-window resends in the ledger",
+            "crash-window resends in the ledger (one whose first try died before the relay's "
+            "250 arrives once)",
             f"{f['ledger_resends']} {f['ledger_resend_samples'] or ''}".strip(),
         ),
     ]
