@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from uvqc.pipeline.email import Email
-from uvqc.pipeline.ports import Claim, ClaimState
+from uvqc.pipeline.ports import Claim, ClaimState, decide_claim
 from uvqc.pipeline.records import (
     Attempt,
     NotificationRecord,
@@ -78,15 +78,9 @@ class MemoryLedger:
                 )
                 self.rows[request.key] = row
                 return Claim(ClaimState.CLAIMED, row)
-            if row.status is NotificationStatus.SENT:
-                return Claim(ClaimState.ALREADY_SENT, row)
-            if (
-                row.status is NotificationStatus.SENDING
-                and row.lease_until
-                and row.lease_until > now
-            ):
-                return Claim(ClaimState.BUSY, row)
-            resend = row.status is NotificationStatus.SENDING
+            state, resend = decide_claim(row, now)
+            if state is not ClaimState.CLAIMED:
+                return Claim(state, row)
             row = replace(row, status=NotificationStatus.SENDING, lease_until=now + lease)
             self.rows[request.key] = row
             return Claim(ClaimState.CLAIMED, row, resend=resend)

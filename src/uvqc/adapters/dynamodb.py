@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from uvqc.adapters.boto import describe, error_code
 from uvqc.core.verdicts import Finding, Verdict
 from uvqc.errors import InfrastructureError
-from uvqc.pipeline.ports import Claim, ClaimState
+from uvqc.pipeline.ports import Claim, ClaimState, decide_claim
 from uvqc.pipeline.records import (
     Attempt,
     NotificationRecord,
@@ -255,10 +255,9 @@ class DynamoLedger:
     ) -> Claim | None:
         """Claim a known row, or None if it changed under us (conditional update failed)."""
         row = notification_from_item(item)
-        if row.status is NotificationStatus.SENT:
-            return Claim(ClaimState.ALREADY_SENT, row)
-        if row.status is NotificationStatus.SENDING and row.lease_until and row.lease_until > now:
-            return Claim(ClaimState.BUSY, row)
+        state, resend = decide_claim(row, now)
+        if state is not ClaimState.CLAIMED:
+            return Claim(state, row)
         version = int(item.get("version", {}).get("N", 0))
         try:
             response = self._db.update_item(
@@ -286,7 +285,6 @@ class DynamoLedger:
             raise InfrastructureError(f"ledger UpdateItem failed: {describe(exc)}") from exc
         except BotoCoreError as exc:
             raise InfrastructureError(f"ledger UpdateItem failed: {describe(exc)}") from exc
-        resend = row.status is NotificationStatus.SENDING
         return Claim(ClaimState.CLAIMED, notification_from_item(response["Attributes"]), resend)
 
     def _get(self, key: str) -> Mapping[str, Any]:

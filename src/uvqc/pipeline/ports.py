@@ -49,6 +49,19 @@ class Claim:
     resend: bool = False  # a previous claim expired mid-send: the relay may have the mail
 
 
+def decide_claim(row: NotificationRecord, now: datetime) -> tuple[ClaimState, bool]:
+    """The ledger's rule for a key it already holds, shared by every implementation:
+    SENT -> ALREADY_SENT; SENDING under an unexpired lease -> BUSY; SENDING with an expired
+    lease -> CLAIMED as a resend (a worker died mid-send: the relay may have the e-mail);
+    RETRYING or DEAD -> CLAIMED (a retry, or a redriven dead letter). Returns (state, resend).
+    A key the ledger does not hold yet is simply CLAIMED."""
+    if row.status is NotificationStatus.SENT:
+        return ClaimState.ALREADY_SENT, False
+    if row.status is NotificationStatus.SENDING and row.lease_until and row.lease_until > now:
+        return ClaimState.BUSY, False
+    return ClaimState.CLAIMED, row.status is NotificationStatus.SENDING
+
+
 class Ledger(Protocol):
     """Idempotency ledger for notifications: claim -> send -> mark sent."""
 

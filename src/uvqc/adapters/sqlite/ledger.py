@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from uvqc.adapters.sqlite.db import transaction
-from uvqc.pipeline.ports import Claim, ClaimState
+from uvqc.pipeline.ports import Claim, ClaimState, decide_claim
 from uvqc.pipeline.records import (
     Attempt,
     NotificationRecord,
@@ -91,15 +91,9 @@ class SqliteLedger:
                 fresh = self._get(c, request.key)
                 assert fresh is not None  # inserted just above, in this transaction
                 return Claim(ClaimState.CLAIMED, fresh)
-            if row.status is NotificationStatus.SENT:
-                return Claim(ClaimState.ALREADY_SENT, row)
-            if (
-                row.status is NotificationStatus.SENDING
-                and row.lease_until
-                and row.lease_until > now
-            ):
-                return Claim(ClaimState.BUSY, row)
-            resend = row.status is NotificationStatus.SENDING
+            state, resend = decide_claim(row, now)
+            if state is not ClaimState.CLAIMED:
+                return Claim(state, row)
             c.execute(
                 "UPDATE notifications SET status = ?, lease_until = ? WHERE key = ?",
                 (NotificationStatus.SENDING.value, iso(until), request.key),
