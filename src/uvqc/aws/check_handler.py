@@ -11,7 +11,7 @@ recorded and notified, and its message is deleted); an empty list deletes the ba
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,33 +40,22 @@ class CheckWiring:
     notify: SqsNotificationQueue
 
 
-_wiring: CheckWiring | None = None
-_lock = threading.Lock()
-
-
+@functools.cache  # one per container: Lambda runs one invocation at a time in it
 def wiring() -> CheckWiring:
     """The container's wiring, built on first use from the UVQC_* environment."""
-    global _wiring  # one per container, by design
-    with _lock:
-        if _wiring is None:
-            settings = load_settings()
-            if not settings.records_table or not settings.notify_queue_url:
-                raise SettingsError(
-                    "the check function needs UVQC_RECORDS_TABLE and UVQC_NOTIFY_QUEUE_URL"
-                )
-            _wiring = CheckWiring(
-                methods=MethodBook.from_paths([settings.method] if settings.method else []),
-                store=DynamoRecordStore(boto.client("dynamodb"), settings.records_table),
-                notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
-            )
-        return _wiring
+    settings = load_settings()
+    if not settings.records_table or not settings.notify_queue_url:
+        raise SettingsError("the check function needs UVQC_RECORDS_TABLE and UVQC_NOTIFY_QUEUE_URL")
+    return CheckWiring(
+        methods=MethodBook.from_paths([settings.method] if settings.method else []),
+        store=DynamoRecordStore(boto.client("dynamodb"), settings.records_table),
+        notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
+    )
 
 
 def reset() -> None:
     """Rebuild the wiring on the next invocation (tests that change the environment)."""
-    global _wiring
-    with _lock:
-        _wiring = None
+    wiring.cache_clear()
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

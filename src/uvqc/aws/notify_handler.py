@@ -14,7 +14,7 @@ runtime, keyed on the notification key rather than the SQS messageId.
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -56,10 +56,6 @@ class NotifyWiring:
     queue_url: str | None  # None: derived from each record's eventSourceARN
 
 
-_wiring: NotifyWiring | None = None
-_lock = threading.Lock()
-
-
 def _channel(settings: Settings) -> Channel:
     if settings.channel == "smtp":
         password = smtp_password(
@@ -72,38 +68,25 @@ def _channel(settings: Settings) -> Channel:
     return make_channel(settings)
 
 
+@functools.cache  # one per container: Lambda runs one invocation at a time in it
 def wiring() -> NotifyWiring:
     """The container's wiring, built on first use from the UVQC_* environment."""
-    global _wiring  # one per container, by design
-    with _lock:
-        if _wiring is None:
-            settings = load_settings()
-            if not settings.ledger_table or not settings.notify_dlq_url:
-                raise SettingsError(
-                    "the notify function needs UVQC_LEDGER_TABLE and UVQC_NOTIFY_DLQ_URL"
-                )
-            _wiring = NotifyWiring(
-                ledger=DynamoLedger(boto.client("dynamodb"), settings.ledger_table),
-                channel=_channel(settings),
-                mail=MailSettings(
-                    settings.mail_from, tuple(settings.mail_to), settings.subject_prefix
-                ),
-                policy=RetryPolicy(
-                    base_seconds=settings.retry_base_seconds,
-                    max_seconds=settings.retry_max_seconds,
-                    max_attempts=settings.max_attempts,
-                ),
-                dlq_url=settings.notify_dlq_url,
-                queue_url=settings.notify_queue_url,
-            )
-        return _wiring
+    settings = load_settings()
+    if not settings.ledger_table or not settings.notify_dlq_url:
+        raise SettingsError("the notify function needs UVQC_LEDGER_TABLE and UVQC_NOTIFY_DLQ_URL")
+    return NotifyWiring(
+        ledger=DynamoLedger(boto.client("dynamodb"), settings.ledger_table),
+        channel=_channel(settings),
+        mail=MailSettings.from_settings(settings),
+        policy=RetryPolicy.from_settings(settings),
+        dlq_url=settings.notify_dlq_url,
+        queue_url=settings.notify_queue_url,
+    )
 
 
 def reset() -> None:
     """Rebuild the wiring on the next invocation (tests that change the environment)."""
-    global _wiring
-    with _lock:
-        _wiring = None
+    wiring.cache_clear()
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

@@ -127,16 +127,8 @@ class Runtime:
             db=Database.from_settings(settings),
             channel=chosen,
             methods=methods,
-            mail=MailSettings(
-                mail_from=settings.mail_from,
-                mail_to=tuple(settings.mail_to),
-                subject_prefix=settings.subject_prefix,
-            ),
-            policy=RetryPolicy(
-                base_seconds=settings.retry_base_seconds,
-                max_seconds=settings.retry_max_seconds,
-                max_attempts=settings.max_attempts,
-            ),
+            mail=MailSettings.from_settings(settings),
+            policy=RetryPolicy.from_settings(settings),
             batch_size=settings.worker_batch_size,
             visibility_timeout=settings.visibility_timeout_seconds,
             # A claim's lease lasts as long as the message stays invisible: when another

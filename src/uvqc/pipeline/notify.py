@@ -13,11 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from uvqc.errors import DeliveryError
 from uvqc.pipeline.email import compose, message_id
 from uvqc.pipeline.ports import Channel, ClaimState, Ledger, Sender
 from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
+
+if TYPE_CHECKING:
+    from uvqc.settings import Settings
 
 log = logging.getLogger("uvqc.pipeline.notify")
 
@@ -57,6 +61,14 @@ class RetryPolicy:
     max_attempts: int = 5
     jitter: float = 0.25
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
+            max_attempts=settings.max_attempts,
+        )
+
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
         return float(max(0.0, raw * (1 + self.jitter * (2 * rng() - 1))))
@@ -67,6 +79,10 @@ class MailSettings:
     mail_from: str
     mail_to: tuple[str, ...]
     subject_prefix: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MailSettings:
+        return cls(settings.mail_from, tuple(settings.mail_to), settings.subject_prefix)
 
 
 def notify_batch(
