@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -409,6 +409,31 @@ def read_db(
 
 # -- the run ---------------------------------------------------------------------------------
 @dataclass
+class OutageWindow:
+    """Takes the relay down (connection refused) at `start` and back up at `end`, on the
+    run's clock; the chaos runs of both runtimes call `tick(t)` from their loops."""
+
+    relay: FaultyRelay
+    start: float
+    end: float
+    note: Callable[..., None]
+    began: bool = False
+    ended: bool = False
+    back_up_wall: float | None = None  # wall-clock time the relay came back
+
+    def tick(self, t: float) -> None:
+        if not self.began and t >= self.start:
+            self.relay.set_outage("refuse")
+            self.began = True
+            self.note("relay down (connection refused)")
+        if self.began and not self.ended and t >= self.end:
+            self.relay.set_outage(None)
+            self.ended = True
+            self.back_up_wall = time.time()
+            self.note("relay back up")
+
+
+@dataclass
 class Plan:
     results: int
     seconds_outage: float
@@ -470,7 +495,6 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     kills = sorted(plan.kill_at)
     outage_end = plan.outage_start + plan.seconds_outage
     drained_at: float | None = None
-    back_up_wall: float | None = None
     t0 = time.monotonic()
 
     def now() -> float:
@@ -497,7 +521,7 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
             worker.start()
             note("worker started", pid=worker.pid)
             position, next_submit = 0, 0.0
-            outage_on = outage_off = False
+            outage = OutageWindow(relay, plan.outage_start, outage_end, note)
             restart_at: float | None = None
             armed_since: float | None = None
             last_seen = 0
@@ -515,15 +539,7 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
                     next_submit += tick
                     if position == len(order):
                         note("last result submitted", submitted=len(submitted))
-                if not outage_on and t >= plan.outage_start:
-                    relay.set_outage("refuse")
-                    outage_on = True
-                    note("relay down (connection refused)")
-                if outage_on and not outage_off and t >= outage_end:
-                    relay.set_outage(None)
-                    outage_off = True
-                    back_up_wall = time.time()
-                    note("relay back up")
+                outage.tick(t)
                 accepted = len(relay.received)
                 if kills and t >= kills[0] and worker.alive():
                     # Armed: kill while e-mails are flowing (the relay just accepted one), or
@@ -554,7 +570,7 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
                     note("worker exited on its own: restarted", returncode=code)
                     worker.proc = None
                     worker.start()
-                done_feeding = position == len(order) and outage_off and not kills
+                done_feeding = position == len(order) and outage.ended and not kills
                 if done_feeding and restart_at is None and t >= next_check:
                     next_check = t + 0.25
                     rows = queue_rows(watch)
@@ -578,7 +594,7 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         ledger=ledger,
         dead=dead,
         received=received,
-        back_up_at=back_up_wall,
+        back_up_at=outage.back_up_wall,
     )
     log_lines = []
     log_path = workdir / "worker.log"
@@ -594,8 +610,8 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         "seconds_to_drain_after_outage": round(t_end - outage_end, 1),
         "last_email_after_outage_s": (
             None
-            if last_email is None or back_up_wall is None
-            else round(last_email - back_up_wall, 1)
+            if last_email is None or outage.back_up_wall is None
+            else round(last_email - outage.back_up_wall, 1)
         ),
         "worker_incarnations": worker.incarnations,
         "worker_exit_codes": worker.exit_codes,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.chaos import (
+    OutageWindow,
     _pairs,
     _table,
     analyse,
@@ -172,23 +173,15 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             submitted = list(zip(ids, order, strict=True))
             note("submitted", messages=len(submitted))
 
-            outage_start, outage_end = args.outage_start, args.outage_start + args.seconds_outage
-            outage_on = outage_off = crashed = False
+            outage_end = args.outage_start + args.seconds_outage
+            outage = OutageWindow(relay, args.outage_start, outage_end, note)
+            crashed = False
             drained_at = None
-            back_up_wall = None
             while now() < args.hard_timeout:
                 t = now()
-                if not outage_on and t >= outage_start:
-                    relay.set_outage("refuse")
-                    outage_on = True
-                    note("relay down (connection refused)")
-                if outage_on and not outage_off and t >= outage_end:
-                    relay.set_outage(None)
-                    outage_off = True
-                    back_up_wall = time.time()
-                    note("relay back up")
+                outage.tick(t)
                 busy = check.poll_once()
-                if not crashed and t >= args.crash_at and not outage_on:
+                if not crashed and t >= args.crash_at and not outage.began:
                     crashed = _crash_once(
                         notify, smtp_adapter, args.crash_after, note, args.crash_timeout_s
                     )
@@ -196,7 +189,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 else:
                     busy += notify.poll_once()
                 if busy == 0:
-                    if outage_off and crashed:
+                    if outage.ended and crashed:
                         depth = (
                             queue_depth(sqs, check.queue_url),
                             queue_depth(sqs, notify.queue_url),
@@ -231,7 +224,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             ledger=ledger,
             dead=dead,
             received=received,
-            back_up_at=back_up_wall,
+            back_up_at=outage.back_up_wall,
         )
         last_email = max((m.at for m in received), default=None)
         t_end = drained_at if drained_at is not None else now()
@@ -241,8 +234,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             seconds_to_drain_after_outage=round(t_end - outage_end, 1),
             last_email_after_outage_s=(
                 None
-                if last_email is None or back_up_wall is None
-                else round(last_email - back_up_wall, 1)
+                if last_email is None or outage.back_up_wall is None
+                else round(last_email - outage.back_up_wall, 1)
             ),
             relay={
                 "connections": counters.connections,

@@ -236,15 +236,18 @@ def run(
         raise typer.Exit(1)
 
 
-def _trace_source(settings: Settings, aws: bool) -> tuple[TraceSource, Database | None]:
+@contextmanager
+def _trace_source(settings: Settings, aws: bool) -> Iterator[TraceSource]:
+    """The runtime's TraceSource: DynamoDB with --aws, else the SQLite file (closed after)."""
     if aws:
-        return cast(TraceSource, _aws_ops("--aws").trace_source(settings)), None
+        yield cast(TraceSource, _aws_ops("--aws").trace_source(settings))
+        return
     if not settings.db.exists():
         raise UvqcError(f"no database at {settings.db}: run `uvqc run` or `uvqc submit` first")
     from uvqc.adapters.sqlite.trace import SqliteTrace
 
-    database = Database.from_settings(settings)
-    return SqliteTrace(database.store, database.ledger), database
+    with Database.from_settings(settings) as database:
+        yield SqliteTrace(database.store, database.ledger)
 
 
 @app.command()
@@ -256,12 +259,8 @@ def trace(
 ) -> None:
     """A sample's whole story: received, verdict and findings, every notification attempt."""
     settings = load_settings(db=db)
-    source, database = _trace_source(settings, aws)
-    try:
+    with _trace_source(settings, aws) as source:
         story = gather(source, sample_id)
-    finally:
-        if database is not None:
-            database.close()
     if not story.found:
         raise UvqcError(f"no result or notification for {sample_id!r}")
     if fmt is Format.json:
@@ -271,11 +270,14 @@ def trace(
         sys.stdout.flush()
 
 
-def _dead_letters(settings: Settings, aws: bool) -> tuple[DeadLetters, Database | None]:
+@contextmanager
+def _dead_letters(settings: Settings, aws: bool) -> Iterator[DeadLetters]:
+    """The runtime's DeadLetters: SQS with --aws, else the SQLite file (closed after)."""
     if aws:
-        return cast(DeadLetters, _aws_ops("--aws").dead_letters(settings)), None
-    database = Database.from_settings(settings)
-    return database.dead_letters, database
+        yield cast(DeadLetters, _aws_ops("--aws").dead_letters(settings))
+        return
+    with Database.from_settings(settings) as database:
+        yield database.dead_letters
 
 
 @dlq_app.command("list")
@@ -286,12 +288,8 @@ def dlq_list(
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
     """List dead letters with their reasons."""
-    letters, database = _dead_letters(load_settings(db=db), aws)
-    try:
+    with _dead_letters(load_settings(db=db), aws) as letters:
         found = letters.list(limit)
-    finally:
-        if database is not None:
-            database.close()
     if fmt is Format.json:
         typer.echo(json.dumps([dead_letter_dict(d) for d in found], indent=2))
         return
@@ -313,12 +311,8 @@ def dlq_show(
     aws: AwsOption = False,
 ) -> None:
     """Show one dead letter: reason, sample, body."""
-    letters, database = _dead_letters(load_settings(db=db), aws)
-    try:
+    with _dead_letters(load_settings(db=db), aws) as letters:
         found = letters.show(message_id)
-    finally:
-        if database is not None:
-            database.close()
     if found is None:
         raise UvqcError(f"no dead letter {message_id!r}")
     typer.echo(json.dumps(dead_letter_dict(found), indent=2, ensure_ascii=False))
@@ -333,10 +327,6 @@ def dlq_redrive(
     ] = None,
 ) -> None:
     """Move dead letters back to their source queue (run `uvqc work` to process them)."""
-    letters, database = _dead_letters(load_settings(db=db), aws)
-    try:
+    with _dead_letters(load_settings(db=db), aws) as letters:
         moved = letters.redrive(queue)
-    finally:
-        if database is not None:
-            database.close()
     typer.echo(f"redrove {moved} message(s)")
