@@ -101,6 +101,8 @@ def record_item(record: ResultRecord) -> dict[str, Any]:
         "correlationId": record.correlation_id,
     }
     item.update({k: _s(v) for k, v in optional.items() if v})
+    if record.indices is not None:
+        item["indices"] = _s(json.dumps(dict(record.indices)))
     return item
 
 
@@ -118,6 +120,7 @@ def record_from_item(item: Mapping[str, Any]) -> ResultRecord:
         correlation_id=_get_s(item, "correlationId"),
         raw_truncated=bool(item.get("rawTruncated", {}).get("BOOL", False)),
         raw_bytes=int(item.get("rawBytes", {}).get("N", 0)),
+        indices=json.loads(item["indices"]["S"]) if "indices" in item else None,
     )
 
 

@@ -57,7 +57,7 @@ def _text_line(out: TextIO, source: str, j: Judgement, color: bool) -> None:
 def _json_line(j: Judgement, source: str, dumps: Callable[[object], str]) -> str:
     """One result as a JSON line: Judgement.to_dict() plus its source. A result without
     findings (most of them) is written directly, the same bytes at a fraction of the cost."""
-    if not j.findings:
+    if not j.findings and j.indices is None:
         return (
             f'{{"sampleId":{dumps(j.sample_id)},"verdict":"{j.verdict.value}",'
             f'"method":{dumps(j.method)},"findings":[],"source":{dumps(source)}}}\n'

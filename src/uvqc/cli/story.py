@@ -71,6 +71,10 @@ def story_dict(story: Story) -> dict[str, Any]:
     }
 
 
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
 def _result_lines(r: ResultRecord, notes: dict[str, NotificationRecord]) -> list[str]:
     lines = [
         f"Result {r.record_id}",
@@ -83,6 +87,9 @@ def _result_lines(r: ResultRecord, notes: dict[str, NotificationRecord]) -> list
             "" if f.value is None and f.limit is None else f"  [value {f.value}, limit {f.limit}]"
         )
         lines.append(f"    - {f.severity.value}: {f.code}: {f.message}{numbers}")
+    if r.indices:
+        shown = [f"{k} {_number(v)}" for k, v in r.indices.items() if v is not None]
+        lines.append(f"  indices    {', '.join(shown) or 'none (the scan covers no index range)'}")
     raw = safe_excerpt(r.raw, RAW_SHOWN)
     size = f"{r.raw_bytes} bytes" + (", truncated when stored" if r.raw_truncated else "")
     lines.append(f"  payload    ({size}) {raw}")

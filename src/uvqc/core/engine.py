@@ -6,6 +6,7 @@ from uvqc.core.methods import Method, MethodBook
 from uvqc.core.models import ResultMessage
 from uvqc.core.parse import Parsed, parse_message, reject
 from uvqc.core.verdicts import Finding, Judgement, Verdict, verdict_for
+from uvqc.spectra.indices import indices_of
 
 
 def apply_method(method: Method, result: ResultMessage) -> tuple[Finding, ...]:
@@ -34,7 +35,8 @@ def judge_message(result: ResultMessage, methods: MethodBook) -> Judgement:
         )
         return Judgement(result.sample_id, Verdict.REJECT, (rejected.finding,), result.method)
     findings = apply_method(method, result)
-    return Judgement(result.sample_id, verdict_for(findings), findings, method.name)
+    indices = indices_of(result) if result.spectrum or result.wavelength_nm else None
+    return Judgement(result.sample_id, verdict_for(findings), findings, method.name, indices)
 
 
 def judge(raw: str | bytes, methods: MethodBook) -> tuple[Judgement, ResultMessage | None]:

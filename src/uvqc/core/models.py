@@ -122,6 +122,9 @@ class ResultMessage(BaseModel):
     wavelength_nm: PositiveFloat | None = Field(default=None, alias="wavelengthNm")
     dilution_factor: PositiveFloat | None = Field(default=None, alias="dilutionFactor")
     spectrum: Spectrum | None = None
+    # Spectra (docs/SPECTRA.md): the cuvette's path length and the dissolved organic carbon.
+    path_length_cm: PositiveFloat | None = Field(default=None, alias="pathLengthCm")
+    doc_mg_l: PositiveFloat | None = Field(default=None, alias="docMgL")
 
     @model_validator(mode="before")
     @classmethod
@@ -149,6 +152,8 @@ _DESCRIPTIONS = {
     "wavelengthNm": "The wavelength of the reading, in nm.",
     "dilutionFactor": "The dilution factor applied before measuring (1 = undiluted).",
     "spectrum": "A full scan: wavelengths and absorbances, two arrays of equal length.",
+    "pathLengthCm": "The cuvette's optical path length, in cm (default 1).",
+    "docMgL": "Dissolved organic carbon of the sample, in mg C/L (for SUVA254).",
 }
 
 

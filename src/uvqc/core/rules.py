@@ -181,3 +181,7 @@ def spectrum_saturation(
         limit=ceiling,
         field="spectrum.absorbance",
     )
+
+
+# Scan-level rules live in their own package and register themselves here on import.
+from uvqc.spectra import quality as _spectrum_rules  # noqa: E402, F401

@@ -6,6 +6,7 @@ precedence (reject > flag > pass), the way ioos_qc aggregates FAIL > SUSPECT > G
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -71,18 +72,24 @@ class Judgement:
     verdict: Verdict
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     method: str | None = None
+    # Water-quality indices of the result's scan (uvqc.spectra.indices), None without one.
+    indices: Mapping[str, float | None] | None = None
 
     @property
     def needs_notification(self) -> bool:
         return self.verdict is not Verdict.PASS
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The judgement as JSON-ready camelCase; `indices` only for a result with a scan."""
+        data: dict[str, Any] = {
             "sampleId": self.sample_id,
             "verdict": self.verdict.value,
             "method": self.method,
             "findings": [f.to_dict() for f in self.findings],
         }
+        if self.indices is not None:
+            data["indices"] = dict(self.indices)
+        return data
 
 
 def verdict_for(findings: tuple[Finding, ...]) -> Verdict:

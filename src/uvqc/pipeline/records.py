@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -74,6 +75,7 @@ class ResultRecord:
     correlation_id: str | None = None
     raw_truncated: bool = False
     raw_bytes: int = 0
+    indices: Mapping[str, float | None] | None = None  # uvqc.spectra.indices, if scanned
 
     @classmethod
     def create(
@@ -105,6 +107,7 @@ class ResultRecord:
             correlation_id=correlation_id,
             raw_truncated=truncated,
             raw_bytes=size,
+            indices=judgement.indices,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +124,7 @@ class ResultRecord:
             "correlationId": self.correlation_id,
             "rawTruncated": self.raw_truncated,
             "rawBytes": self.raw_bytes,
+            "indices": None if self.indices is None else dict(self.indices),
         }
 
     @classmethod
@@ -138,6 +142,7 @@ class ResultRecord:
             correlation_id=data.get("correlationId"),
             raw_truncated=bool(data.get("rawTruncated", False)),
             raw_bytes=int(data.get("rawBytes", 0)),
+            indices=data.get("indices"),
         )
 
 

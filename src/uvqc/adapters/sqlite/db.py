@@ -17,7 +17,7 @@ from typing import Literal
 
 from uvqc.errors import InfrastructureError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 8
 BUSY_TIMEOUT_MS = 30_000
 # Page cache per connection (default 2 MiB): records and their sample-id index outgrow it
 # within ~20,000 results, and every batch then re-reads index pages from the OS.
@@ -74,6 +74,8 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX notifications_sample ON notifications (sample_id);
     CREATE INDEX notifications_record ON notifications (record_id);
     """,
+    # Water-quality indices of a scanned result (uvqc.spectra.indices), as JSON.
+    8: "ALTER TABLE results ADD COLUMN indices TEXT",
 }
 
 
@@ -160,6 +162,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         # Another process may have migrated between our check and the lock.
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         for target in range(version + 1, SCHEMA_VERSION + 1):
+            if target not in _MIGRATIONS:  # numbers kept free for other branches' migrations
+                conn.execute(f"PRAGMA user_version={target}")
+                continue
             for statement in _MIGRATIONS[target].split(";"):
                 if statement.strip():
                     conn.execute(statement)
