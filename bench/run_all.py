@@ -13,6 +13,7 @@ ORDER = [
     "pipeline_e2e",
     "lambda_bench",
     "latency",
+    "spectra",
     "bad_input",
     "chaos",
     "chaos_aws",

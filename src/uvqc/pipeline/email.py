@@ -88,6 +88,16 @@ ACTIONS = {
     "over_range": "The reading is beyond the photometric range: dilute and re-measure.",
     "spectrum_axis": "Check the instrument's scan settings and the export; re-export the scan.",
     "spectrum_saturation": "Dilute the sample or use a shorter path length, and re-scan.",
+    "spectrum_spikes": "Check the cuvette for bubbles or particles, clean it, and re-scan.",
+    "spectrum_noise": "Check the lamp hours and the cuvette; re-scan more slowly.",
+    "spectrum_lamp_step": "Let the lamps warm up, re-run the baseline, and re-scan.",
+    "spectrum_baseline": "Re-run the baseline (blank); check for turbidity or a scratched cuvette.",
+    "spectrum_flat_top": "The detector saturated: dilute or use a shorter path length; re-scan.",
+    "spectrum_resolution": "Re-scan with the method's range and step (the scan was aborted or "
+    "too coarse).",
+    "spectrum_covers_wavelength": "Re-scan over the method's wavelength range.",
+    "suva254_above": "Check the DOC result and the UV254 reading (same sample, same filtration).",
+    "nitrate_screening_above": "Dilute the sample into the calibrated range and re-measure.",
     "invalid_message": "The instrument or its interface sent a message uvqc cannot read: check "
     "the export settings and the interface, then re-send the result.",
 }

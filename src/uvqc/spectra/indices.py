@@ -104,14 +104,25 @@ def scan_indices(
     return {k: v if v is None or math.isfinite(v) else None for k, v in found.items()}
 
 
+_last: tuple[object, Indices | None] = (None, None)
+
+
 def indices_of(result: ResultMessage) -> Indices | None:
     """The indices of a result: from its spectrum, or from its single reading at
     `wavelengthNm` (a fixed UV254 reading gives uv254), with its `pathLengthCm` (default 1)
     and `docMgL`. None when it has neither, or when its wavelength axis repeats a
     wavelength (`spectrum_axis` reports that)."""
+    global _last
+    cached, kept = _last
+    if cached is result:
+        return kept
     scan = scan_of(result)
-    if scan is None:
-        return None
+    found = None if scan is None else _result_indices(result, scan)
+    _last = (result, found)
+    return found
+
+
+def _result_indices(result: ResultMessage, scan: Scan) -> Indices | None:
     found = scan_indices(
         scan, path_length_cm=result.path_length_cm or 1.0, doc_mg_l=result.doc_mg_l
     )

@@ -54,16 +54,38 @@ class Scan:
         return xs, ys
 
 
+# The last result's scan: the engine and up to a dozen rules ask for the same result's scan
+# in turn; keeping one (by identity) saves rebuilding it each time. A race between threads
+# only costs a rebuild.
+_last: tuple[object, Scan | None] = (None, None)
+
+
 def scan_of(result: ResultMessage) -> Scan | None:
     """The result's scan; a single reading at `wavelengthNm` counts as a one-point scan (a
     fixed-wavelength UV254 reading gives UV254). None when there is no usable axis."""
+    global _last
+    cached, scan = _last
+    if cached is result:
+        return scan
+    scan = _build(result)
+    _last = (result, scan)
+    return scan
+
+
+def _build(result: ResultMessage) -> Scan | None:
     spectrum = result.spectrum
     if spectrum is None:
         if result.wavelength_nm is None:
             return None
         return Scan((result.wavelength_nm,), (result.absorbance,))
-    pairs = sorted(zip(spectrum.wavelength_nm, spectrum.absorbance, strict=True))
+    nm, a = tuple(spectrum.wavelength_nm), tuple(spectrum.absorbance)
+    steps = [y - x for x, y in itertools.pairwise(nm)]
+    if all(d > 0 for d in steps):
+        return Scan(nm, a)
+    if all(d < 0 for d in steps):
+        return Scan(nm[::-1], a[::-1])
+    pairs = sorted(zip(nm, a, strict=True))
     nm = tuple(p[0] for p in pairs)
-    if any(b == a for a, b in itertools.pairwise(nm)):
+    if any(y == x for x, y in itertools.pairwise(nm)):
         return None
     return Scan(nm, tuple(p[1] for p in pairs))

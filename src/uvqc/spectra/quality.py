@@ -8,8 +8,7 @@ docs/SPECTRA.md. The points a rule blames are named in its message (wavelengths 
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from uvqc.core.models import ResultMessage
 from uvqc.core.rules import SeverityName, _num, rule
@@ -31,21 +30,39 @@ def _list(nm: Sequence[float]) -> str:
     return shown + (f" ... ({len(nm)} in all)" if len(nm) > SHOWN else "")
 
 
+def median(values: Iterable[float]) -> float:
+    """The median (the `statistics` module costs ~40 ms of Lambda INIT to import)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+_last_residuals: tuple[object, int, list[float]] = (None, 0, [])
+
+
+def _residuals(scan: Scan, window: int) -> list[float]:
+    """median_residuals of a scan, kept for the next rule that asks (spikes, then noise)."""
+    global _last_residuals
+    cached, cached_window, values = _last_residuals
+    if cached is not scan or cached_window != window:
+        values = median_residuals(scan.a, window)
+        _last_residuals = (scan, window, values)
+    return values
+
+
 def median_residuals(a: Sequence[float], window: int) -> list[float]:
     """a[i] - median of the `window` points centred on i, for every i with a whole window
     (the first and last window // 2 points have none: on a sloping scan a shrunk window
     would blame the slope). On a straight line the residuals are exactly zero."""
     half = window // 2
-    return [
-        a[i] - statistics.median(a[i - half : i + half + 1]) for i in range(half, len(a) - half)
-    ]
+    return [a[i] - median(a[i - half : i + half + 1]) for i in range(half, len(a) - half)]
 
 
 def robust_sigma(values: Sequence[float]) -> float:
     """1.4826 x the median absolute deviation from the median: a noise estimate that a few
     spikes do not inflate."""
-    centre = statistics.median(values)
-    return MAD_TO_SIGMA * statistics.median(abs(v - centre) for v in values)
+    centre = median(values)
+    return MAD_TO_SIGMA * median([abs(v - centre) for v in values])
 
 
 @rule
@@ -65,7 +82,7 @@ def spectrum_spikes(
     scan = _scan(result)
     if scan is None or len(scan) < window + 2:
         return None
-    residuals = median_residuals(scan.a, window)
+    residuals = _residuals(scan, window)
     sigma = max(robust_sigma(residuals), noise_floor)
     cut = max(threshold * sigma, min_height)
     if not math.isfinite(cut):  # absurd values overflow; over_range/saturation report them
@@ -102,7 +119,7 @@ def spectrum_noise(
     scan = _scan(result)
     if scan is None or len(scan) < window + 2:
         return None
-    sigma = robust_sigma(median_residuals(scan.a, window))
+    sigma = robust_sigma(_residuals(scan, window))
     if sigma <= max_noise or not math.isfinite(sigma):
         return None
     return Finding(
@@ -185,7 +202,7 @@ def spectrum_baseline(
     values = [y for x, y in zip(scan.nm, scan.a, strict=True) if low_nm <= x <= high_nm]
     if not values:
         return None
-    mean = statistics.fmean(values)  # fsum: 101 x 0.01 averages to exactly 0.01
+    mean = math.fsum(values) / len(values)  # fsum: 101 x 0.01 averages to exactly 0.01
     if abs(mean) <= limit or not math.isfinite(mean):
         return None
     return Finding(
