@@ -201,3 +201,16 @@ def test_no_spectrum_rule_crashes_or_reports_a_non_finite_number(
         finding = REGISTRY[name](message, **params)
         if finding is not None and isinstance(finding.value, float):
             assert math.isfinite(finding.value)
+
+
+def test_the_example_scan_method_loads_and_passes_a_clean_scan() -> None:
+    from pathlib import Path
+
+    from uvqc.core.methods import load_method
+
+    root = Path(__file__).resolve().parents[2]
+    method = load_method(root / "examples" / "methods" / "uv254-scan.toml")
+    raw = scan(docMgL=20).model_dump_json(by_alias=True)  # SUVA254 ~ 2.7 L/mg/m
+    judgement, _ = judge(raw, MethodBook([method]))
+    assert judgement.findings == ()
+    assert judgement.indices is not None and judgement.indices["suva254"] is not None
