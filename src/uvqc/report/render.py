@@ -17,7 +17,6 @@ from typing import Any
 from uvqc.report.figures import calibration_figure, control_chart_figure, spectrum_figure
 from uvqc.report.model import RunReport
 
-
 # Bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E/F, U+061C) can make an ID
 # read backwards ("Trojan Source"); every value shown is written with them made visible.
 _BIDI = {
