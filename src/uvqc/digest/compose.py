@@ -1,0 +1,154 @@
+"""Compose a run digest: multipart/alternative (text, HTML) inside multipart/related (inline
+PNG figures referenced by Content-ID), inside multipart/mixed when the HTML report is
+attached. The text part alone says everything: verdict, counts, decisions, reanalysis list.
+
+Built with the stdlib's EmailMessage (policy SMTP: CRLF line ends, RFC 2047 headers): a
+digest is one e-mail per run, so its cost does not matter the way a per-result e-mail's does.
+
+Size limits (the whole message as sent): SES SendRawEmail takes at most 10 MB; SMTP relays
+commonly refuse above 10-25 MB; SNS carries only text (256 KB), so the SNS channel sends the
+text part. The report is attached only while the message stays under `max_bytes`
+(default 8 MB); otherwise the text says where to get it (`uvqc report BATCH_ID`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from html import escape
+
+from uvqc.report.figures import calibration_figure, control_chart_figure
+from uvqc.report.model import RunReport
+
+MAX_BYTES = 8 * 1024 * 1024  # below SES's 10 MB raw-message limit, with room for base64
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A composed digest: the bytes to send and what identifies it."""
+
+    message_id: str
+    mail_from: str
+    subject: str
+    text: str
+    data: bytes
+    report_attached: bool
+
+    def as_bytes(self) -> bytes:
+        return self.data
+
+
+def digest_text(run: RunReport, *, trace_hint: str = "") -> str:
+    """The complete plain-text digest of a run."""
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(run.counts().items())) or "no results"
+    lines = [
+        f"Run {run.batch_id}: {run.verdict.upper()} ({run.status})",
+        "",
+        f"Method:      {run.method or '-'}",
+        f"Analyte:     {run.analyte or '-'} ({run.units})",
+        f"Instrument:  {run.instrument or '-'}",
+        f"Results:     {len(run.results)} ({counts})",
+    ]
+    for i, cal in enumerate(run.calibrations, 1):
+        r = "-" if cal.r is None else f"{cal.r:.5f}"
+        state = "accepted" if cal.passed else "FAILED"
+        span = "" if cal.range is None else f", range {cal.range[0]:g}-{cal.range[1]:g} {cal.units}"
+        lines.append(f"Calibration {i}: {cal.model}, r = {r}{span}: {state}")
+    if run.findings:
+        lines += ["", "Decisions:"]
+        for f in run.findings:
+            lines.append(f"  - [{f.severity}] {f.code}: {f.message}")
+            if f.affected:
+                lines.append(f"      affected: {', '.join(f.affected)}")
+    if run.reanalysis:
+        lines += ["", "Re-measure:"] + [f"  - {s}" for s in run.reanalysis]
+    for chart in run.charts:
+        for v in chart.violations:
+            where = ", ".join(
+                f"{chart.points[i].batch_id}#{chart.points[i].sequence or '-'}" for i in v.points
+            )
+            lines.append(f"Control chart {chart.name}: Westgard {v.rule} ({where})")
+    if trace_hint:
+        lines += ["", trace_hint]
+    return "\n".join(lines) + "\n"
+
+
+def _html(run: RunReport, text: str, images: Sequence[tuple[str, str]]) -> str:
+    figures = "".join(
+        f'<p><img src="cid:{cid.strip("<>")}" alt="{escape(alt)}" style="max-width:100%"></p>'
+        for cid, alt in images
+    )
+    return (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<h2>Run {escape(run.batch_id)}: {escape(run.verdict)}</h2>"
+        f'<pre style="font:13px monospace;white-space:pre-wrap">{escape(text)}</pre>'
+        f"{figures}</body></html>"
+    )
+
+
+def compose_digest(
+    run: RunReport,
+    *,
+    key: str,
+    mail_from: str,
+    mail_to: Sequence[str],
+    date: datetime,
+    report_html: str | None = None,
+    trace_hint: str = "",
+    max_bytes: int = MAX_BYTES,
+) -> Digest:
+    """The digest e-mail of one run; `key` makes the Message-ID (a resend is recognisable)."""
+    domain = mail_from.rpartition("@")[2].strip("<> ") or "uvqc.invalid"
+    message_id = f"<uvqc.digest.{key}@{domain}>"
+    subject = f"Run {run.batch_id}: {run.verdict}"
+    text = digest_text(run, trace_hint=trace_hint)
+    images: list[tuple[str, str, bytes]] = []
+    for i, cal in enumerate(run.calibrations):
+        images.append(
+            (make_msgid("cal", domain), f"calibration {i + 1}", calibration_figure(cal, "png"))
+        )
+    for chart in run.charts:
+        if chart.violations or chart.highlight_batch:
+            images.append(
+                (make_msgid("chart", domain), chart.name, control_chart_figure(chart, "png"))
+            )
+
+    def build(attach: bool) -> bytes:
+        msg = EmailMessage(policy=SMTP)
+        msg["Subject"] = subject
+        msg["From"] = mail_from
+        msg["To"] = ", ".join(mail_to)
+        msg["Message-ID"] = message_id
+        msg["Date"] = format_datetime(date)
+        msg["X-UVQC-Batch-Id"] = run.batch_id[:200]
+        msg["X-UVQC-Notification-Key"] = key
+        msg.set_content(text)
+        msg.add_alternative(
+            _html(run, text, [(cid, alt) for cid, alt, _ in images]), subtype="html"
+        )
+        html_part = msg.get_body(preferencelist=("html",))
+        assert html_part is not None  # added just above
+        for cid, alt, png in images:
+            html_part.add_related(png, "image", "png", cid=cid, filename=f"{alt}.png")
+        if attach and report_html is not None:
+            msg.add_attachment(
+                report_html.encode("utf-8"),
+                maintype="text",
+                subtype="html",
+                filename=f"uvqc-run-{_safe(run.batch_id)}.html",
+            )
+        return msg.as_bytes()
+
+    data = build(True)
+    attached = report_html is not None
+    if len(data) > max_bytes and attached:
+        data, attached = build(False), False
+    return Digest(message_id, mail_from, subject, text, data, attached)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]

@@ -1,0 +1,63 @@
+"""Digest e-mails parsed back: parts, inline images by Content-ID, size limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+
+from tests.report.conftest import HOSTILE
+from uvqc.digest.compose import compose_digest
+from uvqc.report.model import RunReport
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def parse(data: bytes) -> EmailMessage:
+    msg = message_from_bytes(data, policy=default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def test_a_digest_has_a_complete_text_part_an_html_part_and_inline_figures(
+    report: RunReport,
+) -> None:
+    digest = compose_digest(
+        report, key="k1", mail_from="Labor Qualität <qc@lab.example>",
+        mail_to=["a@lab.example"], date=NOW, report_html="<html>report</html>",
+    )  # fmt: skip
+    assert b"\r\n" in digest.data and b"\n" not in digest.data.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in digest.data.split(b"\r\n"))
+    msg = parse(digest.data)
+    assert msg["Message-ID"] == "<uvqc.digest.k1@lab.example>"
+    assert msg["From"].addresses[0].addr_spec == "qc@lab.example"
+    text = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    body = text.get_content()
+    assert "Run 2026-11-27-N1: FLAG" in body
+    assert "CCV at position 31 recovered 84 %" in body
+    assert HOSTILE[0] in body  # the text part is complete: the reanalysis list is in it
+    assert "Westgard 1-3s" in body
+    cids = [p["Content-ID"].strip("<>") for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert len(cids) == 2  # calibration curve and the control chart
+    html_text = html.get_content()
+    assert all(f"cid:{cid}" in html_text for cid in cids)
+    assert "<script>" not in html_text  # escaped
+    attachments = [p.get_filename() for p in msg.iter_attachments()]
+    assert "uvqc-run-2026-11-27-N1.html" in attachments
+    assert digest.report_attached
+
+
+def test_the_report_is_left_out_when_the_message_would_be_too_big(report: RunReport) -> None:
+    big = "<html>" + "x" * 2_000_000 + "</html>"
+    digest = compose_digest(
+        report, key="k2", mail_from="qc@lab.example", mail_to=["a@lab.example"],
+        date=NOW, report_html=big, max_bytes=1_000_000,
+    )  # fmt: skip
+    assert not digest.report_attached
+    assert len(digest.data) < 1_000_000
+    assert not list(parse(digest.data).iter_attachments()) or all(
+        p.get_content_type() == "image/png" for p in parse(digest.data).iter_attachments()
+    )
