@@ -35,6 +35,16 @@ EXCLUDED_DISTRIBUTIONS = frozenset(
         "botocore",
         "click",
         "colorama",
+        # The plotting stack: run reports and digest figures are drawn by the CLI (`uvqc
+        # report`, embedded digests); no Lambda function imports matplotlib.
+        "contourpy",
+        "cycler",
+        "fonttools",
+        "kiwisolver",
+        "matplotlib",
+        "numpy",
+        "pillow",
+        "pyparsing",
         "markdown-it-py",
         "mdurl",
         "pygments",
