@@ -65,6 +65,8 @@ EXCLUDED_SOURCE = (
     "uvqc/local/",
     "uvqc/adapters/sqlite",
     "uvqc/aws/build.py",
+    "uvqc/report/",  # reports and digests are drawn by the CLI: see EXCLUDED_DISTRIBUTIONS
+    "uvqc/digest/",
 )
 
 # Install-time noise: hashes of the build machine's files, installer markers, bytecode.
