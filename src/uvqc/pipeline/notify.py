@@ -3,6 +3,17 @@
 claim (ledger) -> send (channel) -> finish (ledger). Transient failures come back as RETRY
 with an exponential-backoff delay for the transport to apply; permanent failures and
 exhausted retries come back as DEAD with the reason, for the transport to dead-letter.
+Any other exception while composing or sending is a permanent failure with its reason (a
+bug or an input the channel cannot carry): it never escapes, never leaves a ledger row in
+SENDING.
+
+With a circuit breaker (uvqc.pipeline.breaker), a channel known to be down is not tried:
+the deliveries come back as DEFER (put back after a short delay, no attempt counted), and
+one probe at a time finds out when it is back.
+
+Attempts: the n-th attempt is min(receive count, 1 + the trailing transient attempts in the
+ledger). The embedded queue gives a deferred message its receive back; SQS cannot, so there
+the ledger's count (which deferrals never touch) keeps deferrals from using up attempts.
 """
 
 from __future__ import annotations
@@ -16,6 +27,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from uvqc.errors import DeliveryError
+from uvqc.pipeline.addresses import parse_addresses
+from uvqc.pipeline.breaker import CircuitBreaker
 from uvqc.pipeline.email import compose, message_id
 from uvqc.pipeline.ports import Channel, ClaimState, Ledger, Sender
 from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
@@ -40,6 +53,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # delivered before: delete the message, send nothing
     RETRY = "retry"  # make it visible again after delay_seconds
     DEAD = "dead"  # move to the dead-letter queue with the reason
+    DEFER = "defer"  # channel down (breaker open): put back after delay_seconds, not an attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +98,11 @@ class MailSettings:
     def from_settings(cls, settings: Settings) -> MailSettings:
         return cls(settings.mail_from, tuple(settings.mail_to), settings.subject_prefix)
 
+    def recipients(self) -> tuple[str, ...]:
+        """The envelope recipients: the addr-spec of every mailbox in mail_to (a display
+        name like `"Smith, Ann" <a@x.example>` is for the To header only)."""
+        return tuple(m.addr_spec for m in parse_addresses(self.mail_to))
+
 
 def notify_batch(
     deliveries: Sequence[Delivery],
@@ -95,13 +114,18 @@ def notify_batch(
     worker: str,
     lease: timedelta = timedelta(minutes=5),
     clock: Callable[[], datetime] = utcnow,
+    breaker: CircuitBreaker | None = None,
 ) -> list[NotifyResult]:
-    """Deliver a batch over one channel session; one result per delivery, in order."""
+    """Deliver a batch over one channel session; one result per delivery, in order.
+    With a breaker, deliveries are deferred while the channel is known to be down."""
     results: list[NotifyResult] = []
     with channel.open() as sender:
         for d in deliveries:
-            results.append(_deliver(d, ledger, sender, mail, policy, worker, lease, clock))
+            results.append(_deliver(d, ledger, sender, mail, policy, worker, lease, clock, breaker))
     return results
+
+
+DEFER_MIN_SECONDS = 0.2
 
 
 def _deliver(
@@ -113,6 +137,7 @@ def _deliver(
     worker: str,
     lease: timedelta,
     clock: Callable[[], datetime],
+    breaker: CircuitBreaker | None = None,
 ) -> NotifyResult:
     try:
         request = NotificationRequest.from_json(d.body)
@@ -128,6 +153,17 @@ def _deliver(
         "correlationId": request.correlation_id,
         "notificationKey": request.key,
     }
+    if breaker is not None and not breaker.allow():
+        # The channel is down: not tried, no ledger change, no attempt counted.
+        wait = max(DEFER_MIN_SECONDS, breaker.retry_in())
+        return NotifyResult(
+            d.message_id,
+            Outcome.DEFER,
+            request.key,
+            request.sample_id,
+            wait,
+            f"channel down, deferred: {breaker.last_reason}",
+        )
     mid = message_id(request.key, mail.mail_from)
     claim = ledger.claim(request, message_id=mid, worker=worker, now=clock(), lease=lease)
     if claim.state is ClaimState.ALREADY_SENT:
@@ -141,20 +177,55 @@ def _deliver(
     if claim.resend:
         log.warning("previous send was interrupted; resending with Message-ID %s", mid, extra=ctx)
 
-    pending = [r for r in mail.mail_to if r not in claim.record.delivered_to]
-    email = compose(
-        request, mail_from=mail.mail_from, mail_to=mail.mail_to, subject_prefix=mail.subject_prefix
-    )
     detail_prefix = "resend after interrupted attempt; " if claim.resend else ""
     try:
+        pending = [r for r in mail.recipients() if r not in claim.record.delivered_to]
+        email = compose(
+            request,
+            mail_from=mail.mail_from,
+            mail_to=mail.mail_to,
+            subject_prefix=mail.subject_prefix,
+        )
         accepted = sender.send(email, pending) if pending else ()
     except DeliveryError as exc:
+        if breaker is not None:
+            if exc.channel_down:
+                breaker.record_failure(exc.reason)
+            else:  # the channel answered, about this message
+                breaker.record_success()
         # Recipients that accepted before a failure (transient or permanent) are not sent
         # to again on retry or redrive.
         delivered = tuple(claim.record.delivered_to) + exc.accepted
+        attempt = _attempt_number(d, claim.record.attempts)
         return _failed(
-            d, request, exc, delivered, ledger, policy, worker, clock, ctx, detail_prefix
+            d,
+            request,
+            exc,
+            delivered,
+            ledger,
+            policy,
+            worker,
+            clock,
+            ctx,
+            detail_prefix,
+            attempt=attempt,
+            breaker=breaker,
         )
+    except Exception as exc:
+        # Not a classified delivery failure: a bug, or an input the channel cannot carry.
+        # Never leave the ledger row in SENDING (it would block the key until the lease
+        # ends, and the same crash would repeat): dead-letter it with the reason.
+        log.exception("unexpected error while composing or sending the notification", extra=ctx)
+        unexpected = DeliveryError(
+            f"unexpected {type(exc).__name__} while composing or sending: {exc}",
+            transient=False,
+        )
+        delivered = tuple(claim.record.delivered_to)
+        return _failed(
+            d, request, unexpected, delivered, ledger, policy, worker, clock, ctx, detail_prefix
+        )
+    if breaker is not None:
+        breaker.record_success()
 
     delivered = tuple(claim.record.delivered_to) + tuple(accepted)
     ledger.finish(
@@ -178,15 +249,19 @@ def _failed(
     clock: Callable[[], datetime],
     ctx: Mapping[str, object],
     detail_prefix: str,
+    *,
+    attempt: int | None = None,
+    breaker: CircuitBreaker | None = None,
 ) -> NotifyResult:
+    n = d.receive_count if attempt is None else attempt
     if not exc.transient:
         reason = f"permanent failure: {exc.reason}"
         outcome, kind = Outcome.DEAD, "permanent"
-    elif d.receive_count >= policy.max_attempts:
-        reason = f"gave up after {d.receive_count} attempts; last error: {exc.reason}"
+    elif n >= policy.max_attempts:
+        reason = f"gave up after {n} attempts; last error: {exc.reason}"
         outcome, kind = Outcome.DEAD, "exhausted"
     else:
-        reason = f"transient failure (attempt {d.receive_count}): {exc.reason}"
+        reason = f"transient failure (attempt {n}): {exc.reason}"
         outcome, kind = Outcome.RETRY, "transient"
     status = NotificationStatus.DEAD if outcome is Outcome.DEAD else NotificationStatus.RETRYING
     ledger.finish(
@@ -199,6 +274,22 @@ def _failed(
     if outcome is Outcome.DEAD:
         log.error("notification dead-lettered: %s", reason, extra=ctx)
         return NotifyResult(d.message_id, outcome, request.key, request.sample_id, reason=reason)
-    delay = policy.delay(d.receive_count)
+    delay = policy.delay(n)
+    if breaker is not None and breaker.is_open:
+        # The breaker paces the channel now: come back by the next probe, not at the
+        # backoff cap (while it stays open the message is deferred, not tried).
+        delay = min(delay, max(DEFER_MIN_SECONDS, breaker.retry_in()))
     log.warning("notification failed, retry in %.1f s: %s", delay, reason, extra=ctx)
     return NotifyResult(d.message_id, outcome, request.key, request.sample_id, delay, reason)
+
+
+def _attempt_number(d: Delivery, attempts: Sequence[Attempt]) -> int:
+    """This attempt's number: the receive count, but never more than the attempts the
+    ledger has seen since the notification was last dead-lettered (or created) plus one, so
+    deferrals and BUSY redeliveries (which SQS counts as receives) use up no attempts."""
+    trailing = 0
+    for a in reversed(attempts):
+        if a.outcome != "transient":
+            break
+        trailing += 1
+    return max(1, min(d.receive_count, trailing + 1))
