@@ -11,9 +11,11 @@ With a circuit breaker (uvqc.pipeline.breaker), a channel known to be down is no
 the deliveries come back as DEFER (put back after a short delay, no attempt counted), and
 one probe at a time finds out when it is back.
 
-Attempts: the n-th attempt is min(receive count, 1 + the trailing transient attempts in the
-ledger). The embedded queue gives a deferred message its receive back; SQS cannot, so there
-the ledger's count (which deferrals never touch) keeps deferrals from using up attempts.
+Attempts are counted by the ledger, not by the queue's receive count: the n-th attempt is
+1 + the transient attempts recorded since the notification was created or last
+dead-lettered (a redrive starts a fresh set). Deferrals, BUSY redeliveries and the copies a
+deferral re-sends on SQS (receive count 1 again) never use up attempts; the queue's receive
+limit (maxReceiveCount) stays a safety net above it.
 """
 
 from __future__ import annotations
@@ -189,14 +191,11 @@ def _deliver(
         accepted = sender.send(email, pending) if pending else ()
     except DeliveryError as exc:
         if breaker is not None:
-            if exc.channel_down:
-                breaker.record_failure(exc.reason)
-            else:  # the channel answered, about this message
-                breaker.record_success()
+            _record(breaker, exc, ctx)
         # Recipients that accepted before a failure (transient or permanent) are not sent
         # to again on retry or redrive.
         delivered = tuple(claim.record.delivered_to) + exc.accepted
-        attempt = _attempt_number(d, claim.record.attempts)
+        attempt = _attempt_number(claim.record.attempts)
         return _failed(
             d,
             request,
@@ -283,13 +282,30 @@ def _failed(
     return NotifyResult(d.message_id, outcome, request.key, request.sample_id, delay, reason)
 
 
-def _attempt_number(d: Delivery, attempts: Sequence[Attempt]) -> int:
-    """This attempt's number: the receive count, but never more than the attempts the
-    ledger has seen since the notification was last dead-lettered (or created) plus one, so
-    deferrals and BUSY redeliveries (which SQS counts as receives) use up no attempts."""
+def _attempt_number(attempts: Sequence[Attempt]) -> int:
+    """This attempt's number: 1 + the transient attempts the ledger holds since the
+    notification was created or last dead-lettered (permanent/exhausted)."""
     trailing = 0
     for a in reversed(attempts):
         if a.outcome != "transient":
             break
         trailing += 1
-    return max(1, min(d.receive_count, trailing + 1))
+    return trailing + 1
+
+
+def _record(breaker: CircuitBreaker, exc: DeliveryError, ctx: Mapping[str, object]) -> None:
+    """Tell the breaker how the channel did; log when it opens."""
+    if not exc.channel_down:  # the channel answered, about this message
+        breaker.record_success()
+        return
+    was_open = breaker.is_open
+    breaker.record_failure(exc.reason)
+    if breaker.is_open and not was_open:
+        log.warning(
+            "channel down after %d consecutive failures; notifications are deferred and the "
+            "channel is probed in %.1f s: %s",
+            breaker.failures,
+            breaker.retry_in(),
+            exc.reason,
+            extra=ctx,
+        )
