@@ -208,3 +208,25 @@ def test_recipients_with_display_names_are_sent_to_their_addr_spec() -> None:
     ((email, recipients),) = channel.sent
     assert recipients == ("a@x.example", "b@y.example")
     assert email["To"] == '"Smith, Ann" <a@x.example>, b@y.example'
+
+
+def test_deferral_lasts_the_retry_schedule_then_a_lasting_outage_dead_letters() -> None:
+    """A notification older than the retry schedule (60 + 120 s here) is tried although the
+    breaker is open, so an outage longer than the schedule still ends in the DLQ (and its
+    alarm) instead of deferring forever."""
+    b, _ = breaker(1)
+    b.record_failure("refused")
+    ledger, channel = MemoryLedger(), RecordingChannel()
+    channel.failures = [TransientDeliveryError("refused", channel_down=True)] * 5
+    (d,) = requests(1)
+    young = notify_batch(
+        [d], ledger=ledger, channel=channel, mail=MAIL, policy=POLICY, worker="w",
+        clock=lambda: NOW, breaker=b,
+    )  # fmt: skip
+    assert young[0].outcome is Outcome.DEFER
+    later = NOW.replace(minute=4)  # 240 s after the result arrived: past the schedule
+    old = notify_batch(
+        [d], ledger=ledger, channel=channel, mail=MAIL, policy=POLICY, worker="w",
+        clock=lambda: later, breaker=b,
+    )  # fmt: skip
+    assert old[0].outcome is Outcome.RETRY  # tried: attempts count again

@@ -9,7 +9,9 @@ SENDING.
 
 With a circuit breaker (uvqc.pipeline.breaker), a channel known to be down is not tried:
 the deliveries come back as DEFER (put back after a short delay, no attempt counted), and
-one probe at a time finds out when it is back.
+one probe at a time finds out when it is back. Only for as long as the retry schedule
+lasts, counted from the result's arrival: after that a notification is tried, so an
+outage longer than the schedule still dead-letters it with its reason (and alarms).
 
 Attempts are counted by the ledger, not by the queue's receive count: the n-th attempt is
 1 + the transient attempts recorded since the notification was created or last
@@ -85,6 +87,17 @@ class RetryPolicy:
             max_attempts=settings.max_attempts,
         )
 
+    def schedule_seconds(self) -> float:
+        """How long the whole retry schedule waits (without jitter): the window in which
+        a notification may be deferred untried while the channel is down. Older ones are
+        tried (and so end in the dead-letter queue, with its alarm, if the outage lasts)."""
+        return float(
+            sum(
+                min(self.max_seconds, self.base_seconds * 2 ** (n - 1))
+                for n in range(1, self.max_attempts)
+            )
+        )
+
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
         return float(max(0.0, raw * (1 + self.jitter * (2 * rng() - 1))))
@@ -155,7 +168,7 @@ def _deliver(
         "correlationId": request.correlation_id,
         "notificationKey": request.key,
     }
-    if breaker is not None and not breaker.allow():
+    if breaker is not None and not breaker.allow() and _may_defer(request, policy, clock):
         # The channel is down: not tried, no ledger change, no attempt counted.
         wait = max(DEFER_MIN_SECONDS, breaker.retry_in())
         return NotifyResult(
@@ -280,6 +293,15 @@ def _failed(
         delay = min(delay, max(DEFER_MIN_SECONDS, breaker.retry_in()))
     log.warning("notification failed, retry in %.1f s: %s", delay, reason, extra=ctx)
     return NotifyResult(d.message_id, outcome, request.key, request.sample_id, delay, reason)
+
+
+def _may_defer(
+    request: NotificationRequest, policy: RetryPolicy, clock: Callable[[], datetime]
+) -> bool:
+    """Deferral is for an outage shorter than the retry schedule; a notification older than
+    that is tried like any other, so a lasting outage still ends in the dead-letter queue
+    (and its alarm) instead of deferring forever."""
+    return (clock() - request.received_at).total_seconds() < policy.schedule_seconds()
 
 
 def _attempt_number(attempts: Sequence[Attempt]) -> int:
