@@ -57,6 +57,7 @@ def test_a_non_ascii_local_part_needs_smtputf8() -> None:
         ("", "holds no address"),
         ("a@x.example, nobody", "no local@domain"),
         ("a@x.example\r\nBcc: b@y.example", "line break"),
+        ("Lab\x1b[31m <a@x.example>", "control character"),
     ],
 )
 def test_a_malformed_list_is_refused_with_the_reason(text: str, problem: str) -> None:

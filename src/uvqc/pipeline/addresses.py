@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import functools
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -146,6 +147,8 @@ def display_phrase(name: str) -> str:
 def _check_text(text: str) -> None:
     if any(ch in _FORBIDDEN for ch in text):
         raise AddressError(f"{text!r} contains a line break or NUL")
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in text):
+        raise AddressError(f"{text!r} contains a control character")
 
 
 @functools.lru_cache(maxsize=256)
