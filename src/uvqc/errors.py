@@ -26,18 +26,30 @@ class SettingsError(UsageError):
 class DeliveryError(UvqcError):
     """When a notification could not be delivered by a channel."""
 
-    def __init__(self, reason: str, *, transient: bool, accepted: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        transient: bool,
+        accepted: tuple[str, ...] = (),
+        channel_down: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
         self.accepted = accepted  # recipients that did accept before the failure
+        # The channel itself failed (refused/dropped/timed-out connection, 421, service
+        # unreachable), not this message: what the circuit breaker counts.
+        self.channel_down = channel_down
 
 
 class TransientDeliveryError(DeliveryError):
     """When delivery failed in a way that may succeed later (SMTP 4xx, timeout, dropped link)."""
 
-    def __init__(self, reason: str, *, accepted: tuple[str, ...] = ()) -> None:
-        super().__init__(reason, transient=True, accepted=accepted)
+    def __init__(
+        self, reason: str, *, accepted: tuple[str, ...] = (), channel_down: bool = False
+    ) -> None:
+        super().__init__(reason, transient=True, accepted=accepted, channel_down=channel_down)
 
 
 class PermanentDeliveryError(DeliveryError):

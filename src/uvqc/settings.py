@@ -11,6 +11,7 @@ cold start (INIT is billed) for what is a dictionary merge.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -20,6 +21,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from uvqc.errors import SettingsError
+from uvqc.pipeline.addresses import AddressError, parse_address_list, parse_mailbox
+
+log = logging.getLogger("uvqc.settings")
 
 ENV_PREFIX = "UVQC_"
 CONFIG_ENV = "UVQC_CONFIG"
@@ -61,8 +65,13 @@ class Settings(BaseModel):
     smtp_password_parameter: str | None = Field(None, description="SSM SecureString name")
     smtp_password_secret: str | None = Field(None, description="Secrets Manager secret id")
     smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
-    mail_from: str = "uvqc@localhost"
-    mail_to: list[str] = Field(default_factory=lambda: ["lab@localhost"])
+    mail_from: str = Field(
+        "uvqc@localhost", description="sender: one RFC 5322 mailbox (`Name <a@b>` or `a@b`)"
+    )
+    mail_to: list[str] = Field(
+        default_factory=lambda: ["lab@localhost"],
+        description="recipients: an RFC 5322 address list (commas inside quotes do not split)",
+    )
     subject_prefix: str = ""
     ses_identity: str | None = None
     sns_topic_arn: str | None = None
@@ -70,6 +79,16 @@ class Settings(BaseModel):
     retry_base_seconds: float = Field(30.0, ge=0)
     retry_max_seconds: float = Field(900.0, ge=0, le=43200)
     max_attempts: int = Field(5, ge=1, le=100)
+    # circuit breaker of the notification channel (uvqc.pipeline.breaker)
+    breaker_threshold: int = Field(
+        3, ge=1, le=1000, description="consecutive channel-level failures that open it"
+    )
+    breaker_probe_seconds: float = Field(
+        2.0, gt=0, le=3600, description="first wait before probing a channel that is down"
+    )
+    breaker_max_probe_seconds: float = Field(
+        10.0, gt=0, le=3600, description="cap of the doubling probe interval"
+    )
     # AWS resources
     intake_queue_url: str | None = None
     notify_queue_url: str | None = None
@@ -85,19 +104,54 @@ class Settings(BaseModel):
     @field_validator("mail_to", mode="before")
     @classmethod
     def _split_recipients(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        """An RFC 5322 address list (`"Smith, Ann" <a@x.example>, b@y.example` is two
+        recipients), or a list of them (uvqc.toml); each recipient normalised to one
+        mailbox string."""
+        lists = [value] if isinstance(value, str) else value
+        if not isinstance(lists, list) or not all(isinstance(v, str) for v in lists):
+            return value  # pydantic reports the wrong type
+        try:
+            mailboxes = [m for text in lists for m in parse_address_list(text)]
+        except AddressError as exc:
+            raise ValueError(f"{exc}. {_ADDRESS_HELP}") from None
+        if not mailboxes:
+            raise ValueError(f"at least one recipient is needed. {_ADDRESS_HELP}")
+        return [str(m) for m in mailboxes]
 
-    @field_validator("mail_to")
+    @field_validator("mail_from", mode="before")
     @classmethod
-    def _no_header_injection(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if any(ch in address for ch in "\r\n\x00") or "@" not in address:
-                raise ValueError(f"not an e-mail address: {address!r}")
-        if not value:
-            raise ValueError("at least one recipient is needed")
-        return value
+    def _one_sender(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return str(parse_mailbox(value))
+        except AddressError as exc:
+            raise ValueError(
+                f'{exc}. Write one address, like qc@lab.example or "Lab QC" <qc@lab.example>'
+            ) from None
+
+    def address_warnings(self) -> list[str]:
+        """What will fail at delivery time although it is a valid address: a non-ASCII local
+        part needs a relay that offers SMTPUTF8 (RFC 6531); SES and SNS e-mail do not take
+        it (a permanent, dead-lettered failure with that reason)."""
+        found = []
+        for field, values in (("mail_from", [self.mail_from]), ("mail_to", self.mail_to)):
+            for text in values:
+                mailbox = parse_mailbox(text)
+                if mailbox.needs_smtputf8:
+                    found.append(
+                        f"{env_name(field)}: {mailbox.addr_spec} has a non-ASCII local part: "
+                        "it can only be delivered through an SMTP relay that offers SMTPUTF8 "
+                        "(RFC 6531); otherwise (or on SES) its notifications fail permanently "
+                        "and are dead-lettered. Use an ASCII alias if the relay cannot."
+                    )
+        return found
+
+
+_ADDRESS_HELP = (
+    'Write addresses like qc@lab.example or "Smith, Ann" <ann.smith@lab.example>, '
+    "several separated by commas"
+)
 
 
 def env_name(field: str) -> str:
@@ -141,10 +195,13 @@ def load_settings(**overrides: Any) -> Settings:
         **{k: v for k, v in overrides.items() if v is not None},
     }
     try:
-        return Settings(**merged)
+        settings = Settings(**merged)
     except ValidationError as exc:
         problems = "; ".join(
             f"{env_name('.'.join(map(str, e['loc'])))}: {e['msg']}"
             for e in exc.errors(include_url=False)
         )
         raise SettingsError(f"invalid settings: {problems}") from None
+    for warning in settings.address_warnings():
+        log.warning(warning)
+    return settings

@@ -174,3 +174,36 @@ def test_missing_configuration_is_a_settings_error(moto_endpoint: str) -> None:
 
     with pytest.raises(SettingsError, match="UVQC_LEDGER_TABLE"):
         handler({"Records": []}, LambdaContext())
+
+
+def test_a_down_relay_defers_the_batch_without_using_up_receives_then_it_drains(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 8 case 6 on AWS: after the breaker's threshold, the rest of the batch is not
+    tried; each is re-sent as a delayed copy (receive count 0 again), so a long outage
+    cannot reach the queue's maxReceiveCount; when the relay answers, all are delivered."""
+    setup.env.update(
+        {
+            "UVQC_BREAKER_THRESHOLD": "1",
+            "UVQC_BREAKER_PROBE_SECONDS": "1",
+            "UVQC_BREAKER_MAX_PROBE_SECONDS": "1",
+            "UVQC_SMTP_TIMEOUT_SECONDS": "2",
+        }
+    )
+    setup.relay.set_outage("refuse")
+    setup.publish(*(request(n) for n in range(20, 25)))
+    setup.esm.poll_once()
+    out = capsys.readouterr().out
+    assert "NotificationsDeferred" in out
+    ledger = DynamoLedger(setup.db, setup.table)
+    tried = [n for n in range(20, 25) if ledger.notifications_for_sample(f"S-{n}")]
+    assert len(tried) == 1  # one try opened the breaker; the other four were not claimed
+    setup.relay.set_outage(None)
+    deadline = time.monotonic() + 20
+    while len(setup.relay.messages()) < 5 and time.monotonic() < deadline:
+        setup.esm.poll_once()
+        time.sleep(0.3)
+    assert sorted(m.sample_id or "" for m in setup.relay.messages()) == [
+        f"S-{n}" for n in range(20, 25)
+    ]
+    assert queue_depth(setup.sqs, setup.queues.dlq_url) == (0, 0)

@@ -101,3 +101,46 @@ def test_a_uvqc_toml_that_is_not_toml_is_a_settings_error(tmp_path: Path) -> Non
 def test_settings_errors_are_usage_errors_with_exit_status_2() -> None:
     assert issubclass(SettingsError, UsageError)
     assert SettingsError("x").exit_code == 2
+
+
+def test_recipients_are_an_rfc5322_address_list_not_a_comma_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("UVQC_MAIL_TO", '"Smith, Ann" <ann@lab.example>, qc@lab.example')
+    assert load_settings().mail_to == ['"Smith, Ann" <ann@lab.example>', "qc@lab.example"]
+
+
+def test_a_list_in_uvqc_toml_may_hold_address_lists_too(tmp_path: Path) -> None:
+    (tmp_path / "uvqc.toml").write_text(
+        'mail_to = ["a@lab.example, b@lab.example", "c@x.example"]\n'
+    )
+    assert load_settings().mail_to == ["a@lab.example", "b@lab.example", "c@x.example"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mail_to", "lab", "UVQC_MAIL_TO: .*no local@domain part.*Write addresses like"),
+        ("mail_to", "Ann <ann@lab.example", "UVQC_MAIL_TO: .*missing trailing '>'"),
+        ("mail_from", "a@lab.example, b@lab.example", "UVQC_MAIL_FROM: .*exactly one"),
+        ("mail_from", "uvqc", "UVQC_MAIL_FROM: .*Write one address"),
+        ("mail_from", "uvqc@lab.example\r\nBcc: x@y.example", "UVQC_MAIL_FROM: .*line break"),
+    ],
+)
+def test_bad_addresses_are_refused_naming_the_setting_and_what_to_write(
+    field: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(**{field: value})
+
+
+def test_a_non_ascii_local_part_is_accepted_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("UVQC_MAIL_TO", "jürgen@lab.example")
+    assert load_settings().mail_to == ["jürgen@lab.example"]
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "UVQC_MAIL_TO" in warning and "SMTPUTF8" in warning
+    caplog.clear()
+    load_settings(mail_to="qc@bücher.example")  # an IDN domain needs no SMTPUTF8
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -309,6 +309,7 @@ def test_notify_role_grants_exactly_what_the_notify_function_calls(
     ses = prefix.replace("{service}", "ses") + "identity/example.org"
     assert _grants(resources, "NotifyFunctionRole") == {
         *((a, "NotifyQueue") for a in CONSUME),
+        ("sqs:SendMessage", "NotifyQueue"),  # a deferred notification's delayed copy
         ("sqs:SendMessage", "NotifyDLQ"),
         ("dynamodb:GetItem", "LedgerTable"),
         ("dynamodb:PutItem", "LedgerTable"),

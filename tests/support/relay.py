@@ -14,7 +14,18 @@ Faults (decided per delivery with a seeded RNG, so a run is reproducible):
 - reject_sample: a message whose X-UVQC-Sample-Id is this gets `550 5.7.1` at DATA;
 - auth=(user, password): require AUTH LOGIN/PLAIN; tls_context: offer (and require) STARTTLS;
 - outage: "421" answers every MAIL with `421 4.3.2` (smtplib then closes the link);
-  "refuse" stops listening (connection refused) until the outage is lifted.
+  "refuse" stops listening (connection refused) until the outage is lifted; "silent"
+  accepts TCP connections and never answers (a hung relay: every client waits for its
+  timeout).
+
+Strict like real relays (`strict=True`, what the tests use by default):
+- a bare LF or bare CR anywhere in DATA is refused with `550 5.5.2` (Postfix
+  smtpd_forbid_bare_newline; the SMTP smuggling fix);
+- a non-ASCII envelope address without the SMTPUTF8 parameter gets `553 5.6.7`, and so
+  do 8-bit header fields without it (RFC 6531/6532);
+- `smtputf8=False` does not advertise SMTPUTF8 at all (aiosmtpd enable_SMTPUTF8): a
+  MAIL ... SMTPUTF8 is then refused, as by relays without the extension.
+Lines over 998 octets are refused by aiosmtpd itself (500, RFC 5321 4.5.3.1.6).
 """
 
 from __future__ import annotations
@@ -47,7 +58,7 @@ def _header(msg: Message, name: str) -> str | None:
     return str(make_header(decode_header(text))) if "=?" in text else text
 
 
-Outage = Literal["421", "refuse"] | None
+Outage = Literal["421", "refuse", "silent"] | None
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class Received:
     subject: str
     at: float
     data: bytes
+    smtputf8: bool = False  # the transaction used MAIL FROM:<...> SMTPUTF8
 
 
 @dataclass
@@ -72,6 +84,9 @@ class Counters:
     rejected_recipients: int = 0
     rejected_samples: int = 0
     outage_replies: int = 0
+    bare_newlines: int = 0  # DATA refused for a bare LF/CR (strict)
+    not_smtputf8: int = 0  # non-ASCII address or header refused without SMTPUTF8 (strict)
+    silent_connections: int = 0  # connections accepted and never answered ("silent")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -92,6 +107,9 @@ class _Handler:
             if r.outage == "421":
                 r.counters.outage_replies += 1
                 return "421 4.3.2 Service not available, closing transmission channel"
+            if r.strict and not address.isascii() and "SMTPUTF8" not in options:
+                r.counters.not_smtputf8 += 1
+                return "553 5.6.7 Non-ASCII sender address needs SMTPUTF8"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"
@@ -104,12 +122,24 @@ class _Handler:
             if r.reject_recipient is not None and address == r.reject_recipient:
                 r.counters.rejected_recipients += 1
                 return "550 5.1.1 Mailbox unavailable"
+            if r.strict and not address.isascii() and not envelope.smtp_utf8:
+                r.counters.not_smtputf8 += 1
+                return "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         r = self.relay
         data: bytes = envelope.original_content or envelope.content
+        if r.strict:
+            refusal = _strict_refusal(data, bool(envelope.smtp_utf8))
+            if refusal is not None:
+                with r.lock:
+                    if refusal.startswith("550"):
+                        r.counters.bare_newlines += 1
+                    else:
+                        r.counters.not_smtputf8 += 1
+                return refusal
         msg = _HEADERS.parsebytes(data, headersonly=True)
         sample = _header(msg, "X-UVQC-Sample-Id")
         with r.lock:
@@ -134,9 +164,21 @@ class _Handler:
                     subject=_header(msg, "Subject") or "",
                     at=time.time(),
                     data=data,
+                    smtputf8=bool(envelope.smtp_utf8),
                 )
             )
         return "250 Message accepted for delivery"
+
+
+def _strict_refusal(data: bytes, smtputf8: bool) -> str | None:
+    """What a strict relay answers to this DATA, or None to go on."""
+    lines = data.split(b"\r\n")
+    if any(b"\n" in line or b"\r" in line for line in lines):
+        return "550 5.5.2 Error: bare <LF> or <CR> received"
+    head = data.split(b"\r\n\r\n", 1)[0]
+    if not smtputf8 and not head.isascii():
+        return "553 5.6.7 8-bit header fields need SMTPUTF8 (RFC 6532)"
+    return None
 
 
 class _Controller(Controller):  # type: ignore[misc]
@@ -148,6 +190,41 @@ class _Controller(Controller):  # type: ignore[misc]
         with self.relay.lock:
             self.relay.counters.connections += 1
         return super().factory()
+
+
+class _Silent:
+    """A listener that accepts connections and never says a word (a hung relay)."""
+
+    def __init__(self, relay: FaultyRelay) -> None:
+        self.relay = relay
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((relay.host, relay.port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.held: list[socket.socket] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._accept, name="silent-relay", daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+            with self.relay.lock:
+                self.relay.counters.silent_connections += 1
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
 
 
 class FaultyRelay:
@@ -165,6 +242,8 @@ class FaultyRelay:
         auth: tuple[str, str] | None = None,
         tls_context: ssl.SSLContext | None = None,
         port: int | None = None,
+        strict: bool = True,
+        smtputf8: bool = True,
     ) -> None:
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
@@ -179,12 +258,20 @@ class FaultyRelay:
         self.port = port or free_port()
         self.auth = auth
         self.tls_context = tls_context
+        self.strict = strict
+        self.smtputf8 = smtputf8
         self._controller: _Controller | None = None
+        self._silent: _Silent | None = None
         self._initial_outage = outage
 
     # -- lifecycle ----------------------------------------------------------------------
     def _make_controller(self) -> _Controller:
-        kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port, "ready_timeout": 10}
+        kwargs: dict[str, Any] = {
+            "hostname": self.host,
+            "port": self.port,
+            "ready_timeout": 10,
+            "enable_SMTPUTF8": self.smtputf8,
+        }
         if self.auth is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         if self.tls_context is not None:
@@ -219,6 +306,9 @@ class FaultyRelay:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+        if self._silent is not None:
+            self._silent.stop()
+            self._silent = None
 
     def __enter__(self) -> FaultyRelay:
         return self.start()
@@ -228,12 +318,18 @@ class FaultyRelay:
 
     # -- faults -------------------------------------------------------------------------
     def set_outage(self, outage: Outage) -> None:
-        """ "421": answer every transaction 421; "refuse": stop listening; None: back up."""
+        """ "421": answer every transaction 421; "refuse": stop listening; "silent": accept
+        connections and never answer; None: back up."""
         with self.lock:
             previous, self.outage = self.outage, outage
-        if outage == "refuse" and previous != "refuse":
-            self.stop()
-        elif previous == "refuse" and outage != "refuse":
+        down = ("refuse", "silent")
+        if previous == outage:
+            return
+        if previous in down or outage in down:
+            self.stop()  # the SMTP server or the silent listener, whichever runs
+        if outage == "silent":
+            self._silent = _Silent(self)
+        elif outage != "refuse" and previous in down:
             self._start_controller()
 
     def set_faults(

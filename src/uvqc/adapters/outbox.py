@@ -2,7 +2,8 @@
 
 Files are written atomically (temporary file, fsync, os.replace) and named after the
 Message-ID, which is derived from the notification key: a resend overwrites the same file
-instead of adding a second one.
+instead of adding a second one. The outbox is the e-mail's last stop, so an address with a
+non-ASCII local part is written as UTF-8 (RFC 6532), as an SMTPUTF8 relay would receive it.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ class OutboxSender:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with temp.open("wb") as out:
-                out.write(email.as_bytes())
+                out.write(email.as_bytes(smtputf8=email.needs_smtputf8))
                 if self.fsync:
                     out.flush()
                     os.fsync(out.fileno())
             temp.replace(target)
         except OSError as exc:  # a full disk or a read-only folder may clear up later
-            raise TransientDeliveryError(f"cannot write {target}: {exc}") from exc
+            raise TransientDeliveryError(
+                f"cannot write {target}: {exc}", channel_down=True
+            ) from exc
         return tuple(recipients)
 
 

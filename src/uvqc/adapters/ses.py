@@ -3,8 +3,14 @@
 
 Note: SES assigns its own Message-ID to what it sends; uvqc's identity of a notification is
 the X-UVQC-Notification-Key header (and the ledger), not the Message-ID, on this channel.
-Throttling, 5xx and connection errors are transient; everything else SES refuses
-(MessageRejected, MailFromDomainNotVerified, an unverified identity) is permanent.
+Throttling, 5xx and connection errors are transient (and mark the channel down for the
+circuit breaker); everything else SES refuses (MessageRejected, MailFromDomainNotVerified, an
+unverified identity) is permanent.
+
+Addresses: SES takes no non-ASCII local part (no SMTPUTF8); domains go as IDNA A-labels and
+the `Source` display name as RFC 2047 encoded-words. A recipient with a non-ASCII local part
+fails permanently with that reason (the others still get the e-mail); such a sender fails
+the whole e-mail.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from uvqc.adapters.boto import describe, error_code, http_status
 from uvqc.errors import PermanentDeliveryError, TransientDeliveryError
+from uvqc.pipeline.addresses import parse_mailbox
 from uvqc.pipeline.email import Email
 
 if TYPE_CHECKING:
@@ -39,9 +46,9 @@ TRANSIENT_CODES = frozenset(
 def delivery_error(exc: BotoCoreError | ClientError, service: str) -> Exception:
     """Classify an SDK error from a sending service as transient or permanent."""
     if isinstance(exc, BotoCoreError):  # connection refused/reset, read timeout
-        return TransientDeliveryError(f"{service}: {describe(exc)}")
+        return TransientDeliveryError(f"{service}: {describe(exc)}", channel_down=True)
     if error_code(exc) in TRANSIENT_CODES or http_status(exc) >= 500:
-        return TransientDeliveryError(f"{service}: {describe(exc)}")
+        return TransientDeliveryError(f"{service}: {describe(exc)}", channel_down=True)
     return PermanentDeliveryError(f"{service}: {describe(exc)}")
 
 
@@ -59,9 +66,18 @@ class SesChannel:
         yield self
 
     def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
+        sender = parse_mailbox(email.mail_from)
+        source = sender.header()  # encoded display name, IDNA domain
+        if source is None:
+            raise PermanentDeliveryError(_no_utf8([sender.addr_spec]))
+        destinations = {r: parse_mailbox(r).envelope() for r in recipients}
+        unsendable = [r for r, d in destinations.items() if d is None]
+        sendable = {r: d for r, d in destinations.items() if d is not None}
+        if not sendable:
+            raise PermanentDeliveryError(_no_utf8(unsendable))
         kwargs: dict[str, Any] = {
-            "Source": email.mail_from,
-            "Destinations": list(recipients),
+            "Source": source,
+            "Destinations": list(sendable.values()),
             "RawMessage": {"Data": email.as_bytes()},
         }
         if self._configuration_set:
@@ -70,7 +86,16 @@ class SesChannel:
             self._ses.send_raw_email(**kwargs)
         except (BotoCoreError, ClientError) as exc:
             raise delivery_error(exc, "SES") from exc
-        return tuple(recipients)
+        if unsendable:
+            raise PermanentDeliveryError(_no_utf8(unsendable), accepted=tuple(sendable))
+        return tuple(sendable)
+
+
+def _no_utf8(addresses: Sequence[str]) -> str:
+    return (
+        f"SES: {', '.join(addresses)}: SES does not accept a non-ASCII local part (no "
+        "SMTPUTF8); use an ASCII alias, or the smtp channel with a relay that offers SMTPUTF8"
+    )
 
 
 def make_channel(settings: Settings) -> SesChannel:

@@ -1,21 +1,29 @@
 """The `smtp` channel: one connection per batch, replies classified by RFC 5321.
 
 4yz replies, timeouts, refused or dropped connections -> TransientDeliveryError (retry later);
-5yz replies -> PermanentDeliveryError (dead-letter). A connection that went stale while reused
-(SMTPServerDisconnected) is reopened once before the failure counts. Passwords never reach a
-log line or an error message.
+5yz replies -> PermanentDeliveryError (dead-letter). Connection-level failures (refused,
+dropped, timed out, 421) are marked `channel_down` for the circuit breaker. A dropped
+connection (SMTPServerDisconnected) is reopened once before the failure counts; a timeout is
+not (a relay that accepts TCP and never answers would cost two timeouts per message).
+
+Addresses: envelope addresses carry IDNA domains; a local part that is not ASCII needs
+SMTPUTF8 (RFC 6531). If the relay offers it, the transaction uses `MAIL FROM:<..> SMTPUTF8`
+and UTF-8 headers (RFC 6532); if not, those recipients fail permanently with the reason (the
+others still get the e-mail), and a non-ASCII sender fails the whole e-mail. Passwords
+never reach a log line or an error message.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from ssl import SSLContext, create_default_context
 
 from uvqc.errors import PermanentDeliveryError, TransientDeliveryError
+from uvqc.pipeline.addresses import Mailbox, parse_mailbox
 from uvqc.pipeline.email import Email
 
 log = logging.getLogger("uvqc.adapters.smtp")
@@ -52,6 +60,19 @@ def _classify_refused(refused: dict[str, tuple[int, bytes]], accepted: tuple[str
     if len(permanent) < len(refused):
         raise TransientDeliveryError(f"recipients deferred: {details}", accepted=accepted)
     raise PermanentDeliveryError(f"recipients refused: {details}", accepted=accepted)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """smtplib reports a read timeout as SMTPServerDisconnected('... timed out')."""
+    return isinstance(exc.__cause__ or exc.__context__, TimeoutError) or "timed out" in str(exc)
+
+
+def _no_smtputf8(where: str, boxes: Iterable[Mailbox]) -> str:
+    names = ", ".join(m.addr_spec for m in boxes if m.needs_smtputf8)
+    return (
+        f"{names}: a non-ASCII local part needs SMTPUTF8 (RFC 6531), which {where} does not "
+        "offer; use a relay that offers SMTPUTF8 or an ASCII alias for this address"
+    )
 
 
 class SmtpSender:
@@ -97,19 +118,24 @@ class SmtpSender:
         try:
             try:
                 return self._send_once(email, recipients)
-            except smtplib.SMTPServerDisconnected:
+            except smtplib.SMTPServerDisconnected as exc:
                 self._drop()
+                if _timed_out(exc):
+                    raise
                 log.info("SMTP connection lost; reconnecting once")
                 return self._send_once(email, recipients)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
             self._drop()
-            raise TransientDeliveryError(f"connection to {self._where()} lost: {exc}") from exc
+            what = "timed out" if _timed_out(exc) else "lost"
+            raise TransientDeliveryError(
+                f"connection to {self._where()} {what}: {exc}", channel_down=True
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code == 421:  # smtplib closed the socket itself; RSET was sent otherwise
                 self._drop()
             reason = f"{self._where()} replied {_reply(exc.smtp_code, exc.smtp_error)}"
             if 400 <= exc.smtp_code < 500:
-                raise TransientDeliveryError(reason) from exc
+                raise TransientDeliveryError(reason, channel_down=exc.smtp_code == 421) from exc
             raise PermanentDeliveryError(reason) from exc
         except smtplib.SMTPNotSupportedError as exc:  # e.g. STARTTLS or AUTH not offered
             self._drop()
@@ -120,22 +146,44 @@ class SmtpSender:
         except OSError as exc:  # refused, reset, timeout, TLS failure
             self._drop()
             raise TransientDeliveryError(
-                f"cannot reach {self._where()}: {type(exc).__name__}: {exc}"
+                f"cannot reach {self._where()}: {type(exc).__name__}: {exc}", channel_down=True
             ) from exc
 
     def _send_once(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         if self._smtp is None:
             self._smtp = self._connect()
+        smtp = self._smtp
+        sender = parse_mailbox(self.config.mail_from or email.mail_from)
+        boxes = {r: parse_mailbox(r) for r in recipients}
+        wanted = email.needs_smtputf8 or sender.needs_smtputf8
+        wanted = wanted or any(b.needs_smtputf8 for b in boxes.values())
+        utf8 = wanted and smtp.has_extn("smtputf8")
+        envelope = {r: b.envelope(smtputf8=utf8) for r, b in boxes.items()}
+        unsendable = [r for r, e in envelope.items() if e is None]
+        mail_from = sender.envelope(smtputf8=utf8)
+        if mail_from is None or len(unsendable) == len(recipients):
+            raise PermanentDeliveryError(
+                _no_smtputf8(self._where(), [sender] if mail_from is None else boxes.values())
+            )
+        by_envelope = {e: r for r, e in envelope.items() if e is not None}
+        options = ["SMTPUTF8"] if utf8 else []
+        if utf8 and smtp.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")  # UTF-8 header fields are 8-bit data
         try:
-            refused = self._smtp.sendmail(
-                self.config.mail_from or email.mail_from, list(recipients), email.as_bytes()
+            refused_env = smtp.sendmail(
+                mail_from, list(by_envelope), email.as_bytes(smtputf8=utf8), options
             )
         except smtplib.SMTPRecipientsRefused as exc:  # smtplib has already sent RSET
-            _classify_refused(exc.recipients, ())
+            _classify_refused({by_envelope.get(k, k): v for k, v in exc.recipients.items()}, ())
             raise  # unreachable: _classify_refused always raises
-        accepted = tuple(r for r in recipients if r not in refused)
+        refused = {by_envelope.get(k, k): v for k, v in refused_env.items()}
+        accepted = tuple(r for r in by_envelope.values() if r not in refused)
         if refused:
             _classify_refused(refused, accepted)
+        if unsendable:
+            raise PermanentDeliveryError(
+                _no_smtputf8(self._where(), [boxes[r] for r in unsendable]), accepted=accepted
+            )
         return accepted
 
     def _drop(self) -> None:

@@ -7,6 +7,7 @@ else (NotFound, AuthorizationError, InvalidParameter) is permanent.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -19,13 +20,18 @@ from uvqc.pipeline.email import Email
 if TYPE_CHECKING:
     from uvqc.settings import Settings
 
-SUBJECT_CHARS = 99  # SNS: < 100 characters, printable ASCII, no line breaks
+SUBJECT_CHARS = 99  # SNS Publish: < 100 characters, no line breaks or control characters
 
 
 def sns_subject(subject: str) -> str:
-    """An e-mail subject made acceptable to SNS (ASCII, no control characters, < 100)."""
-    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in subject).strip()
-    return (text or "uvqc notification")[:SUBJECT_CHARS]
+    """An e-mail subject made acceptable to SNS: printable ASCII (SNS documented ASCII
+    starting with a letter, digit or punctuation; e-mail endpoints need it), < 100
+    characters, no line breaks. Accents are dropped (`Zürich` -> `Zurich`), other
+    non-ASCII characters become `?`; the body keeps the exact sample ID."""
+    plain = unicodedata.normalize("NFKD", subject)
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in plain).strip()
+    return (text or "uvqc notification")[:SUBJECT_CHARS].rstrip()
 
 
 class SnsChannel:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,6 +165,34 @@ def delay_message(client: Any, queue_url: str, receipt_handle: str, seconds: flo
         )
     except SDK_ERRORS as exc:
         raise InfrastructureError(f"ChangeMessageVisibility failed: {describe(exc)}") from exc
+
+
+MAX_DELAY_SECONDS = 900  # SendMessage DelaySeconds limit
+
+
+def requeue(
+    client: Any,
+    queue_url: str,
+    *,
+    body: str,
+    delay_seconds: float,
+    attributes: Mapping[str, str] | None = None,
+) -> str:
+    """Send a copy of a message to its queue, delayed (at most 900 s), so that it starts
+    over with receive count 0: how a deferred notification (circuit breaker open) is put
+    back on SQS without using up the queue's maxReceiveCount. Returns the new message id."""
+    delay = max(1, min(MAX_DELAY_SECONDS, math.ceil(delay_seconds)))
+    message_attributes = {
+        k: _text(v) for k, v in (attributes or {}).items() if v and k not in _DEATH_ATTRIBUTES
+    }
+    kwargs: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": body, "DelaySeconds": delay}
+    if message_attributes:
+        kwargs["MessageAttributes"] = message_attributes
+    try:
+        response = client.send_message(**kwargs)
+    except SDK_ERRORS as exc:
+        raise InfrastructureError(f"could not requeue to {queue_url}: {describe(exc)}") from exc
+    return str(response["MessageId"])
 
 
 def dead_letter(

@@ -3,7 +3,9 @@ on DynamoDB, channel smtp/ses/sns) -> per-message transport action -> partial ba
 
 Per outcome: SENT/DUPLICATE -> success (the message is deleted); RETRY ->
 ChangeMessageVisibility(backoff delay) and a batch item failure, so SQS redelivers it after
-the delay (ApproximateReceiveCount is the attempt number); DEAD -> the message is sent to
+the delay; DEFER (the container's circuit breaker holds the channel for down) -> the same
+with the breaker's short probe delay, and no attempt counted (the ledger counts attempts:
+ApproximateReceiveCount cannot be given back); DEAD -> the message is sent to
 the notify DLQ with its reason as a message attribute, then reported as success so the
 event source mapping deletes it. As in the check handler, the stage is batch-level (one
 channel session - one SMTP connection - per batch), so the mapping to `batchItemFailures`
@@ -32,11 +34,13 @@ from uvqc.adapters.sqs import (
     dead_letter,
     delay_message,
     queue_url_from_arn,
+    requeue,
 )
 from uvqc.adapters.ssm import smtp_password
 from uvqc.aws import sqs_event
 from uvqc.aws.observability import logger, metrics
 from uvqc.errors import InfrastructureError, SettingsError
+from uvqc.pipeline.breaker import BreakerPolicy, CircuitBreaker
 from uvqc.pipeline.notify import MailSettings, NotifyResult, Outcome, RetryPolicy, notify_batch
 from uvqc.pipeline.ports import Channel
 from uvqc.settings import Settings, load_settings
@@ -54,6 +58,7 @@ class NotifyWiring:
     policy: RetryPolicy
     dlq_url: str
     queue_url: str | None  # None: derived from each record's eventSourceARN
+    breaker: CircuitBreaker  # the channel's health, kept across warm invocations
 
 
 def _channel(settings: Settings) -> Channel:
@@ -81,6 +86,7 @@ def wiring() -> NotifyWiring:
         policy=RetryPolicy.from_settings(settings),
         dlq_url=settings.notify_dlq_url,
         queue_url=settings.notify_queue_url,
+        breaker=CircuitBreaker(BreakerPolicy.from_settings(settings)),
     )
 
 
@@ -104,7 +110,9 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         policy=w.policy,
         worker=f"{context.function_name}/{context.aws_request_id}",
         lease=lease,
+        breaker=w.breaker,
     )
+    w.breaker.take_recovery()  # nothing to wake on SQS: delays were capped while it was open
     failed = [r.message_id for r in results if not _settle(w, by_id[r.message_id], r)]
     return sqs_event.batch_response(failed)
 
@@ -122,14 +130,34 @@ def _settle(w: NotifyWiring, record: sqs_event.SqsRecord, result: NotifyResult) 
     if result.outcome is Outcome.DUPLICATE:
         _count("NotificationsDuplicate")
         return True
-    _count("NotificationsFailed")
-    if result.outcome is Outcome.RETRY:
-        _count("NotificationsRetried")
+    if result.outcome is Outcome.DEFER:
+        _count("NotificationsDeferred")
         queue_url = w.queue_url or queue_url_from_arn(record["eventSourceARN"])
         try:
-            delay_message(
-                boto.client("sqs"), queue_url, record["receiptHandle"], result.delay_seconds
+            # A fresh copy starts with receive count 0: waiting out an outage never uses
+            # up the queue's maxReceiveCount (the RedrivePolicy would dead-letter it).
+            requeue(
+                boto.client("sqs"),
+                queue_url,
+                body=record["body"],
+                delay_seconds=result.delay_seconds,
+                attributes=sqs_event.attributes(record),
             )
+        except InfrastructureError:
+            logger.exception("could not requeue the deferred notification", extra=ctx)
+        else:
+            return True
+    else:
+        _count("NotificationsFailed")
+    if result.outcome in (Outcome.RETRY, Outcome.DEFER):
+        if result.outcome is Outcome.RETRY:
+            _count("NotificationsRetried")
+        queue_url = w.queue_url or queue_url_from_arn(record["eventSourceARN"])
+        try:
+            delay = result.delay_seconds
+            if result.outcome is Outcome.DEFER:
+                delay = max(1.0, delay)  # never 0: that would redeliver it at once
+            delay_message(boto.client("sqs"), queue_url, record["receiptHandle"], delay)
         except InfrastructureError:
             # Still a failure: SQS redelivers after the queue's own visibility timeout.
             logger.exception(

@@ -21,6 +21,7 @@ from uvqc.adapters.sqlite import (
     connect,
 )
 from uvqc.core.methods import MethodBook
+from uvqc.pipeline.breaker import BreakerPolicy, CircuitBreaker
 from uvqc.pipeline.notify import MailSettings, RetryPolicy
 from uvqc.pipeline.ports import Channel
 from uvqc.settings import Settings
@@ -117,6 +118,7 @@ class Runtime:
     visibility_timeout: float
     lease: timedelta = field(default=timedelta(minutes=5))
     poll_seconds: float = 0.1
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)  # the channel's health
 
     @classmethod
     def from_settings(cls, settings: Settings, *, channel: Channel | None = None) -> Runtime:
@@ -135,6 +137,7 @@ class Runtime:
             # worker can see the message again, it may also take over the notification.
             lease=timedelta(seconds=settings.visibility_timeout_seconds),
             poll_seconds=settings.poll_seconds,
+            breaker=CircuitBreaker(BreakerPolicy.from_settings(settings)),
         )
 
     def close(self) -> None:

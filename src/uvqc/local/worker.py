@@ -2,8 +2,10 @@
 
 intake: receive a batch -> check_batch -> delete what succeeded (failures reappear after the
 visibility timeout). notify: receive a batch -> notify_batch -> delete SENT/DUPLICATE, delay
-RETRY (change_visibility), dead-letter DEAD with its reason. Several workers (threads with
-their own Runtime, or processes) may share one database file.
+RETRY (change_visibility), dead-letter DEAD with its reason, put DEFER back with its receive
+returned (the channel's circuit breaker is open: not an attempt); when the breaker closes
+again, every notification waiting for a retry is made visible at once. Several workers
+(threads with their own Runtime, or processes) may share one database file.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Tally:
     duplicates: int = 0
     retries: int = 0
     dead_lettered: int = 0
+    deferred: int = 0  # put back untried: the channel was down (circuit breaker open)
 
     def add(self, other: Tally) -> None:
         for name in self.__dataclass_fields__:
@@ -114,25 +117,33 @@ class Worker:
             policy=self.rt.policy,
             worker=self.name,
             lease=self.rt.lease,
+            breaker=self.rt.breaker,
         )
-        done_, retry, dead = [], [], []
+        done_, retry, dead, deferred = [], [], [], []
         for r in results:
             receipt = by_id[r.message_id].receipt
             if r.outcome in (Outcome.SENT, Outcome.DUPLICATE):
                 done_.append(receipt)
             elif r.outcome is Outcome.RETRY:
                 retry.append((receipt, r.delay_seconds))
+            elif r.outcome is Outcome.DEFER:
+                deferred.append((receipt, r.delay_seconds))
             else:
                 dead.append((receipt, r.reason))
         db.notify.delete(done_)
         db.notify.change_visibility(retry)
+        db.notify.release(deferred)
         db.notify.dead_letter(dead)
+        if self.rt.breaker.take_recovery():
+            woken = db.notify.wake()
+            log.info("notification channel is back; %d waiting notification(s) resumed", woken)
         self._count(
             Tally(
                 notified=sum(r.outcome is Outcome.SENT for r in results),
                 duplicates=sum(r.outcome is Outcome.DUPLICATE for r in results),
                 retries=len(retry),
                 dead_lettered=len(dead),
+                deferred=len(deferred),
             )
         )
         return len(messages)

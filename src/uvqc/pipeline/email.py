@@ -14,10 +14,11 @@ from __future__ import annotations
 import quopri
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.header import Header
 from email.utils import format_datetime
 
 from uvqc.core.verdicts import Verdict
+from uvqc.pipeline.addresses import idna_domain, parse_address_list
+from uvqc.pipeline.headers import ADDRESS_FIELDS, render
 from uvqc.pipeline.records import NotificationRequest, iso, safe_excerpt
 
 MAX_LINE = 998  # RFC 5322 section 2.1.1
@@ -53,15 +54,26 @@ class Email:
     def mail_from(self) -> str:
         return self.get("From") or ""
 
-    def as_bytes(self) -> bytes:
-        """The message as sent: CRLF line ends, RFC 2047 for non-ASCII header values,
-        7bit body when it can be, quoted-printable otherwise."""
-        lines = [
-            f"{name}: {value}"
-            if value.isascii()
-            else f"{name}: {Header(value, 'utf-8', header_name=name).encode()}"
+    @property
+    def needs_smtputf8(self) -> bool:
+        """True if an address in From/To has a non-ASCII local part: only SMTPUTF8
+        (RFC 6531) can carry it (a non-ASCII domain is sent as IDNA A-labels instead)."""
+        return any(
+            m.needs_smtputf8
             for name, value in self.headers
-        ]
+            if name.lower() in ADDRESS_FIELDS
+            for m in parse_address_list(value)
+        )
+
+    def as_bytes(self, *, smtputf8: bool = False) -> bytes:
+        """The message as sent: CRLF line ends only, header lines folded (<= 998 octets,
+        78 where the text has spaces), RFC 2047 encoded-words for non-ASCII display names
+        and unstructured text, 7bit body when it can be, quoted-printable otherwise.
+
+        smtputf8=True (a relay that offers SMTPUTF8, or the outbox) writes addresses with
+        non-ASCII local parts as UTF-8 (RFC 6532); without it they are left out of To and
+        a sender raises NeedsSmtpUtf8Error (uvqc.pipeline.headers)."""
+        lines = [render(name, value, smtputf8=smtputf8) for name, value in self.headers]
         raw = self.body.encode("utf-8")
         if self.body.isascii() and all(len(line) <= MAX_LINE for line in self.body.splitlines()):
             encoding, payload = "7bit", raw
@@ -75,7 +87,7 @@ class Email:
             "",
         ]
         payload = payload.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        return "\r\n".join(lines).encode("ascii") + payload
+        return "\r\n".join(lines).encode("utf-8" if smtputf8 else "ascii") + payload
 
 
 ACTIONS = {
@@ -110,8 +122,8 @@ def header_safe(value: str, limit: int = 128) -> str:
 
 
 def message_id(key: str, mail_from: str) -> str:
-    domain = mail_from.rpartition("@")[2].strip("<> ") or "uvqc.invalid"
-    return f"<uvqc.{key}@{header_safe(domain, 200)}>"
+    domain = idna_domain(mail_from.rpartition("@")[2].strip("<> ")) or "uvqc.invalid"
+    return f"<uvqc.{key}@{header_safe(domain or 'uvqc.invalid', 200)}>"
 
 
 def _body(request: NotificationRequest) -> str:
@@ -155,8 +167,8 @@ def compose(
     what = "Rejected result" if request.verdict is Verdict.REJECT else "Data Quality Issue"
     headers = [
         ("Subject", header_safe(f"{subject_prefix}{what} for {who}", 400)),
-        ("From", header_safe(mail_from, 400)),
-        ("To", header_safe(", ".join(mail_to), 900)),
+        ("From", mail_from),  # validated address lists (settings): no control characters
+        ("To", ", ".join(mail_to)),
         ("Message-ID", message_id(request.key, mail_from)),
         ("Date", format_datetime(request.received_at)),
         ("X-UVQC-Sample-Id", who),

@@ -3,6 +3,21 @@
 claim (ledger) -> send (channel) -> finish (ledger). Transient failures come back as RETRY
 with an exponential-backoff delay for the transport to apply; permanent failures and
 exhausted retries come back as DEAD with the reason, for the transport to dead-letter.
+Any other exception while composing or sending is a permanent failure with its reason (a
+bug or an input the channel cannot carry): it never escapes, never leaves a ledger row in
+SENDING.
+
+With a circuit breaker (uvqc.pipeline.breaker), a channel known to be down is not tried:
+the deliveries come back as DEFER (put back after a short delay, no attempt counted), and
+one probe at a time finds out when it is back. Only for as long as the retry schedule
+lasts, counted from the result's arrival: after that a notification is tried, so an
+outage longer than the schedule still dead-letters it with its reason (and alarms).
+
+Attempts are counted by the ledger, not by the queue's receive count: the n-th attempt is
+1 + the transient attempts recorded since the notification was created or last
+dead-lettered (a redrive starts a fresh set). Deferrals, BUSY redeliveries and the copies a
+deferral re-sends on SQS (receive count 1 again) never use up attempts; the queue's receive
+limit (maxReceiveCount) stays a safety net above it.
 """
 
 from __future__ import annotations
@@ -16,6 +31,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from uvqc.errors import DeliveryError
+from uvqc.pipeline.addresses import parse_addresses
+from uvqc.pipeline.breaker import CircuitBreaker
 from uvqc.pipeline.email import compose, message_id
 from uvqc.pipeline.ports import Channel, ClaimState, Ledger, Sender
 from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
@@ -40,6 +57,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # delivered before: delete the message, send nothing
     RETRY = "retry"  # make it visible again after delay_seconds
     DEAD = "dead"  # move to the dead-letter queue with the reason
+    DEFER = "defer"  # channel down (breaker open): put back after delay_seconds, not an attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +87,17 @@ class RetryPolicy:
             max_attempts=settings.max_attempts,
         )
 
+    def schedule_seconds(self) -> float:
+        """How long the whole retry schedule waits (without jitter): the window in which
+        a notification may be deferred untried while the channel is down. Older ones are
+        tried (and so end in the dead-letter queue, with its alarm, if the outage lasts)."""
+        return float(
+            sum(
+                min(self.max_seconds, self.base_seconds * 2 ** (n - 1))
+                for n in range(1, self.max_attempts)
+            )
+        )
+
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
         return float(max(0.0, raw * (1 + self.jitter * (2 * rng() - 1))))
@@ -84,6 +113,11 @@ class MailSettings:
     def from_settings(cls, settings: Settings) -> MailSettings:
         return cls(settings.mail_from, tuple(settings.mail_to), settings.subject_prefix)
 
+    def recipients(self) -> tuple[str, ...]:
+        """The envelope recipients: the addr-spec of every mailbox in mail_to (a display
+        name like `"Smith, Ann" <a@x.example>` is for the To header only)."""
+        return tuple(m.addr_spec for m in parse_addresses(self.mail_to))
+
 
 def notify_batch(
     deliveries: Sequence[Delivery],
@@ -95,13 +129,18 @@ def notify_batch(
     worker: str,
     lease: timedelta = timedelta(minutes=5),
     clock: Callable[[], datetime] = utcnow,
+    breaker: CircuitBreaker | None = None,
 ) -> list[NotifyResult]:
-    """Deliver a batch over one channel session; one result per delivery, in order."""
+    """Deliver a batch over one channel session; one result per delivery, in order.
+    With a breaker, deliveries are deferred while the channel is known to be down."""
     results: list[NotifyResult] = []
     with channel.open() as sender:
         for d in deliveries:
-            results.append(_deliver(d, ledger, sender, mail, policy, worker, lease, clock))
+            results.append(_deliver(d, ledger, sender, mail, policy, worker, lease, clock, breaker))
     return results
+
+
+DEFER_MIN_SECONDS = 0.2
 
 
 def _deliver(
@@ -113,6 +152,7 @@ def _deliver(
     worker: str,
     lease: timedelta,
     clock: Callable[[], datetime],
+    breaker: CircuitBreaker | None = None,
 ) -> NotifyResult:
     try:
         request = NotificationRequest.from_json(d.body)
@@ -128,6 +168,17 @@ def _deliver(
         "correlationId": request.correlation_id,
         "notificationKey": request.key,
     }
+    if breaker is not None and not breaker.allow() and _may_defer(request, policy, clock):
+        # The channel is down: not tried, no ledger change, no attempt counted.
+        wait = max(DEFER_MIN_SECONDS, breaker.retry_in())
+        return NotifyResult(
+            d.message_id,
+            Outcome.DEFER,
+            request.key,
+            request.sample_id,
+            wait,
+            f"channel down, deferred: {breaker.last_reason}",
+        )
     mid = message_id(request.key, mail.mail_from)
     claim = ledger.claim(request, message_id=mid, worker=worker, now=clock(), lease=lease)
     if claim.state is ClaimState.ALREADY_SENT:
@@ -141,20 +192,52 @@ def _deliver(
     if claim.resend:
         log.warning("previous send was interrupted; resending with Message-ID %s", mid, extra=ctx)
 
-    pending = [r for r in mail.mail_to if r not in claim.record.delivered_to]
-    email = compose(
-        request, mail_from=mail.mail_from, mail_to=mail.mail_to, subject_prefix=mail.subject_prefix
-    )
     detail_prefix = "resend after interrupted attempt; " if claim.resend else ""
     try:
+        pending = [r for r in mail.recipients() if r not in claim.record.delivered_to]
+        email = compose(
+            request,
+            mail_from=mail.mail_from,
+            mail_to=mail.mail_to,
+            subject_prefix=mail.subject_prefix,
+        )
         accepted = sender.send(email, pending) if pending else ()
     except DeliveryError as exc:
+        if breaker is not None:
+            _record(breaker, exc, ctx)
         # Recipients that accepted before a failure (transient or permanent) are not sent
         # to again on retry or redrive.
         delivered = tuple(claim.record.delivered_to) + exc.accepted
+        attempt = _attempt_number(claim.record.attempts)
         return _failed(
-            d, request, exc, delivered, ledger, policy, worker, clock, ctx, detail_prefix
+            d,
+            request,
+            exc,
+            delivered,
+            ledger,
+            policy,
+            worker,
+            clock,
+            ctx,
+            detail_prefix,
+            attempt=attempt,
+            breaker=breaker,
         )
+    except Exception as exc:
+        # Not a classified delivery failure: a bug, or an input the channel cannot carry.
+        # Never leave the ledger row in SENDING (it would block the key until the lease
+        # ends, and the same crash would repeat): dead-letter it with the reason.
+        log.exception("unexpected error while composing or sending the notification", extra=ctx)
+        unexpected = DeliveryError(
+            f"unexpected {type(exc).__name__} while composing or sending: {exc}",
+            transient=False,
+        )
+        delivered = tuple(claim.record.delivered_to)
+        return _failed(
+            d, request, unexpected, delivered, ledger, policy, worker, clock, ctx, detail_prefix
+        )
+    if breaker is not None:
+        breaker.record_success()
 
     delivered = tuple(claim.record.delivered_to) + tuple(accepted)
     ledger.finish(
@@ -178,15 +261,19 @@ def _failed(
     clock: Callable[[], datetime],
     ctx: Mapping[str, object],
     detail_prefix: str,
+    *,
+    attempt: int | None = None,
+    breaker: CircuitBreaker | None = None,
 ) -> NotifyResult:
+    n = d.receive_count if attempt is None else attempt
     if not exc.transient:
         reason = f"permanent failure: {exc.reason}"
         outcome, kind = Outcome.DEAD, "permanent"
-    elif d.receive_count >= policy.max_attempts:
-        reason = f"gave up after {d.receive_count} attempts; last error: {exc.reason}"
+    elif n >= policy.max_attempts:
+        reason = f"gave up after {n} attempts; last error: {exc.reason}"
         outcome, kind = Outcome.DEAD, "exhausted"
     else:
-        reason = f"transient failure (attempt {d.receive_count}): {exc.reason}"
+        reason = f"transient failure (attempt {n}): {exc.reason}"
         outcome, kind = Outcome.RETRY, "transient"
     status = NotificationStatus.DEAD if outcome is Outcome.DEAD else NotificationStatus.RETRYING
     ledger.finish(
@@ -199,6 +286,48 @@ def _failed(
     if outcome is Outcome.DEAD:
         log.error("notification dead-lettered: %s", reason, extra=ctx)
         return NotifyResult(d.message_id, outcome, request.key, request.sample_id, reason=reason)
-    delay = policy.delay(d.receive_count)
+    delay = policy.delay(n)
+    if breaker is not None and breaker.is_open:
+        # The breaker paces the channel now: come back by the next probe, not at the
+        # backoff cap (while it stays open the message is deferred, not tried).
+        delay = min(delay, max(DEFER_MIN_SECONDS, breaker.retry_in()))
     log.warning("notification failed, retry in %.1f s: %s", delay, reason, extra=ctx)
     return NotifyResult(d.message_id, outcome, request.key, request.sample_id, delay, reason)
+
+
+def _may_defer(
+    request: NotificationRequest, policy: RetryPolicy, clock: Callable[[], datetime]
+) -> bool:
+    """Deferral is for an outage shorter than the retry schedule; a notification older than
+    that is tried like any other, so a lasting outage still ends in the dead-letter queue
+    (and its alarm) instead of deferring forever."""
+    return (clock() - request.received_at).total_seconds() < policy.schedule_seconds()
+
+
+def _attempt_number(attempts: Sequence[Attempt]) -> int:
+    """This attempt's number: 1 + the transient attempts the ledger holds since the
+    notification was created or last dead-lettered (permanent/exhausted)."""
+    trailing = 0
+    for a in reversed(attempts):
+        if a.outcome != "transient":
+            break
+        trailing += 1
+    return trailing + 1
+
+
+def _record(breaker: CircuitBreaker, exc: DeliveryError, ctx: Mapping[str, object]) -> None:
+    """Tell the breaker how the channel did; log when it opens."""
+    if not exc.channel_down:  # the channel answered, about this message
+        breaker.record_success()
+        return
+    was_open = breaker.is_open
+    breaker.record_failure(exc.reason)
+    if breaker.is_open and not was_open:
+        log.warning(
+            "channel down after %d consecutive failures; notifications are deferred and the "
+            "channel is probed in %.1f s: %s",
+            breaker.failures,
+            breaker.retry_in(),
+            exc.reason,
+            extra=ctx,
+        )

@@ -171,6 +171,34 @@ class SqliteQueue:
             )
         return cur.rowcount
 
+    def release(self, changes: Sequence[tuple[str, float]]) -> int:
+        """Put received messages back, visible after the given delays, and give them their
+        receive back: they were not tried (the notify channel's circuit breaker is open),
+        so neither the attempts nor the max receive count are used up."""
+        if not changes:
+            return 0
+        now = self.clock()
+        with transaction(self.conn) as c:
+            cur = c.executemany(
+                "UPDATE messages SET visible_at = ?, in_flight = 0, "
+                "receive_count = MAX(receive_count - 1, 0) "
+                "WHERE id = ? AND receive_count = ? AND queue = ?",
+                [(now + max(0.0, d), *_split(r), self.name) for r, d in changes],
+            )
+        return cur.rowcount
+
+    def wake(self) -> int:
+        """Make every message waiting for a delayed retry visible now (the channel is back:
+        no reason to wait for the backoff); messages held by a worker are left alone."""
+        now = self.clock()
+        with transaction(self.conn) as c:
+            cur = c.execute(
+                "UPDATE messages SET visible_at = ? "
+                "WHERE queue = ? AND in_flight = 0 AND visible_at > ?",
+                (now, self.name, now),
+            )
+        return cur.rowcount
+
     def dead_letter(self, items: Sequence[tuple[str, str]]) -> int:
         """Move received messages to the DLQ now, each with its reason."""
         if not items:
