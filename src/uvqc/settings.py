@@ -70,6 +70,15 @@ class Settings(BaseModel):
     retry_base_seconds: float = Field(30.0, ge=0)
     retry_max_seconds: float = Field(900.0, ge=0, le=43200)
     max_attempts: int = Field(5, ge=1, le=100)
+    # notification identity
+    dedup_window_seconds: float = Field(
+        86400.0,
+        gt=0,
+        le=90 * 86400,
+        description="the same result content seen again within this many seconds (from its "
+        "first sighting) is the same result: one e-mail; later, a new one (max 90 days, the "
+        "ledger's retention)",
+    )
     # AWS resources
     intake_queue_url: str | None = None
     notify_queue_url: str | None = None

@@ -297,6 +297,7 @@ def test_check_role_grants_exactly_what_the_check_function_calls(
         *((a, "IntakeQueue") for a in CONSUME),
         ("sqs:SendMessage", "NotifyQueue"),
         ("dynamodb:BatchWriteItem", "RecordsTable"),
+        ("dynamodb:UpdateItem", "LedgerTable"),  # deduplication windows (issue 8, case 1)
         *((a, _log_arn("check")) for a in LOGS),
     }
 

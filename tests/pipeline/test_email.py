@@ -91,7 +91,8 @@ def test_an_email_refuses_a_header_value_with_a_line_break() -> None:
 def test_a_reject_quotes_a_safe_excerpt_of_the_payload() -> None:
     req = request(None, verdict=Verdict.REJECT, excerpt="not json \\x0d\\x0a", findings=())
     msg = parsed(compose(req, mail_from="uvqc@lab.example", mail_to=["a@lab.example"]))
-    assert msg["Subject"] == "Rejected result for unknown sample"
+    assert msg["Subject"] == "Rejected result without a readable sample ID"
+    assert msg["X-UVQC-Sample-Id"] is None  # omitted, not "unknown sample" (issue 8, case 8)
     assert "Payload excerpt (escaped):" in msg.get_content()
     assert "not json \\x0d\\x0a" in msg.get_content()
 

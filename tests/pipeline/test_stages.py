@@ -21,7 +21,13 @@ from uvqc.pipeline import (
     notify_batch,
 )
 from uvqc.pipeline.records import NotificationRequest, NotificationStatus, ResultRecord
-from uvqc.testing import MemoryLedger, MemoryNotifyQueue, MemoryStore, RecordingChannel
+from uvqc.testing import (
+    MemoryLedger,
+    MemoryNotifyQueue,
+    MemoryStore,
+    MemoryWindows,
+    RecordingChannel,
+)
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MAIL = MailSettings("uvqc@lab.example", ("chem@lab.example", "qa@lab.example"))
@@ -46,7 +52,9 @@ class BrokenStore:
 
 def test_every_message_of_a_batch_is_judged_recorded_and_the_bad_ones_queued() -> None:
     store, queue = MemoryStore(), MemoryNotifyQueue()
-    out = check_batch(incoming(), methods=MethodBook(), store=store, notify=queue)
+    out = check_batch(
+        incoming(), methods=MethodBook(), store=store, notify=queue, windows=MemoryWindows()
+    )
     assert [r.verdict for r in out.records] == [
         Verdict.PASS,
         Verdict.FLAG,
@@ -61,7 +69,9 @@ def test_every_message_of_a_batch_is_judged_recorded_and_the_bad_ones_queued() -
 
 def test_a_store_outage_fails_the_whole_batch_for_redelivery_and_queues_nothing() -> None:
     queue = MemoryNotifyQueue()
-    out = check_batch(incoming(), methods=MethodBook(), store=BrokenStore(), notify=queue)
+    out = check_batch(
+        incoming(), methods=MethodBook(), store=BrokenStore(), notify=queue, windows=MemoryWindows()
+    )
     assert out.failed == ["m0", "m1", "m2", "m3"]
     assert queue.requests == []
 
@@ -69,14 +79,18 @@ def test_a_store_outage_fails_the_whole_batch_for_redelivery_and_queues_nothing(
 def test_a_notification_that_cannot_be_queued_fails_only_its_own_message() -> None:
     store, queue = MemoryStore(), MemoryNotifyQueue()
     queue.fail_for = {"m3"}
-    out = check_batch(incoming(), methods=MethodBook(), store=store, notify=queue)
+    out = check_batch(
+        incoming(), methods=MethodBook(), store=store, notify=queue, windows=MemoryWindows()
+    )
     assert out.failed == ["m3"]
     assert len(store.results) == 4
 
 
 def requests() -> list[NotificationRequest]:
     store, queue = MemoryStore(), MemoryNotifyQueue()
-    check_batch(incoming(), methods=MethodBook(), store=store, notify=queue)
+    check_batch(
+        incoming(), methods=MethodBook(), store=store, notify=queue, windows=MemoryWindows()
+    )
     return queue.requests
 
 
@@ -110,7 +124,7 @@ def test_a_request_delivered_twice_sends_one_email() -> None:
     assert subjects == [
         "Data Quality Issue for S-dilute",
         "Data Quality Issue for S-range",
-        "Rejected result for unknown sample",
+        "Rejected result without a readable sample ID",
     ]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from uvqc.adapters.channels import make_channel
+from uvqc.adapters.channels import channel_identity, make_channel
 from uvqc.adapters.sqlite import (
     INTAKE,
     NOTIFY,
@@ -20,6 +20,8 @@ from uvqc.adapters.sqlite import (
     SqliteStore,
     connect,
 )
+from uvqc.adapters.sqlite.meta import bind_channel
+from uvqc.adapters.sqlite.windows import SqliteWindows
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.notify import MailSettings, RetryPolicy
 from uvqc.pipeline.ports import Channel
@@ -48,6 +50,7 @@ class Database:
     notify: SqliteQueue
     store: SqliteStore
     ledger: SqliteLedger
+    windows: SqliteWindows
     dead_letters: SqliteDeadLetters
     intake_port: SqliteIntakeQueue
     notify_port: SqliteNotifyQueue
@@ -73,6 +76,7 @@ class Database:
             notify=notify,
             store=SqliteStore(work_conn),
             ledger=SqliteLedger(ledger_conn),
+            windows=SqliteWindows(work_conn),
             dead_letters=SqliteDeadLetters({INTAKE: durable_intake, NOTIFY: durable_notify}),
             intake_port=SqliteIntakeQueue(durable_intake),
             notify_port=SqliteNotifyQueue(notify),
@@ -117,14 +121,37 @@ class Runtime:
     visibility_timeout: float
     lease: timedelta = field(default=timedelta(minutes=5))
     poll_seconds: float = 0.1
+    window: timedelta = field(default=timedelta(days=1))
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, channel: Channel | None = None) -> Runtime:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        channel: Channel | None = None,
+        bind: bool = False,
+        switch_channel: bool = False,
+    ) -> Runtime:
+        """The runtime; with `bind`, the database is bound to the configured channel first
+        (ChannelMismatchError, exit 2, if it was worked with another one and not
+        `switch_channel`): a notification never silently changes channel."""
         methods = method_book(settings)
         chosen = channel if channel is not None else make_channel(settings)
+        database = Database.from_settings(settings)
+        if bind:
+            try:
+                bind_channel(
+                    database.conn,
+                    channel_identity(settings),
+                    switch=switch_channel,
+                    db=str(settings.db),
+                )
+            except BaseException:
+                database.close()
+                raise
         return cls(
             settings=settings,
-            db=Database.from_settings(settings),
+            db=database,
             channel=chosen,
             methods=methods,
             mail=MailSettings.from_settings(settings),
@@ -135,6 +162,7 @@ class Runtime:
             # worker can see the message again, it may also take over the notification.
             lease=timedelta(seconds=settings.visibility_timeout_seconds),
             poll_seconds=settings.poll_seconds,
+            window=timedelta(seconds=settings.dedup_window_seconds),
         )
 
     def close(self) -> None:

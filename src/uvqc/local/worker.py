@@ -86,7 +86,13 @@ class Worker:
         # together (one fsync per batch instead of three, and nothing half-done on a crash);
         # judging happens before, so the write lock is held only for the writes.
         with transaction(db.work_conn):
-            outcome = record_batch(records, store=db.store, notify=db.notify_port)
+            outcome = record_batch(
+                records,
+                store=db.store,
+                notify=db.notify_port,
+                windows=db.windows,
+                window=self.rt.window,
+            )
             failed = set(outcome.failed)
             db.intake.delete([m.receipt for m in messages if m.id not in failed])
         done = Tally(

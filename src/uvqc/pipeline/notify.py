@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from uvqc.errors import DeliveryError
-from uvqc.pipeline.email import compose, message_id
+from uvqc.pipeline.email import Email, compose, message_id
 from uvqc.pipeline.ports import Channel, ClaimState, Ledger, Sender
 from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
 
@@ -76,13 +77,40 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class MailSettings:
+    """Sender, recipients, subject prefix, and the options `uvqc trace` needs to find this
+    runtime's records (printed in every e-mail: `--db PATH` when not the default, `--aws`)."""
+
     mail_from: str
     mail_to: tuple[str, ...]
     subject_prefix: str = ""
+    trace_options: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailSettings:
-        return cls(settings.mail_from, tuple(settings.mail_to), settings.subject_prefix)
+        return cls(
+            settings.mail_from,
+            tuple(settings.mail_to),
+            settings.subject_prefix,
+            trace_options(settings),
+        )
+
+
+def trace_options(settings: Settings) -> str:
+    """` --aws` on AWS; ` --db PATH` (shell-quoted) when the database is not the default."""
+    if settings.runtime == "aws":
+        return " --aws"
+    if settings.db != type(settings).model_fields["db"].default:
+        return f" --db {shlex.quote(str(settings.db))}"
+    return ""
+
+
+def destination(channel: Channel, email: Email, recipients: Sequence[str]) -> str:
+    """Where an e-mail goes, for the ledger and `uvqc trace`: the channel's own description
+    (`smtp relay.lab:25`, `file var/outbox/<name>.eml`, `ses`, `sns <topic arn>`) and the
+    recipients."""
+    describe = getattr(channel, "destination", None)
+    where = str(describe(email)) if callable(describe) else channel.name
+    return f"{where} to {', '.join(recipients)}" if recipients else where
 
 
 def notify_batch(
@@ -100,13 +128,14 @@ def notify_batch(
     results: list[NotifyResult] = []
     with channel.open() as sender:
         for d in deliveries:
-            results.append(_deliver(d, ledger, sender, mail, policy, worker, lease, clock))
+            results.append(_deliver(d, ledger, channel, sender, mail, policy, worker, lease, clock))
     return results
 
 
 def _deliver(
     d: Delivery,
     ledger: Ledger,
+    channel: Channel,
     sender: Sender,
     mail: MailSettings,
     policy: RetryPolicy,
@@ -143,9 +172,14 @@ def _deliver(
 
     pending = [r for r in mail.mail_to if r not in claim.record.delivered_to]
     email = compose(
-        request, mail_from=mail.mail_from, mail_to=mail.mail_to, subject_prefix=mail.subject_prefix
+        request,
+        mail_from=mail.mail_from,
+        mail_to=mail.mail_to,
+        subject_prefix=mail.subject_prefix,
+        trace_options=mail.trace_options,
     )
     detail_prefix = "resend after interrupted attempt; " if claim.resend else ""
+    where = destination(channel, email, pending)
     try:
         accepted = sender.send(email, pending) if pending else ()
     except DeliveryError as exc:
@@ -153,14 +187,14 @@ def _deliver(
         # to again on retry or redrive.
         delivered = tuple(claim.record.delivered_to) + exc.accepted
         return _failed(
-            d, request, exc, delivered, ledger, policy, worker, clock, ctx, detail_prefix
+            d, request, exc, delivered, ledger, policy, worker, clock, ctx, detail_prefix, where
         )
 
     delivered = tuple(claim.record.delivered_to) + tuple(accepted)
     ledger.finish(
         request.key,
         status=NotificationStatus.SENT,
-        attempt=Attempt(clock(), "sent", f"{detail_prefix}Message-ID {mid}", worker),
+        attempt=Attempt(clock(), "sent", f"{detail_prefix}Message-ID {mid}", worker, where),
         delivered_to=delivered,
     )
     log.info("notification sent", extra={**ctx, "messageIdHeader": mid})
@@ -178,6 +212,7 @@ def _failed(
     clock: Callable[[], datetime],
     ctx: Mapping[str, object],
     detail_prefix: str,
+    where: str,
 ) -> NotifyResult:
     if not exc.transient:
         reason = f"permanent failure: {exc.reason}"
@@ -192,7 +227,7 @@ def _failed(
     ledger.finish(
         request.key,
         status=status,
-        attempt=Attempt(clock(), kind, detail_prefix + exc.reason, worker),
+        attempt=Attempt(clock(), kind, detail_prefix + exc.reason, worker, where),
         delivered_to=delivered,
         error=reason,
     )
