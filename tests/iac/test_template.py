@@ -100,6 +100,9 @@ def test_check_environment_names_the_notify_queue_and_records_table(
         **COMMON_ENV,
         "UVQC_NOTIFY_QUEUE_URL": {"Ref": "NotifyQueue"},
         "UVQC_RECORDS_TABLE": {"Ref": "RecordsTable"},
+        # deduplication windows of the notification identity (issue 8, case 1)
+        "UVQC_LEDGER_TABLE": {"Ref": "LedgerTable"},
+        "UVQC_DEDUP_WINDOW_SECONDS": "86400",
     }
 
 
