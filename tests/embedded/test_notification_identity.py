@@ -244,3 +244,26 @@ def test_work_accepts_the_same_channel_flags_as_run(
     assert main(["work", "--db", "u.db", "--outbox", "o", "--smtp", "h:25"]) == 2
     assert "exclude each other" in capsys.readouterr().err
     assert main(["work", "--db", "u.db", "--smtp", "nohostport"]) == 2
+
+
+def test_a_version_1_database_is_migrated_and_its_records_still_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from uvqc.adapters.sqlite.db import _MIGRATIONS
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(_MIGRATIONS[1] + "; PRAGMA user_version=1;")
+    conn.execute(
+        "INSERT INTO results (record_id, sample_id, verdict, findings, method, raw, received_at, "
+        "checked_at, notification_key) VALUES ('r1', 'OLD-1', 'flag', '[]', 'default', '{}', "
+        "'2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z', 'k-old')"
+    )
+    conn.commit()
+    conn.close()
+    assert main(["trace", "OLD-1", "--db", str(db)]) == 0
+    assert "notification k-old: queued, not attempted yet" in capsys.readouterr().out
+    (version,) = sqlite3.connect(db).execute("PRAGMA user_version").fetchone()
+    assert version == 2
