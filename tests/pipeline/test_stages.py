@@ -205,3 +205,36 @@ def test_a_malformed_notification_request_is_dead_lettered_with_its_reason() -> 
 @pytest.mark.parametrize(("attempt", "expected"), [(1, 10), (2, 20), (3, 40), (5, 100)])
 def test_backoff_doubles_per_attempt_up_to_the_cap(attempt: int, expected: float) -> None:
     assert POLICY.delay(attempt) == expected
+
+
+def test_each_attempt_records_where_it_went() -> None:
+    reqs = requests()[:1]
+    ledger, channel = MemoryLedger(), RecordingChannel()
+    channel.failures = [TransientDeliveryError("451 4.3.0 try again")]
+    deliver(reqs, ledger, channel)
+    deliver(reqs, ledger, channel, receive_count=2)
+    row = ledger.rows[reqs[0].key]
+    where = "memory to chem@lab.example, qa@lab.example"
+    assert [(a.outcome, a.channel) for a in row.attempts] == [
+        ("transient", where),
+        ("sent", where),
+    ]
+    assert row.channel == where
+
+
+def test_a_duplicate_submission_shares_the_key_and_another_day_does_not() -> None:
+    windows, queue = MemoryWindows(), MemoryNotifyQueue()
+    body = b'{"sampleId": "S-dilute", "absorbance": 1.4}'
+    same = b'{"absorbance": 1.4,  "sampleId": "S-dilute"}'
+    for n, (raw, at) in enumerate(
+        [(body, NOW), (same, NOW + timedelta(hours=23)), (body, NOW + timedelta(days=1))]
+    ):
+        check_batch(
+            [Incoming(f"m{n}", raw, at)],
+            methods=MethodBook(),
+            store=MemoryStore(),
+            notify=queue,
+            windows=windows,
+        )
+    first, duplicate, next_day = (r.key for r in queue.requests)
+    assert first == duplicate != next_day
