@@ -200,7 +200,7 @@ def test_case_2_work_after_a_redrive_refuses_another_channel_then_uses_the_same_
     assert "1 notification(s) dead-lettered" in capsys.readouterr().err
 
     assert main(["dlq", "redrive", "--db", str(db)]) == 0
-    capsys.readouterr()
+    assert f"this database sends through [smtp 127.0.0.1:{port}]" in capsys.readouterr().out
     # The old recovery (docs/EMBEDDED.md): `uvqc work` without channel settings fell back to
     # the file channel and "notified" into ./var/outbox. Now it refuses, naming both.
     assert main(["work", "--db", str(db), "--until-idle"]) == 2

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from uvqc.adapters.files import iter_messages
+from uvqc.adapters.sqlite import meta
 from uvqc.cli.app import app
 from uvqc.cli.story import dead_letter_dict, gather, story_dict, story_text
 from uvqc.errors import UsageError, UvqcError
@@ -370,7 +371,20 @@ def dlq_redrive(
         str | None, typer.Option("--queue", help="Only this source queue: intake or notify.")
     ] = None,
 ) -> None:
-    """Move dead letters back to their source queue (run `uvqc work` to process them)."""
-    with _dead_letters(load_settings(db=db), aws) as letters:
-        moved = letters.redrive(queue)
+    """Move dead letters back to their source queue (run `uvqc work` to process them, with
+    the channel the database is bound to)."""
+    settings = load_settings(db=db)
+    if aws:
+        with _dead_letters(settings, aws) as letters:
+            moved = letters.redrive(queue)
+        typer.echo(f"redrove {moved} message(s)")
+        return
+    with Database.from_settings(settings) as database:
+        moved = database.dead_letters.redrive(queue)
+        bound = meta.get(database.conn, meta.CHANNEL)
     typer.echo(f"redrove {moved} message(s)")
+    if moved and bound:
+        typer.echo(
+            f"this database sends through [{bound}]: process them with `uvqc work --db "
+            f"{settings.db} --until-idle` configured for that channel"
+        )
