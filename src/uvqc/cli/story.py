@@ -53,16 +53,18 @@ def key_of(query: str) -> str | None:
 
 def gather(source: TraceSource, query: str) -> Story:
     """Everything about a sample ID; failing that, about a notification (its key or its
-    Message-ID, with or without <>) or a record (message) id."""
-    key = key_of(query)
-    if key is None or not _MESSAGE_ID.match(query.strip()):
+    Message-ID, with or without <>) or a record (message) id. A Message-ID is never taken
+    for a sample ID."""
+    is_message_id = _MESSAGE_ID.match(query.strip()) is not None
+    if not is_message_id:
         story = Story(
             query, source.results_for_sample(query), source.notifications_for_sample(query)
         )
-        if story.found or not isinstance(source, RecordLookup):
+        if story.found:
             return story
-    elif not isinstance(source, RecordLookup):
-        return Story(query, kind="notification")
+    if not isinstance(source, RecordLookup):
+        return Story(query, kind="notification" if is_message_id else "sample")
+    key = key_of(query)
     if key is not None:
         note = source.notification_by_key(key)
         covered = source.results_for_key(key)
@@ -70,7 +72,7 @@ def gather(source: TraceSource, query: str) -> Story:
             return Story(query, covered, [note] if note else [], kind="notification")
     record = source.result_by_id(query)
     if record is None:
-        return Story(query, kind="record")
+        return Story(query, kind="notification" if is_message_id else "record")
     story = Story(query, [record], kind="record")
     if record.notification_key is not None:
         note = source.notification_by_key(record.notification_key)
