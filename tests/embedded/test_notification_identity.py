@@ -267,3 +267,23 @@ def test_a_version_1_database_is_migrated_and_its_records_still_trace(
     assert "notification k-old: queued, not attempted yet" in capsys.readouterr().out
     (version,) = sqlite3.connect(db).execute("PRAGMA user_version").fetchone()
     assert version == 2
+
+
+def test_a_database_is_bound_by_its_first_email_not_by_a_run_that_sent_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], relay: FaultyRelay
+) -> None:
+    db = tmp_path / "u.db"
+    passing = write(tmp_path / "p.jsonl", [b'{"sampleId": "P-1", "absorbance": 0.4}'])
+    assert main(["submit", str(passing), "--db", str(db)]) == 0
+    assert main(["work", "--db", str(db), "--until-idle"]) == 0  # default channel, no e-mail
+    smtp = f"{relay.host}:{relay.port}"
+    assert (
+        main(
+            ["run", str(write(tmp_path / "f.jsonl", [CASE_1[0]])), "--db", str(db), "--smtp", smtp]
+        )
+        == 0
+    )
+    assert [m.sample_id for m in relay.messages()] == ["W-9"]
+    capsys.readouterr()
+    assert main(["work", "--db", str(db), "--until-idle"]) == 2  # now it is bound to smtp
+    assert f"[smtp {smtp}]" in capsys.readouterr().err

@@ -226,7 +226,7 @@ def run(
     stop = threading.Event()
     with (
         Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt,
-        Runtime.from_settings(settings) as rt_notify,
+        Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt_notify,
     ):
         started = time.perf_counter()
         total = _submit(rt.db.intake_port, paths)

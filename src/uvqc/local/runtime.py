@@ -20,7 +20,7 @@ from uvqc.adapters.sqlite import (
     SqliteStore,
     connect,
 )
-from uvqc.adapters.sqlite.meta import bind_channel
+from uvqc.adapters.sqlite.meta import bind_channel, refuse_other_channel
 from uvqc.adapters.sqlite.windows import SqliteWindows
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.notify import MailSettings, RetryPolicy
@@ -122,6 +122,9 @@ class Runtime:
     lease: timedelta = field(default=timedelta(minutes=5))
     poll_seconds: float = 0.1
     window: timedelta = field(default=timedelta(days=1))
+    bind_identity: str | None = None  # the channel to bind the database to at first notify
+    switch_channel: bool = False
+    channel_bound: bool = False
 
     @classmethod
     def from_settings(
@@ -132,20 +135,20 @@ class Runtime:
         bind: bool = False,
         switch_channel: bool = False,
     ) -> Runtime:
-        """The runtime; with `bind`, the database is bound to the configured channel first
-        (ChannelMismatchError, exit 2, if it was worked with another one and not
-        `switch_channel`): a notification never silently changes channel."""
+        """The runtime. With `bind` (the CLI's `run` and `work`), a database bound to
+        another channel is refused at once (ChannelMismatchError, exit 2) unless
+        `switch_channel`, which rebinds it; an unbound one is bound by the first notify batch
+        (`ensure_channel_bound`): a notification never silently changes channel."""
         methods = method_book(settings)
         chosen = channel if channel is not None else make_channel(settings)
         database = Database.from_settings(settings)
-        if bind:
+        identity = channel_identity(settings) if bind else None
+        if identity is not None:
             try:
-                bind_channel(
-                    database.conn,
-                    channel_identity(settings),
-                    switch=switch_channel,
-                    db=str(settings.db),
-                )
+                if switch_channel:
+                    bind_channel(database.conn, identity, switch=True)
+                else:
+                    refuse_other_channel(database.conn, identity, db=str(settings.db))
             except BaseException:
                 database.close()
                 raise
@@ -163,7 +166,19 @@ class Runtime:
             lease=timedelta(seconds=settings.visibility_timeout_seconds),
             poll_seconds=settings.poll_seconds,
             window=timedelta(seconds=settings.dedup_window_seconds),
+            bind_identity=identity,
+            switch_channel=switch_channel,
         )
+
+    def ensure_channel_bound(self) -> None:
+        """Bind the database to this runtime's channel before its first e-mail (once);
+        ChannelMismatchError if another worker bound it to another channel meanwhile."""
+        if self.bind_identity is None or self.channel_bound:
+            return
+        bind_channel(
+            self.db.conn, self.bind_identity, switch=self.switch_channel, db=str(self.settings.db)
+        )
+        self.channel_bound = True
 
     def close(self) -> None:
         self.db.close()

@@ -111,6 +111,11 @@ class Worker:
         messages = db.notify.receive(self.rt.batch_size, self.rt.visibility_timeout)
         if not messages:
             return 0
+        try:
+            self.rt.ensure_channel_bound()
+        except BaseException:
+            db.notify.change_visibility([(m.receipt, 0.0) for m in messages])  # untouched
+            raise
         by_id = {m.id: m for m in messages}
         results = notify_batch(
             [Delivery(m.id, m.body, m.receive_count) for m in messages],

@@ -1,9 +1,10 @@
 """Facts about a database file kept in its `meta` table: the channel it is bound to.
 
-A notification must never silently change channel (issue 8, case 2): the first worker that
-runs the notify stage on a database binds it to its channel identity (kind + destination,
-`uvqc.adapters.channels.channel_identity`); a later worker configured with another channel
-is refused with both names and the flag that switches on purpose (`--switch-channel`).
+A notification must never silently change channel (issue 8, case 2): the first notify batch
+on a database binds it to the worker's channel identity (kind + destination,
+`uvqc.adapters.channels.channel_identity`); a later `uvqc run`/`uvqc work` configured with
+another channel is refused before it does anything, with both names and the flag that
+switches on purpose (`--switch-channel`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,19 @@ def get(conn: sqlite3.Connection, name: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def refuse_other_channel(conn: sqlite3.Connection, identity: str, *, db: str = "") -> None:
+    """ChannelMismatchError if the database is bound to a channel other than `identity`."""
+    bound = get(conn, CHANNEL)
+    if bound is not None and bound != identity:
+        where = f" {db}" if db else ""
+        raise ChannelMismatchError(
+            f"the database{where} sends notifications through [{bound}], but this command "
+            f"is configured for [{identity}]. Configure the same channel (UVQC_CHANNEL, "
+            "UVQC_SMTP_HOST/PORT or UVQC_OUTBOX, uvqc.toml, or --smtp/--outbox), or pass "
+            "--switch-channel to send through the new one from now on"
+        )
+
+
 def bind_channel(
     conn: sqlite3.Connection, identity: str, *, switch: bool = False, db: str = ""
 ) -> str | None:
@@ -34,13 +48,7 @@ def bind_channel(
         bound = get(c, CHANNEL)
         if bound == identity:
             return bound
-        if bound is not None and not switch:
-            where = f" {db}" if db else ""
-            raise ChannelMismatchError(
-                f"the database{where} sends notifications through [{bound}], but this command "
-                f"is configured for [{identity}]. Configure the same channel (UVQC_CHANNEL, "
-                "UVQC_SMTP_HOST/PORT or UVQC_OUTBOX, uvqc.toml, or --smtp/--outbox), or pass "
-                "--switch-channel to send through the new one from now on"
-            )
+        if not switch:
+            refuse_other_channel(c, identity, db=db)
         c.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (CHANNEL, identity))
         return bound
