@@ -20,7 +20,7 @@ from uvqc.core.methods import MethodBook
 from uvqc.core.verdicts import Verdict
 from uvqc.pipeline.check import Incoming, check_batch
 from uvqc.pipeline.records import utcnow
-from uvqc.testing import MemoryNotifyQueue, MemoryStore
+from uvqc.testing import MemoryNotifyQueue, MemoryStore, MemoryWindows
 
 BOOK = MethodBook()
 
@@ -119,6 +119,7 @@ def _judge_all(raws: list[bytes]) -> tuple[int, int, int]:
         methods=BOOK,
         store=MemoryStore(),
         notify=MemoryNotifyQueue(),
+        windows=MemoryWindows(),
     )
     if len(outcome.records) != len(raws) or outcome.failed:
         crashes += 1

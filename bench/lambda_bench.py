@@ -115,7 +115,12 @@ def main(argv: list[str] | None = None) -> None:
                 n_check,
                 100,
                 intake.arn,
-                {**base, "UVQC_RECORDS_TABLE": records, "UVQC_NOTIFY_QUEUE_URL": notify_q.url},
+                {
+                    **base,
+                    "UVQC_RECORDS_TABLE": records,
+                    "UVQC_NOTIFY_QUEUE_URL": notify_q.url,
+                    "UVQC_LEDGER_TABLE": ledger,  # deduplication windows
+                },
                 tmp,
             )
             notify = run_child(

@@ -89,6 +89,15 @@ class Settings(BaseModel):
     breaker_max_probe_seconds: float = Field(
         10.0, gt=0, le=3600, description="cap of the doubling probe interval"
     )
+    # notification identity
+    dedup_window_seconds: float = Field(
+        86400.0,
+        gt=0,
+        le=90 * 86400,
+        description="the same result content seen again within this many seconds (from its "
+        "first sighting) is the same result: one e-mail; later, a new one (max 90 days, the "
+        "ledger's retention)",
+    )
     # AWS resources
     intake_queue_url: str | None = None
     notify_queue_url: str | None = None

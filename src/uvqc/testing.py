@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from uvqc.pipeline.email import Email
+from uvqc.pipeline.identity import STORE, Window, decide_window
 from uvqc.pipeline.ports import Claim, ClaimState, decide_claim
 from uvqc.pipeline.records import (
     Attempt,
@@ -33,6 +34,32 @@ class MemoryStore:
     def results_for_sample(self, sample_id: str) -> list[ResultRecord]:
         found = [r for r in self.results.values() if r.sample_id == sample_id]
         return sorted(found, key=lambda r: r.received_at)
+
+    def result_by_id(self, record_id: str) -> ResultRecord | None:
+        return self.results.get(record_id)
+
+    def results_for_key(self, key: str) -> list[ResultRecord]:
+        found = [r for r in self.results.values() if r.notification_key == key]
+        return sorted(found, key=lambda r: (r.received_at, r.record_id))
+
+
+class MemoryWindows:
+    """WindowIndex in memory: digest -> current deduplication window (decide_window's rule)."""
+
+    def __init__(self) -> None:
+        self.windows: dict[str, Window] = {}
+        self._lock = threading.Lock()
+
+    def assign(self, sightings: Sequence[tuple[str, datetime]], span: timedelta) -> list[str]:
+        keys: list[str] = []
+        with self._lock:
+            for digest, at in sightings:
+                current = self.windows.get(digest)
+                what, window = decide_window(current, digest, at, span)
+                if what in STORE:
+                    self.windows[digest] = window
+                keys.append(window.key)
+        return keys
 
 
 class MemoryNotifyQueue:
@@ -104,10 +131,14 @@ class MemoryLedger:
                 last_error=error if error is not None else row.last_error,
                 delivered_to=tuple(dict.fromkeys(delivered_to)),
                 attempts=(*row.attempts, attempt),
+                channel=attempt.channel or row.channel,
             )
 
     def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]:
         return [r for r in self.rows.values() if r.sample_id == sample_id]
+
+    def notification_by_key(self, key: str) -> NotificationRecord | None:
+        return self.rows.get(key)
 
 
 class RecordingChannel:
@@ -122,6 +153,9 @@ class RecordingChannel:
     @contextmanager
     def open(self) -> Iterator[RecordingChannel]:
         yield self
+
+    def destination(self, email: Email) -> str:
+        return "memory"
 
     def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         if self.failures:

@@ -15,7 +15,7 @@ from uvqc.adapters import boto
 from uvqc.aws.check_handler import handler
 from uvqc.errors import SettingsError
 
-from .conftest import EVENTS, make_queues, make_records_table
+from .conftest import EVENTS, make_ledger_table, make_queues, make_records_table
 from .esm import LambdaContext
 
 AwsFactory = Callable[[str], Any]
@@ -36,9 +36,14 @@ def sqs_event(*bodies: str) -> dict[str, Any]:
 @pytest.fixture
 def deployed(aws: AwsFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     db, sqs = aws("dynamodb"), aws("sqs")
-    names = {"table": make_records_table(db), "queue": make_queues(sqs, "notify").url}
+    names = {
+        "table": make_records_table(db),
+        "queue": make_queues(sqs, "notify").url,
+        "ledger": make_ledger_table(db),
+    }
     monkeypatch.setenv("UVQC_RECORDS_TABLE", names["table"])
     monkeypatch.setenv("UVQC_NOTIFY_QUEUE_URL", names["queue"])
+    monkeypatch.setenv("UVQC_LEDGER_TABLE", names["ledger"])
     return names
 
 
@@ -139,4 +144,41 @@ def test_one_hundred_results_cost_a_handful_of_aws_calls(
         for n in range(100)
     ]
     assert handler(sqs_event(*bodies), lambda_context) == {"batchItemFailures": []}
-    assert sorted(calls) == ["BatchWriteItem"] * 4 + ["SendMessageBatch"] * 2
+    # Plus one UpdateItem per flagged result (20): its deduplication window (issue 8, case 1).
+    assert sorted(calls) == ["BatchWriteItem"] * 4 + ["SendMessageBatch"] * 2 + ["UpdateItem"] * 20
+
+
+def test_case_1_distinct_results_get_distinct_keys_and_a_redelivered_batch_the_same_ones(
+    deployed: dict[str, str], aws: AwsFactory, lambda_context: LambdaContext
+) -> None:
+    """Issue 8, case 1 on AWS: the five lines are five results (five notification keys); the
+    batch delivered again (SQS at-least-once: same messageIds and SentTimestamps) and the
+    same content submitted again (a new message, other key order) map to the same keys."""
+    case_1 = [
+        '{"sampleId":"W-9","absorbance":"abc"}',
+        '{"sampleId":"W-9","absorbance":0.3,"sampleType":"standard"}',
+        '{"sampleId":"W-9","absorbance":0.3,"measuredAt":"yesterday"}',
+        '{"sampleId":"BLANK","absorbance":-0.02,"sampleType":"blank","batchId":"2026-11-27-01"}',
+        '{"sampleId":"BLANK","absorbance":-0.02,"sampleType":"blank","batchId":"2026-11-28-01"}',
+    ]
+    sqs = aws("sqs")
+
+    def keys() -> list[str]:
+        found = []
+        while batch := notify_messages(sqs, deployed["queue"]):
+            for m in batch:
+                found.append(json.loads(m["Body"])["key"])
+                sqs.delete_message(QueueUrl=deployed["queue"], ReceiptHandle=m["ReceiptHandle"])
+        return found
+
+    assert handler(sqs_event(*case_1), lambda_context) == {"batchItemFailures": []}
+    first = keys()
+    assert len(set(first)) == 5
+    assert handler(sqs_event(*case_1), lambda_context) == {"batchItemFailures": []}
+    assert sorted(keys()) == sorted(first)
+    again = sqs_event(
+        '{"batchId":"2026-11-28-01","sampleType":"blank","absorbance":-0.02,"sampleId":"BLANK"}'
+    )
+    again["Records"][0]["messageId"] = "resubmitted"
+    assert handler(again, lambda_context) == {"batchItemFailures": []}
+    assert keys() == [first[4]]

@@ -55,25 +55,52 @@ def test_trace_aws_tells_a_samples_story_from_dynamodb(
     records, ledger_table = make_records_table(db), make_ledger_table(db)
     monkeypatch.setenv("UVQC_RECORDS_TABLE", records)
     monkeypatch.setenv("UVQC_LEDGER_TABLE", ledger_table)
-    raw = b'{"sampleId": "S-AWS-1", "absorbance": 1.4}'
+    raw = b'{"sampleId": "S-AWS-1", "absorbance": 1.4, "source": {"file": "a.csv", "line": 3}}'
     judgement, _ = judge(raw, MethodBook())
-    record = ResultRecord.create(
-        record_id="msg-1", judgement=judgement, raw=raw, received_at=WHEN, checked_at=WHEN
+    key = "a" * 40
+    first, duplicate = (
+        ResultRecord.create(
+            record_id=record_id,
+            judgement=judgement,
+            raw=raw,
+            received_at=WHEN,
+            checked_at=WHEN,
+            source="a.csv:3",
+            content_digest="json:x",
+            notification_key=key,
+        )
+        for record_id in ("msg-1", "msg-2")
     )
-    DynamoRecordStore(boto.client("dynamodb"), records).save_results([record])
+    DynamoRecordStore(boto.client("dynamodb"), records).save_results([first, duplicate])
     ledger = DynamoLedger(boto.client("dynamodb"), ledger_table)
-    request = NotificationRequest.for_record(record)
-    ledger.claim(request, message_id="<m1>", worker="w", now=WHEN, lease=timedelta(minutes=5))
+    request = NotificationRequest.for_record(first)
+    mid = f"<uvqc.{key}@lab.example>"
+    ledger.claim(request, message_id=mid, worker="w", now=WHEN, lease=timedelta(minutes=5))
     ledger.finish(
         request.key,
         status=NotificationStatus.SENT,
-        attempt=Attempt(WHEN, "sent", "Message-ID <m1>", "w"),
+        attempt=Attempt(WHEN, "sent", f"Message-ID {mid}", "w", "ses eu-west-1 to lab@lab.example"),
         delivered_to=["lab@lab.example"],
     )
 
     assert main(["trace", "S-AWS-1", "--aws"]) == 0
     story = capsys.readouterr().out
     assert "FLAG" in story and "dilution_required" in story and "DELIVERED" in story
+    assert "source     a.csv:3" in story
+    assert "went to    ses eu-west-1 to lab@lab.example" in story
+    assert "covered by the e-mail for record msg-1" in story  # msg-2 was the duplicate
+
+    # By notification key, by Message-ID (with or without <>), by record id.
+    for query in (key, mid, mid.strip("<>")):
+        assert main(["trace", query, "--aws", "--format", "json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["kind"] == "notification"
+        assert data["notifications"][0]["coversRecords"] == ["msg-1", "msg-2"]
+        assert data["notifications"][0]["channel"] == "ses eu-west-1 to lab@lab.example"
+    assert main(["trace", "msg-2", "--aws", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["results"][0]["coveredBy"]["sentForRecord"] == "msg-1"
+    assert data["results"][0]["coveredBy"]["duplicate"] is True
 
     assert main(["trace", "S-NOBODY", "--aws"]) == 1
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -221,3 +222,26 @@ def test_ledger_rows_carry_a_ttl_expiration(aws: AwsFactory) -> None:
 def test_finishing_an_unknown_key_is_an_error(ledger: Any) -> None:
     with pytest.raises((InfrastructureError, KeyError)):
         finish(ledger, NotificationStatus.SENT, T0, key="nope")
+
+
+def test_where_each_attempt_went_is_kept_and_found_by_key(ledger: Any) -> None:
+    claim(ledger, T0)
+    ses = "ses eu-west-1 from uvqc@lab.example to lab@example.org"
+    ledger.finish(
+        "k1",
+        status=NotificationStatus.SENT,
+        attempt=Attempt(T0, "sent", "Message-ID <m@x>", "w1", ses),
+        delivered_to=["lab@example.org"],
+    )
+    row = ledger.notification_by_key("k1")
+    assert (row.channel, [a.channel for a in row.attempts]) == (ses, [ses])
+    assert ledger.notification_by_key("k2") is None
+
+
+def test_records_keep_their_source_and_content_digest(aws: AwsFactory) -> None:
+    db = aws("dynamodb")
+    store = DynamoRecordStore(db, make_records_table(db))
+    keyed = replace(record(1), source="day.jsonl:12", content_digest="json:ab")
+    store.save_results([keyed])
+    assert store.result_by_id("rec-0001") == keyed
+    assert store.result_by_id("rec-9999") is None

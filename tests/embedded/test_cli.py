@@ -114,5 +114,5 @@ def test_bytes_that_are_not_utf8_are_recorded_rejected_and_reported_not_crashed(
     assert any("rejected" in line and line.split()[-2] == "1" for line in out.splitlines())
     emails = [p.read_text() for p in outbox.glob("*.eml")]
     assert len(emails) == 1
-    assert "Rejected result for unknown sample" in emails[0]
+    assert "Rejected result without a readable sample ID" in emails[0]
     assert "G-\\xff\\xfe" in emails[0]  # the raw bytes, escaped, in the payload excerpt

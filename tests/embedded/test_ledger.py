@@ -74,3 +74,25 @@ def test_attempts_accumulate_in_order(ledger: MemoryLedger | SqliteLedger) -> No
     (row,) = ledger.notifications_for_sample("S-1")
     assert [a.outcome for a in row.attempts] == ["retrying", "sent"]
     assert row.status is NotificationStatus.SENT
+
+
+def test_where_each_attempt_went_is_kept_per_attempt_and_on_the_row(
+    ledger: MemoryLedger | SqliteLedger,
+) -> None:
+    claim(ledger, T0)
+    smtp = "smtp relay.lab:25 to a@x"
+    ledger.finish(
+        "k1",
+        status=NotificationStatus.RETRYING,
+        attempt=Attempt(T0, "transient", "451", "w1", smtp),
+        delivered_to=(),
+    )
+    claim(ledger, T0)
+    ledger.finish(
+        "k1", status=NotificationStatus.SENT, attempt=Attempt(T0, "sent"), delivered_to=("a@x",)
+    )
+    row = ledger.notification_by_key("k1")
+    assert row is not None
+    assert [a.channel for a in row.attempts] == [smtp, ""]
+    assert row.channel == smtp  # an attempt that does not say keeps the last known one
+    assert ledger.notification_by_key("nope") is None

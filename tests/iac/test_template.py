@@ -100,6 +100,9 @@ def test_check_environment_names_the_notify_queue_and_records_table(
         **COMMON_ENV,
         "UVQC_NOTIFY_QUEUE_URL": {"Ref": "NotifyQueue"},
         "UVQC_RECORDS_TABLE": {"Ref": "RecordsTable"},
+        # deduplication windows of the notification identity (issue 8, case 1)
+        "UVQC_LEDGER_TABLE": {"Ref": "LedgerTable"},
+        "UVQC_DEDUP_WINDOW_SECONDS": "86400",
     }
 
 
@@ -297,6 +300,7 @@ def test_check_role_grants_exactly_what_the_check_function_calls(
         *((a, "IntakeQueue") for a in CONSUME),
         ("sqs:SendMessage", "NotifyQueue"),
         ("dynamodb:BatchWriteItem", "RecordsTable"),
+        ("dynamodb:UpdateItem", "LedgerTable"),  # deduplication windows (issue 8, case 1)
         *((a, _log_arn("check")) for a in LOGS),
     }
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import email
 import email.policy
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from uvqc.core.verdicts import Finding, Severity, Verdict
 from uvqc.pipeline.email import Email, compose, message_id
+from uvqc.pipeline.notify import MailSettings
 from uvqc.pipeline.records import NotificationRequest
+from uvqc.settings import load_settings
 
 WHEN = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
@@ -91,7 +94,8 @@ def test_an_email_refuses_a_header_value_with_a_line_break() -> None:
 def test_a_reject_quotes_a_safe_excerpt_of_the_payload() -> None:
     req = request(None, verdict=Verdict.REJECT, excerpt="not json \\x0d\\x0a", findings=())
     msg = parsed(compose(req, mail_from="uvqc@lab.example", mail_to=["a@lab.example"]))
-    assert msg["Subject"] == "Rejected result for unknown sample"
+    assert msg["Subject"] == "Rejected result without a readable sample ID"
+    assert msg["X-UVQC-Sample-Id"] is None  # omitted, not "unknown sample" (issue 8, case 8)
     assert "Payload excerpt (escaped):" in msg.get_content()
     assert "not json \\x0d\\x0a" in msg.get_content()
 
@@ -108,3 +112,29 @@ def test_long_lines_are_sent_quoted_printable_within_the_rfc_line_limit() -> Non
     # Python's parser keeps the canonical CRLF of a quoted-printable text body, as it does
     # for e-mails the stdlib itself generates.
     assert parsed(mail).get_content().replace("\r\n", "\n") == "y" * 2000 + "\n"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, ""),
+        ({"db": "var/uvqc.db"}, ""),
+        ({"db": "/srv/lab db/uvqc.db"}, " --db '/srv/lab db/uvqc.db'"),
+        ({"runtime": "aws"}, " --aws"),
+    ],
+)
+def test_the_trace_command_in_the_email_names_where_the_records_are(
+    overrides: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no uvqc.toml
+    for name in ("UVQC_DB", "UVQC_RUNTIME", "UVQC_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    mail = MailSettings.from_settings(load_settings(**overrides))
+    assert mail.trace_options == expected
+    req = request(source="day.jsonl:12", context=(("batchId", "B-7"),))
+    body = parsed(
+        compose(req, mail_from="u@lab.example", mail_to=["a@lab.example"], trace_options=expected)
+    ).get_content()
+    assert f"Full story: uvqc trace {'k' * 40}{expected}" in body.splitlines()
+    assert "Batch:        B-7" in body and "Source:       day.jsonl:12" in body
+    assert "Instrument:   -" in body  # absent fields are shown as absent, not left out

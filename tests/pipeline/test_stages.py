@@ -21,7 +21,13 @@ from uvqc.pipeline import (
     notify_batch,
 )
 from uvqc.pipeline.records import NotificationRequest, NotificationStatus, ResultRecord
-from uvqc.testing import MemoryLedger, MemoryNotifyQueue, MemoryStore, RecordingChannel
+from uvqc.testing import (
+    MemoryLedger,
+    MemoryNotifyQueue,
+    MemoryStore,
+    MemoryWindows,
+    RecordingChannel,
+)
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MAIL = MailSettings("uvqc@lab.example", ("chem@lab.example", "qa@lab.example"))
@@ -46,7 +52,9 @@ class BrokenStore:
 
 def test_every_message_of_a_batch_is_judged_recorded_and_the_bad_ones_queued() -> None:
     store, queue = MemoryStore(), MemoryNotifyQueue()
-    out = check_batch(incoming(), methods=MethodBook(), store=store, notify=queue)
+    out = check_batch(
+        incoming(), methods=MethodBook(), store=store, notify=queue, windows=MemoryWindows()
+    )
     assert [r.verdict for r in out.records] == [
         Verdict.PASS,
         Verdict.FLAG,
@@ -61,7 +69,9 @@ def test_every_message_of_a_batch_is_judged_recorded_and_the_bad_ones_queued() -
 
 def test_a_store_outage_fails_the_whole_batch_for_redelivery_and_queues_nothing() -> None:
     queue = MemoryNotifyQueue()
-    out = check_batch(incoming(), methods=MethodBook(), store=BrokenStore(), notify=queue)
+    out = check_batch(
+        incoming(), methods=MethodBook(), store=BrokenStore(), notify=queue, windows=MemoryWindows()
+    )
     assert out.failed == ["m0", "m1", "m2", "m3"]
     assert queue.requests == []
 
@@ -69,14 +79,18 @@ def test_a_store_outage_fails_the_whole_batch_for_redelivery_and_queues_nothing(
 def test_a_notification_that_cannot_be_queued_fails_only_its_own_message() -> None:
     store, queue = MemoryStore(), MemoryNotifyQueue()
     queue.fail_for = {"m3"}
-    out = check_batch(incoming(), methods=MethodBook(), store=store, notify=queue)
+    out = check_batch(
+        incoming(), methods=MethodBook(), store=store, notify=queue, windows=MemoryWindows()
+    )
     assert out.failed == ["m3"]
     assert len(store.results) == 4
 
 
 def requests() -> list[NotificationRequest]:
     store, queue = MemoryStore(), MemoryNotifyQueue()
-    check_batch(incoming(), methods=MethodBook(), store=store, notify=queue)
+    check_batch(
+        incoming(), methods=MethodBook(), store=store, notify=queue, windows=MemoryWindows()
+    )
     return queue.requests
 
 
@@ -110,7 +124,7 @@ def test_a_request_delivered_twice_sends_one_email() -> None:
     assert subjects == [
         "Data Quality Issue for S-dilute",
         "Data Quality Issue for S-range",
-        "Rejected result for unknown sample",
+        "Rejected result without a readable sample ID",
     ]
 
 
@@ -191,3 +205,36 @@ def test_a_malformed_notification_request_is_dead_lettered_with_its_reason() -> 
 @pytest.mark.parametrize(("attempt", "expected"), [(1, 10), (2, 20), (3, 40), (5, 100)])
 def test_backoff_doubles_per_attempt_up_to_the_cap(attempt: int, expected: float) -> None:
     assert POLICY.delay(attempt) == expected
+
+
+def test_each_attempt_records_where_it_went() -> None:
+    reqs = requests()[:1]
+    ledger, channel = MemoryLedger(), RecordingChannel()
+    channel.failures = [TransientDeliveryError("451 4.3.0 try again")]
+    deliver(reqs, ledger, channel)
+    deliver(reqs, ledger, channel, receive_count=2)
+    row = ledger.rows[reqs[0].key]
+    where = "memory to chem@lab.example, qa@lab.example"
+    assert [(a.outcome, a.channel) for a in row.attempts] == [
+        ("transient", where),
+        ("sent", where),
+    ]
+    assert row.channel == where
+
+
+def test_a_duplicate_submission_shares_the_key_and_another_day_does_not() -> None:
+    windows, queue = MemoryWindows(), MemoryNotifyQueue()
+    body = b'{"sampleId": "S-dilute", "absorbance": 1.4}'
+    same = b'{"absorbance": 1.4,  "sampleId": "S-dilute"}'
+    for n, (raw, at) in enumerate(
+        [(body, NOW), (same, NOW + timedelta(hours=23)), (body, NOW + timedelta(days=1))]
+    ):
+        check_batch(
+            [Incoming(f"m{n}", raw, at)],
+            methods=MethodBook(),
+            store=MemoryStore(),
+            notify=queue,
+            windows=windows,
+        )
+    first, duplicate, next_day = (r.key for r in queue.requests)
+    assert first == duplicate != next_day

@@ -28,6 +28,18 @@ def smtp_config(settings: Settings) -> SmtpConfig:
     )
 
 
+def channel_identity(settings: Settings) -> str:
+    """What a channel is, for binding a database to it: the kind and the destination
+    (`file /abs/outbox`, `smtp relay.lab:25`, `ses <identity>`, `sns <topic arn>`)."""
+    if settings.channel == "file":
+        return f"file {settings.outbox.resolve()}"
+    if settings.channel == "smtp":
+        return f"smtp {settings.smtp_host}:{settings.smtp_port}"
+    if settings.channel == "ses":
+        return f"ses {settings.ses_identity or settings.mail_from}"
+    return f"{settings.channel} {settings.sns_topic_arn or ''}".strip()
+
+
 def make_channel(settings: Settings) -> Channel:
     """The channel named by UVQC_CHANNEL."""
     if settings.channel == "file":

@@ -99,6 +99,8 @@ def record_item(record: ResultRecord) -> dict[str, Any]:
         "method": record.method,
         "notificationKey": record.notification_key,
         "correlationId": record.correlation_id,
+        "source": record.source,
+        "contentDigest": record.content_digest,
     }
     item.update({k: _s(v) for k, v in optional.items() if v})
     if record.indices is not None:
@@ -121,6 +123,8 @@ def record_from_item(item: Mapping[str, Any]) -> ResultRecord:
         raw_truncated=bool(item.get("rawTruncated", {}).get("BOOL", False)),
         raw_bytes=int(item.get("rawBytes", {}).get("N", 0)),
         indices=json.loads(item["indices"]["S"]) if "indices" in item else None,
+        source=_get_s(item, "source"),
+        content_digest=_get_s(item, "contentDigest"),
     )
 
 
@@ -170,6 +174,14 @@ class DynamoRecordStore:
         )
         return [record_from_item(i) for i in items]
 
+    def result_by_id(self, record_id: str) -> ResultRecord | None:
+        try:
+            response = self._db.get_item(TableName=self._table, Key={"recordId": _s(record_id)})
+        except SDK_ERRORS as exc:
+            raise InfrastructureError(f"records GetItem failed: {describe(exc)}") from exc
+        item = response.get("Item")
+        return None if item is None or "verdict" not in item else record_from_item(item)
+
 
 # -- ledger ------------------------------------------------------------------------------
 
@@ -192,6 +204,7 @@ def notification_from_item(item: Mapping[str, Any]) -> NotificationRecord:
             Attempt.from_dict({k: v["S"] for k, v in a["M"].items()})
             for a in item.get("attempts", {}).get("L", [])
         ),
+        channel=_get_s(item, "channel"),
     )
 
 
@@ -332,6 +345,9 @@ class DynamoLedger:
         if error is not None:
             sets.append("lastError = :error")
             values[":error"] = _s(error)
+        if attempt.channel:
+            sets.append("channel = :channel")
+            values[":channel"] = _s(attempt.channel)
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -358,6 +374,16 @@ class DynamoLedger:
         )
         return [notification_from_item(i) for i in items]
 
+    def notification_by_key(self, key: str) -> NotificationRecord | None:
+        try:
+            response = self._db.get_item(
+                TableName=self._table, Key={"notificationKey": _s(key)}, ConsistentRead=True
+            )
+        except SDK_ERRORS as exc:
+            raise InfrastructureError(f"ledger GetItem failed: {describe(exc)}") from exc
+        item = response.get("Item")
+        return None if item is None or "status" not in item else notification_from_item(item)
+
 
 class DynamoTrace:
     """TraceSource over both tables, for `uvqc trace SAMPLE_ID --aws`."""
@@ -371,3 +397,21 @@ class DynamoTrace:
 
     def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]:
         return self._ledger.notifications_for_sample(sample_id)
+
+    def result_by_id(self, record_id: str) -> ResultRecord | None:
+        return self._store.result_by_id(record_id)
+
+    def notification_by_key(self, key: str) -> NotificationRecord | None:
+        return self._ledger.notification_by_key(key)
+
+    def results_for_key(self, key: str) -> list[ResultRecord]:
+        """The results a notification covered: its sample's results with that key (the
+        records table has no index by key), or the one record it was created for."""
+        note = self._ledger.notification_by_key(key)
+        if note is None:
+            return []
+        if note.sample_id is not None:
+            found = self._store.results_for_sample(note.sample_id)
+            return [r for r in found if r.notification_key == key]
+        record = self._store.result_by_id(note.record_id)
+        return [record] if record is not None else []

@@ -57,6 +57,10 @@ class OutboxChannel:
         self.folder = folder
         self.fsync = fsync
 
+    def destination(self, email: Email) -> str:
+        """Where an e-mail goes (for the ledger and `uvqc trace`): `file <folder>/<name>.eml`."""
+        return f"file {self.folder / eml_name(email.message_id)}"
+
     @contextmanager
     def open(self) -> Iterator[OutboxSender]:
         yield OutboxSender(self.folder, self.fsync)

@@ -65,6 +65,11 @@ class SesChannel:
     def open(self) -> Iterator[SesChannel]:
         yield self
 
+    def destination(self, email: Email) -> str:
+        """Where e-mails go (for the ledger and `uvqc trace`): `ses <region> from <source>`."""
+        region = getattr(getattr(self._ses, "meta", None), "region_name", None) or "?"
+        return f"ses {region} from {email.mail_from}"
+
     def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         sender = parse_mailbox(email.mail_from)
         source = sender.header()  # encoded display name, IDNA domain

@@ -203,6 +203,10 @@ class SmtpChannel:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
+    def destination(self, email: Email) -> str:
+        """Where e-mails go (for the ledger and `uvqc trace`): `smtp HOST:PORT`."""
+        return f"smtp {self.config.host}:{self.config.port}"
+
     @contextmanager
     def open(self) -> Iterator[SmtpSender]:
         sender = SmtpSender(self.config)

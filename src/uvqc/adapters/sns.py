@@ -47,6 +47,10 @@ class SnsChannel:
     def open(self) -> Iterator[SnsChannel]:
         yield self
 
+    def destination(self, email: Email) -> str:
+        """Where e-mails go (for the ledger and `uvqc trace`): `sns <topic arn>`."""
+        return f"sns {self._topic}"
+
     def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
         attributes = {
             name: {"DataType": "String", "StringValue": str(email[header])}

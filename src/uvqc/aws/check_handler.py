@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoRecordStore
+from uvqc.adapters.dynamodb_windows import DynamoWindows
 from uvqc.adapters.sqs import SqsNotificationQueue
 from uvqc.aws import sqs_event
 from uvqc.aws.observability import logger, metrics
@@ -38,18 +40,25 @@ class CheckWiring:
     methods: MethodBook
     store: DynamoRecordStore
     notify: SqsNotificationQueue
+    windows: DynamoWindows
+    window: timedelta
 
 
 @functools.cache  # one per container: Lambda runs one invocation at a time in it
 def wiring() -> CheckWiring:
     """The container's wiring, built on first use from the UVQC_* environment."""
     settings = load_settings()
-    if not settings.records_table or not settings.notify_queue_url:
-        raise SettingsError("the check function needs UVQC_RECORDS_TABLE and UVQC_NOTIFY_QUEUE_URL")
+    if not settings.records_table or not settings.notify_queue_url or not settings.ledger_table:
+        raise SettingsError(
+            "the check function needs UVQC_RECORDS_TABLE, UVQC_NOTIFY_QUEUE_URL and "
+            "UVQC_LEDGER_TABLE (deduplication windows)"
+        )
     return CheckWiring(
         methods=MethodBook.from_paths([settings.method] if settings.method else []),
         store=DynamoRecordStore(boto.client("dynamodb"), settings.records_table),
         notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
+        windows=DynamoWindows(boto.client("dynamodb"), settings.ledger_table),
+        window=timedelta(seconds=settings.dedup_window_seconds),
     )
 
 
@@ -63,7 +72,14 @@ def reset() -> None:
 def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     w = wiring()
     messages = [sqs_event.incoming(r) for r in sqs_event.records(event)]
-    outcome = check_batch(messages, methods=w.methods, store=w.store, notify=w.notify)
+    outcome = check_batch(
+        messages,
+        methods=w.methods,
+        store=w.store,
+        notify=w.notify,
+        windows=w.windows,
+        window=w.window,
+    )
     flagged, rejected = outcome.count(Verdict.FLAG), outcome.count(Verdict.REJECT)
     # Records are saved for the whole batch or not at all, so these count stored results.
     metrics.add_metric(name="ResultsChecked", unit=MetricUnit.Count, value=len(outcome.records))

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from uvqc.adapters.files import iter_messages
+from uvqc.adapters.sqlite import meta
 from uvqc.cli.app import app
 from uvqc.cli.story import dead_letter_dict, gather, story_dict, story_text
 from uvqc.errors import UsageError, UvqcError
@@ -43,6 +44,29 @@ DbOption = Annotated[
     Path | None, typer.Option("--db", help="SQLite database file; env UVQC_DB.", show_default=False)
 ]
 AwsOption = Annotated[bool, typer.Option("--aws", help="Read the AWS deployment instead.")]
+# The channel options of every command that sends (`run`, `work`): one definition, and the
+# same precedence as every setting (flag > UVQC_* > uvqc.toml > default).
+OutboxOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--outbox", help="Write e-mails as .eml files here (channel file); env UVQC_OUTBOX."
+    ),
+]
+SmtpOption = Annotated[
+    str | None,
+    typer.Option(
+        "--smtp",
+        help="Send e-mails to this SMTP relay, HOST:PORT (channel smtp); env UVQC_SMTP_HOST/PORT.",
+    ),
+]
+SwitchChannelOption = Annotated[
+    bool,
+    typer.Option(
+        "--switch-channel",
+        help="Send through the configured channel although this database was worked with "
+        "another one (it is bound to the new one from now on).",
+    ),
+]
 
 
 class Format(StrEnum):
@@ -115,18 +139,39 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def channel_settings(db: Path | None, outbox: Path | None, smtp: str | None) -> Settings:
+    """Settings with the channel flags applied (--outbox: channel file; --smtp: smtp)."""
+    if outbox is not None and smtp is not None:
+        raise UsageError("--outbox and --smtp exclude each other: pick one channel")
+    overrides: dict[str, Any] = {"db": db}
+    if outbox is not None:
+        overrides.update(channel="file", outbox=outbox)
+    if smtp is not None:
+        host, port = _parse_smtp(smtp)
+        overrides.update(channel="smtp", smtp_host=host, smtp_port=port)
+    return load_settings(**overrides)
+
+
 @app.command()
 def work(
     db: DbOption = None,
     until_idle: Annotated[
         bool, typer.Option("--until-idle", help="Stop when no work is visible, in flight or due.")
     ] = False,
+    outbox: OutboxOption = None,
+    smtp: SmtpOption = None,
+    switch_channel: SwitchChannelOption = False,
 ) -> None:
-    """Run both stages on the embedded queues: until idle, or until SIGTERM/SIGINT."""
-    settings = load_settings(db=db)
+    """Run both stages on the embedded queues: until idle, or until SIGTERM/SIGINT.
+    Refuses (exit 2) a channel other than the one the database was worked with, unless
+    --switch-channel."""
+    settings = channel_settings(db, outbox, smtp)
     _setup_logs(settings)
     stop = threading.Event()
-    with _stop_on_signals(stop), Runtime.from_settings(settings) as rt:
+    with (
+        _stop_on_signals(stop),
+        Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt,
+    ):
         worker = Worker(rt)
         tally = worker.run_until_idle(stop) if until_idle else worker.run_forever(stop)
     typer.echo(
@@ -168,28 +213,21 @@ def _summary(tally: Tally, rt: Runtime, elapsed: float) -> Table:
 def run(
     paths: Annotated[list[str], typer.Argument(help="Result files or directories; - for stdin.")],
     db: DbOption = None,
-    outbox: Annotated[
-        Path | None, typer.Option("--outbox", help="Write e-mails as .eml files here.")
-    ] = None,
-    smtp: Annotated[
-        str | None, typer.Option("--smtp", help="Send e-mails to this SMTP relay (HOST:PORT).")
-    ] = None,
+    outbox: OutboxOption = None,
+    smtp: SmtpOption = None,
+    switch_channel: SwitchChannelOption = False,
 ) -> None:
     """Submit results and work until idle, with a progress bar and a summary table.
-    Exits 1 if a notification was dead-lettered."""
-    if outbox is not None and smtp is not None:
-        raise UsageError("--outbox and --smtp exclude each other: pick one channel")
-    overrides: dict[str, Any] = {"db": db}
-    if outbox is not None:
-        overrides.update(channel="file", outbox=outbox)
-    if smtp is not None:
-        host, port = _parse_smtp(smtp)
-        overrides.update(channel="smtp", smtp_host=host, smtp_port=port)
-    settings = load_settings(**overrides)
+    Exits 1 if a notification was dead-lettered; 2 if the database was worked with another
+    channel (unless --switch-channel)."""
+    settings = channel_settings(db, outbox, smtp)
     _setup_logs(settings, quiet_console=True)
     err = Console(stderr=True)
     stop = threading.Event()
-    with Runtime.from_settings(settings) as rt, Runtime.from_settings(settings) as rt_notify:
+    with (
+        Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt,
+        Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt_notify,
+    ):
         started = time.perf_counter()
         total = _submit(rt.db.intake_port, paths)
         progress = Progress(
@@ -252,12 +290,19 @@ def _trace_source(settings: Settings, aws: bool) -> Iterator[TraceSource]:
 
 @app.command()
 def trace(
-    sample_id: Annotated[str, typer.Argument(help="Sample ID (or a record/message id).")],
+    sample_id: Annotated[
+        str,
+        typer.Argument(
+            help="A sample ID, a record ID, a notification key or an e-mail's Message-ID "
+            "(with or without <>)."
+        ),
+    ],
     db: DbOption = None,
     aws: AwsOption = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
 ) -> None:
-    """A sample's whole story: received, verdict and findings, every notification attempt."""
+    """The whole story of a sample, a record or a notification: received, verdict and
+    findings, which e-mail covered which result, every attempt and where it went."""
     settings = load_settings(db=db)
     with _trace_source(settings, aws) as source:
         story = gather(source, sample_id)
@@ -326,7 +371,20 @@ def dlq_redrive(
         str | None, typer.Option("--queue", help="Only this source queue: intake or notify.")
     ] = None,
 ) -> None:
-    """Move dead letters back to their source queue (run `uvqc work` to process them)."""
-    with _dead_letters(load_settings(db=db), aws) as letters:
-        moved = letters.redrive(queue)
+    """Move dead letters back to their source queue (run `uvqc work` to process them, with
+    the channel the database is bound to)."""
+    settings = load_settings(db=db)
+    if aws:
+        with _dead_letters(settings, aws) as letters:
+            moved = letters.redrive(queue)
+        typer.echo(f"redrove {moved} message(s)")
+        return
+    with Database.from_settings(settings) as database:
+        moved = database.dead_letters.redrive(queue)
+        bound = meta.get(database.conn, meta.CHANNEL)
     typer.echo(f"redrove {moved} message(s)")
+    if moved and bound:
+        typer.echo(
+            f"this database sends through [{bound}]: process them with `uvqc work --db "
+            f"{settings.db} --until-idle` configured for that channel"
+        )

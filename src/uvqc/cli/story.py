@@ -3,6 +3,7 @@ embedded and the AWS runtimes print the same thing."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -14,11 +15,19 @@ RAW_SHOWN = 2000
 
 @runtime_checkable
 class RecordLookup(Protocol):
-    """Optional TraceSource extension: find a result by its record (message) id."""
+    """Optional TraceSource extension: find a result by its record (message) id, a
+    notification by its key, and every result a notification covered."""
 
     def result_by_id(self, record_id: str) -> ResultRecord | None: ...
 
     def notification_by_key(self, key: str) -> NotificationRecord | None: ...
+
+    def results_for_key(self, key: str) -> list[ResultRecord]: ...
+
+
+# `<uvqc.KEY@domain>` (with or without the brackets): the Message-ID uvqc gives each e-mail.
+_MESSAGE_ID = re.compile(r"^<?uvqc\.([0-9a-f]{16,64})@[^>\s]*>?$", re.IGNORECASE)
+_KEY = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass
@@ -26,28 +35,52 @@ class Story:
     query: str
     results: list[ResultRecord] = field(default_factory=list)
     notifications: list[NotificationRecord] = field(default_factory=list)
+    kind: str = "sample"  # what the query named: sample | notification | record
 
     @property
     def found(self) -> bool:
         return bool(self.results or self.notifications)
 
 
+def key_of(query: str) -> str | None:
+    """The notification key named by a Message-ID (`<uvqc.KEY@domain>`) or a bare key."""
+    text = query.strip()
+    match = _MESSAGE_ID.match(text)
+    if match:
+        return match.group(1).lower()
+    return text.lower() if _KEY.match(text.lower()) else None
+
+
 def gather(source: TraceSource, query: str) -> Story:
-    """Everything about a sample ID; failing that, about a record (message) id."""
-    story = Story(query, source.results_for_sample(query), source.notifications_for_sample(query))
-    if story.found or not isinstance(source, RecordLookup):
-        return story
+    """Everything about a sample ID; failing that, about a notification (its key or its
+    Message-ID, with or without <>) or a record (message) id. A Message-ID is never taken
+    for a sample ID."""
+    is_message_id = _MESSAGE_ID.match(query.strip()) is not None
+    if not is_message_id:
+        story = Story(
+            query, source.results_for_sample(query), source.notifications_for_sample(query)
+        )
+        if story.found:
+            return story
+    if not isinstance(source, RecordLookup):
+        return Story(query, kind="notification" if is_message_id else "sample")
+    key = key_of(query)
+    if key is not None:
+        note = source.notification_by_key(key)
+        covered = source.results_for_key(key)
+        if note is not None or covered:
+            return Story(query, covered, [note] if note else [], kind="notification")
     record = source.result_by_id(query)
     if record is None:
-        return story
-    story.results = [record]
+        return Story(query, kind="notification" if is_message_id else "record")
+    story = Story(query, [record], kind="record")
     if record.notification_key is not None:
         note = source.notification_by_key(record.notification_key)
         story.notifications = [note] if note is not None else []
     return story
 
 
-def _notification_dict(n: NotificationRecord) -> dict[str, Any]:
+def _notification_dict(n: NotificationRecord, story: Story) -> dict[str, Any]:
     return {
         "key": n.key,
         "sampleId": n.sample_id,
@@ -59,15 +92,36 @@ def _notification_dict(n: NotificationRecord) -> dict[str, Any]:
         "leaseUntil": iso(n.lease_until) if n.lease_until else None,
         "lastError": n.last_error,
         "deliveredTo": list(n.delivered_to),
+        "channel": n.channel,
         "attempts": [a.to_dict() for a in n.attempts],
+        "coversRecords": [r.record_id for r in story.results if r.notification_key == n.key],
     }
 
 
 def story_dict(story: Story) -> dict[str, Any]:
+    notes = {n.key: n for n in story.notifications}
+    results = []
+    for r in story.results:
+        data = r.to_dict()
+        note = notes.get(r.notification_key or "")
+        data["coveredBy"] = (
+            None
+            if note is None
+            else {
+                "notificationKey": note.key,
+                "messageId": note.message_id,
+                "sentForRecord": note.record_id,
+                "duplicate": note.record_id != r.record_id,
+                "status": note.status.value,
+                "channel": note.channel,
+            }
+        )
+        results.append(data)
     return {
         "query": story.query,
-        "results": [r.to_dict() for r in story.results],
-        "notifications": [_notification_dict(n) for n in story.notifications],
+        "kind": story.kind,
+        "results": results,
+        "notifications": [_notification_dict(n, story) for n in story.notifications],
     }
 
 
@@ -76,8 +130,12 @@ def _number(value: float) -> str:
 
 
 def _result_lines(r: ResultRecord, notes: dict[str, NotificationRecord]) -> list[str]:
-    lines = [
-        f"Result {r.record_id}",
+    lines = [f"Result {r.record_id}"]
+    if r.sample_id is not None:
+        lines.append(f"  sample     {safe_excerpt(r.sample_id, 200)}")
+    if r.source:
+        lines.append(f"  source     {r.source}")
+    lines += [
         f"  received   {iso(r.received_at)}",
         f"  checked    {iso(r.checked_at)}",
         f"  verdict    {r.verdict.value.upper()}" + (f"  (method {r.method})" if r.method else ""),
@@ -96,7 +154,13 @@ def _result_lines(r: ResultRecord, notes: dict[str, NotificationRecord]) -> list
     if r.notification_key is None:
         lines.append("  notification: none needed (passed)")
     elif r.notification_key in notes:
-        lines.extend(_notification_lines(notes[r.notification_key]))
+        note = notes[r.notification_key]
+        if note.record_id != r.record_id:
+            lines.append(
+                f"  covered by the e-mail for record {note.record_id} (same content within "
+                f"the deduplication window: a duplicate, not e-mailed again)"
+            )
+        lines.extend(_notification_lines(note))
     else:
         lines.append(f"  notification {r.notification_key}: queued, not attempted yet")
     return lines
@@ -114,11 +178,14 @@ def _notification_lines(n: NotificationRecord) -> list[str]:
         f"    Message-ID {n.message_id}",
         f"    status     {status}",
     ]
+    if n.channel:
+        lines.append(f"    went to    {n.channel}")
     if n.delivered_to:
         lines.append(f"    delivered to {', '.join(n.delivered_to)}")
     for i, a in enumerate(n.attempts, 1):
         who = f" (worker {a.worker})" if a.worker else ""
-        lines.append(f"    attempt {i}: {iso(a.at)} {a.outcome}: {a.detail}{who}")
+        via = f" via {a.channel}" if a.channel else ""
+        lines.append(f"    attempt {i}: {iso(a.at)} {a.outcome}: {a.detail}{via}{who}")
     if n.last_error and n.status.value != "sent":
         lines.append(f"    last error {n.last_error}")
     return lines
@@ -127,7 +194,8 @@ def _notification_lines(n: NotificationRecord) -> list[str]:
 def story_text(story: Story) -> str:
     notes = {n.key: n for n in story.notifications}
     used: set[str] = set()
-    lines = [f"Sample {story.query}: {len(story.results)} result(s)", ""]
+    title = {"sample": "Sample", "notification": "Notification", "record": "Record"}
+    lines = [f"{title.get(story.kind, 'Sample')} {story.query}: {len(story.results)} result(s)", ""]
     for r in story.results:
         lines.extend(_result_lines(r, notes))
         lines.append("")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from uvqc.adapters.channels import make_channel
+from uvqc.adapters.channels import channel_identity, make_channel
 from uvqc.adapters.sqlite import (
     INTAKE,
     NOTIFY,
@@ -20,6 +20,8 @@ from uvqc.adapters.sqlite import (
     SqliteStore,
     connect,
 )
+from uvqc.adapters.sqlite.meta import bind_channel, refuse_other_channel
+from uvqc.adapters.sqlite.windows import SqliteWindows
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.breaker import BreakerPolicy, CircuitBreaker
 from uvqc.pipeline.notify import MailSettings, RetryPolicy
@@ -49,6 +51,7 @@ class Database:
     notify: SqliteQueue
     store: SqliteStore
     ledger: SqliteLedger
+    windows: SqliteWindows
     dead_letters: SqliteDeadLetters
     intake_port: SqliteIntakeQueue
     notify_port: SqliteNotifyQueue
@@ -74,6 +77,7 @@ class Database:
             notify=notify,
             store=SqliteStore(work_conn),
             ledger=SqliteLedger(ledger_conn),
+            windows=SqliteWindows(work_conn),
             dead_letters=SqliteDeadLetters({INTAKE: durable_intake, NOTIFY: durable_notify}),
             intake_port=SqliteIntakeQueue(durable_intake),
             notify_port=SqliteNotifyQueue(notify),
@@ -119,14 +123,40 @@ class Runtime:
     lease: timedelta = field(default=timedelta(minutes=5))
     poll_seconds: float = 0.1
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)  # the channel's health
+    window: timedelta = field(default=timedelta(days=1))
+    bind_identity: str | None = None  # the channel to bind the database to at first notify
+    switch_channel: bool = False
+    channel_bound: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, channel: Channel | None = None) -> Runtime:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        channel: Channel | None = None,
+        bind: bool = False,
+        switch_channel: bool = False,
+    ) -> Runtime:
+        """The runtime. With `bind` (the CLI's `run` and `work`), a database bound to
+        another channel is refused at once (ChannelMismatchError, exit 2) unless
+        `switch_channel`, which rebinds it; an unbound one is bound by the first notify batch
+        (`ensure_channel_bound`): a notification never silently changes channel."""
         methods = method_book(settings)
         chosen = channel if channel is not None else make_channel(settings)
+        database = Database.from_settings(settings)
+        identity = channel_identity(settings) if bind else None
+        if identity is not None:
+            try:
+                if switch_channel:
+                    bind_channel(database.conn, identity, switch=True)
+                else:
+                    refuse_other_channel(database.conn, identity, db=str(settings.db))
+            except BaseException:
+                database.close()
+                raise
         return cls(
             settings=settings,
-            db=Database.from_settings(settings),
+            db=database,
             channel=chosen,
             methods=methods,
             mail=MailSettings.from_settings(settings),
@@ -138,7 +168,20 @@ class Runtime:
             lease=timedelta(seconds=settings.visibility_timeout_seconds),
             poll_seconds=settings.poll_seconds,
             breaker=CircuitBreaker(BreakerPolicy.from_settings(settings)),
+            window=timedelta(seconds=settings.dedup_window_seconds),
+            bind_identity=identity,
+            switch_channel=switch_channel,
         )
+
+    def ensure_channel_bound(self) -> None:
+        """Bind the database to this runtime's channel before its first e-mail (once);
+        ChannelMismatchError if another worker bound it to another channel meanwhile."""
+        if self.bind_identity is None or self.channel_bound:
+            return
+        bind_channel(
+            self.db.conn, self.bind_identity, switch=self.switch_channel, db=str(self.settings.db)
+        )
+        self.channel_bound = True
 
     def close(self) -> None:
         self.db.close()

@@ -89,7 +89,13 @@ class Worker:
         # together (one fsync per batch instead of three, and nothing half-done on a crash);
         # judging happens before, so the write lock is held only for the writes.
         with transaction(db.work_conn):
-            outcome = record_batch(records, store=db.store, notify=db.notify_port)
+            outcome = record_batch(
+                records,
+                store=db.store,
+                notify=db.notify_port,
+                windows=db.windows,
+                window=self.rt.window,
+            )
             failed = set(outcome.failed)
             db.intake.delete([m.receipt for m in messages if m.id not in failed])
         done = Tally(
@@ -108,6 +114,11 @@ class Worker:
         messages = db.notify.receive(self.rt.batch_size, self.rt.visibility_timeout)
         if not messages:
             return 0
+        try:
+            self.rt.ensure_channel_bound()
+        except BaseException:
+            db.notify.change_visibility([(m.receipt, 0.0) for m in messages])  # untouched
+            raise
         by_id = {m.id: m for m in messages}
         results = notify_batch(
             [Delivery(m.id, m.body, m.receive_count) for m in messages],

@@ -2,22 +2,25 @@
 
 Transport-independent: the embedded worker and the Lambda handler both call `check_batch`.
 Each message succeeds or fails on its own. A reject is a verdict, not a failure: only
-infrastructure errors (store, notify queue) fail a message, so its transport retries it.
+infrastructure errors (store, window index, notify queue) fail a message, so its transport
+retries it. Flagged and rejected results get their notification key from their content and
+the deduplication window (`uvqc.pipeline.identity`): one e-mail per distinct result.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from uvqc.core.engine import judge
 from uvqc.core.methods import MethodBook
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import InfrastructureError
+from uvqc.pipeline.identity import DEFAULT_WINDOW, WindowIndex, read_content
 from uvqc.pipeline.ports import NotificationQueue, RecordStore
-from uvqc.pipeline.records import NotificationRequest, ResultRecord, utcnow
+from uvqc.pipeline.records import NotificationRequest, ResultRecord, source_text, utcnow
 
 log = logging.getLogger("uvqc.pipeline.check")
 
@@ -30,6 +33,8 @@ class Incoming:
     body: str | bytes
     received_at: datetime
     correlation_id: str | None = None
+    source: str | None = None  # "day.jsonl:12" (queue envelope); else the message's `source`
+    submission_id: str | None = None  # sha256 of file content + line: a re-submission
 
 
 @dataclass(slots=True)
@@ -53,7 +58,14 @@ def judge_batch(
     records: list[ResultRecord] = []
     checked_at = clock()
     for msg in messages:
-        judgement, _ = judge(msg.body, methods)
+        judgement, message = judge(msg.body, methods)
+        source = msg.source or source_text(getattr(message, "source", None))
+        digest = None
+        if judgement.needs_notification:
+            content = read_content(msg.body)
+            digest = content.digest
+            if source is None and isinstance(content.data, dict):
+                source = source_text(content.data.get("source"))
         record = ResultRecord.create(
             record_id=msg.message_id,
             judgement=judgement,
@@ -61,6 +73,8 @@ def judge_batch(
             received_at=msg.received_at,
             checked_at=checked_at,
             correlation_id=msg.correlation_id or msg.message_id,
+            source=source,
+            content_digest=digest,
         )
         records.append(record)
         log.info(
@@ -77,14 +91,46 @@ def judge_batch(
     return records
 
 
+def assign_keys(
+    records: list[ResultRecord], windows: WindowIndex, span: timedelta
+) -> list[ResultRecord]:
+    """Records with their notification keys: flagged and rejected ones get the key of their
+    content's deduplication window (InfrastructureError if the index cannot be reached)."""
+    todo = [
+        i
+        for i, r in enumerate(records)
+        if r.verdict is not Verdict.PASS and r.content_digest and r.notification_key is None
+    ]
+    if not todo:
+        return records
+    keys = windows.assign(
+        [(records[i].content_digest or "", records[i].received_at) for i in todo], span
+    )
+    keyed = list(records)
+    for i, key in zip(todo, keys, strict=True):
+        keyed[i] = replace(records[i], notification_key=key)
+    return keyed
+
+
 def record_batch(
-    records: list[ResultRecord], *, store: RecordStore, notify: NotificationQueue
+    records: list[ResultRecord],
+    *,
+    store: RecordStore,
+    notify: NotificationQueue,
+    windows: WindowIndex,
+    window: timedelta = DEFAULT_WINDOW,
 ) -> CheckOutcome:
-    """The durable half: store every record, then queue a notification request for each
-    flagged or rejected one. Failed message ids are for the transport to redeliver."""
-    outcome = CheckOutcome(records=records)
+    """The durable half: give flagged and rejected records their notification keys (window
+    index), store every record, then queue a notification request for each flagged or
+    rejected one. Failed message ids are for the transport to redeliver."""
     if not records:
-        return outcome
+        return CheckOutcome(records=records)
+    try:
+        records = assign_keys(records, windows, window)
+    except InfrastructureError:
+        log.exception("could not assign notification keys; the batch will be retried")
+        return CheckOutcome(failed=[r.record_id for r in records])
+    outcome = CheckOutcome(records=records)
     try:
         store.save_results(records)
     except InfrastructureError:
@@ -112,8 +158,10 @@ def check_batch(
     methods: MethodBook,
     store: RecordStore,
     notify: NotificationQueue,
+    windows: WindowIndex,
+    window: timedelta = DEFAULT_WINDOW,
     clock: Callable[[], datetime] = utcnow,
 ) -> CheckOutcome:
     """Judge, record and queue notifications for every message of a batch."""
     records = judge_batch(messages, methods=methods, clock=clock)
-    return record_batch(records, store=store, notify=notify)
+    return record_batch(records, store=store, notify=notify, windows=windows, window=window)

@@ -126,12 +126,33 @@ def message_id(key: str, mail_from: str) -> str:
     return f"<uvqc.{key}@{header_safe(domain or 'uvqc.invalid', 200)}>"
 
 
-def _body(request: NotificationRequest) -> str:
+CONTEXT_LABELS = {
+    "batchId": "Batch:",
+    "instrumentId": "Instrument:",
+    "measuredAt": "Measured at:",
+    "sampleType": "Sample type:",
+}
+
+
+def trace_command(request: NotificationRequest, trace_options: str = "") -> str:
+    """The exact command that shows this notification, every result it covered and where
+    each e-mail went (the notification key is unique and shell-safe)."""
+    return f"uvqc trace {request.key}{trace_options}"
+
+
+def _body(request: NotificationRequest, trace_options: str = "") -> str:
     who = request.sample_id if request.sample_id is not None else "(no readable sample ID)"
+    context = dict(request.context)
     lines = [
         f"uvqc found a data quality issue for sample {who}.",
         "",
         f"Verdict:      {request.verdict.value}",
+        f"Sample:       {who}",
+    ]
+    for name, label in CONTEXT_LABELS.items():
+        lines.append(f"{label:<14}{context.get(name, '-')}")
+    lines += [
+        f"Source:       {request.source or '-'}",
         f"Method:       {request.method or '-'}",
         f"Received at:  {iso(request.received_at)}",
         f"Record ID:    {request.record_id}",
@@ -149,10 +170,18 @@ def _body(request: NotificationRequest) -> str:
         lines += ["", "Payload excerpt (escaped):", f"  {request.excerpt}"]
     lines += [
         "",
-        f"Full story: uvqc trace {who if request.sample_id else request.record_id}",
+        f"Full story: {trace_command(request, trace_options)}",
         f"Notification key: {request.key}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _subject_who(request: NotificationRequest) -> str:
+    if request.sample_id is not None:
+        return f"for {header_safe(request.sample_id)}"
+    if request.source:
+        return f"without a readable sample ID, from {header_safe(request.source, 200)}"
+    return "without a readable sample ID"
 
 
 def compose(
@@ -161,21 +190,28 @@ def compose(
     mail_from: str,
     mail_to: Sequence[str],
     subject_prefix: str = "",
+    trace_options: str = "",
 ) -> Email:
-    """The e-mail for a request; Subject and X-UVQC-Sample-Id name the sample."""
-    who = header_safe(request.sample_id) if request.sample_id is not None else "unknown sample"
+    """The e-mail for a request. Subject and X-UVQC-Sample-Id name the sample; without a
+    readable sample ID there is no X-UVQC-Sample-Id header and the Subject names the source.
+    `trace_options` (` --db PATH`, ` --aws`) completes the trace command in the body."""
     what = "Rejected result" if request.verdict is Verdict.REJECT else "Data Quality Issue"
     headers = [
-        ("Subject", header_safe(f"{subject_prefix}{what} for {who}", 400)),
+        ("Subject", header_safe(f"{subject_prefix}{what} {_subject_who(request)}", 400)),
         ("From", mail_from),  # validated address lists (settings): no control characters
         ("To", ", ".join(mail_to)),
         ("Message-ID", message_id(request.key, mail_from)),
         ("Date", format_datetime(request.received_at)),
-        ("X-UVQC-Sample-Id", who),
+    ]
+    if request.sample_id is not None:
+        headers.append(("X-UVQC-Sample-Id", header_safe(request.sample_id)))
+    headers += [
         ("X-UVQC-Record-Id", header_safe(request.record_id)),
         ("X-UVQC-Notification-Key", header_safe(request.key)),
         ("X-UVQC-Verdict", request.verdict.value),
     ]
+    if request.source:
+        headers.append(("X-UVQC-Source", header_safe(request.source, 300)))
     if request.correlation_id:
         headers.append(("X-UVQC-Correlation-Id", header_safe(request.correlation_id)))
-    return Email(tuple(headers), _body(request))
+    return Email(tuple(headers), _body(request, trace_options))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING
 from uvqc.errors import DeliveryError
 from uvqc.pipeline.addresses import parse_addresses
 from uvqc.pipeline.breaker import CircuitBreaker
-from uvqc.pipeline.email import compose, message_id
+from uvqc.pipeline.email import Email, compose, message_id
 from uvqc.pipeline.ports import Channel, ClaimState, Ledger, Sender
 from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
 
@@ -105,18 +106,45 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class MailSettings:
+    """Sender, recipients, subject prefix, and the options `uvqc trace` needs to find this
+    runtime's records (printed in every e-mail: `--db PATH` when not the default, `--aws`)."""
+
     mail_from: str
     mail_to: tuple[str, ...]
     subject_prefix: str = ""
+    trace_options: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailSettings:
-        return cls(settings.mail_from, tuple(settings.mail_to), settings.subject_prefix)
+        return cls(
+            settings.mail_from,
+            tuple(settings.mail_to),
+            settings.subject_prefix,
+            trace_options(settings),
+        )
 
     def recipients(self) -> tuple[str, ...]:
         """The envelope recipients: the addr-spec of every mailbox in mail_to (a display
         name like `"Smith, Ann" <a@x.example>` is for the To header only)."""
         return tuple(m.addr_spec for m in parse_addresses(self.mail_to))
+
+
+def trace_options(settings: Settings) -> str:
+    """` --aws` on AWS; ` --db PATH` (shell-quoted) when the database is not the default."""
+    if settings.runtime == "aws":
+        return " --aws"
+    if settings.db != type(settings).model_fields["db"].default:
+        return f" --db {shlex.quote(str(settings.db))}"
+    return ""
+
+
+def destination(channel: Channel, email: Email, recipients: Sequence[str]) -> str:
+    """Where an e-mail goes, for the ledger and `uvqc trace`: the channel's own description
+    (`smtp relay.lab:25`, `file var/outbox/<name>.eml`, `ses`, `sns <topic arn>`) and the
+    recipients."""
+    describe = getattr(channel, "destination", None)
+    where = str(describe(email)) if callable(describe) else channel.name
+    return f"{where} to {', '.join(recipients)}" if recipients else where
 
 
 def notify_batch(
@@ -136,7 +164,9 @@ def notify_batch(
     results: list[NotifyResult] = []
     with channel.open() as sender:
         for d in deliveries:
-            results.append(_deliver(d, ledger, sender, mail, policy, worker, lease, clock, breaker))
+            results.append(
+                _deliver(d, ledger, channel, sender, mail, policy, worker, lease, clock, breaker)
+            )
     return results
 
 
@@ -146,6 +176,7 @@ DEFER_MIN_SECONDS = 0.2
 def _deliver(
     d: Delivery,
     ledger: Ledger,
+    channel: Channel,
     sender: Sender,
     mail: MailSettings,
     policy: RetryPolicy,
@@ -193,6 +224,7 @@ def _deliver(
         log.warning("previous send was interrupted; resending with Message-ID %s", mid, extra=ctx)
 
     detail_prefix = "resend after interrupted attempt; " if claim.resend else ""
+    where = channel.name  # until the e-mail is composed: then the channel's own description
     try:
         pending = [r for r in mail.recipients() if r not in claim.record.delivered_to]
         email = compose(
@@ -200,7 +232,9 @@ def _deliver(
             mail_from=mail.mail_from,
             mail_to=mail.mail_to,
             subject_prefix=mail.subject_prefix,
+            trace_options=mail.trace_options,
         )
+        where = destination(channel, email, pending)
         accepted = sender.send(email, pending) if pending else ()
     except DeliveryError as exc:
         if breaker is not None:
@@ -220,6 +254,7 @@ def _deliver(
             clock,
             ctx,
             detail_prefix,
+            where,
             attempt=attempt,
             breaker=breaker,
         )
@@ -234,7 +269,17 @@ def _deliver(
         )
         delivered = tuple(claim.record.delivered_to)
         return _failed(
-            d, request, unexpected, delivered, ledger, policy, worker, clock, ctx, detail_prefix
+            d,
+            request,
+            unexpected,
+            delivered,
+            ledger,
+            policy,
+            worker,
+            clock,
+            ctx,
+            detail_prefix,
+            where,
         )
     if breaker is not None:
         breaker.record_success()
@@ -243,7 +288,7 @@ def _deliver(
     ledger.finish(
         request.key,
         status=NotificationStatus.SENT,
-        attempt=Attempt(clock(), "sent", f"{detail_prefix}Message-ID {mid}", worker),
+        attempt=Attempt(clock(), "sent", f"{detail_prefix}Message-ID {mid}", worker, where),
         delivered_to=delivered,
     )
     log.info("notification sent", extra={**ctx, "messageIdHeader": mid})
@@ -261,6 +306,7 @@ def _failed(
     clock: Callable[[], datetime],
     ctx: Mapping[str, object],
     detail_prefix: str,
+    where: str,
     *,
     attempt: int | None = None,
     breaker: CircuitBreaker | None = None,
@@ -279,7 +325,7 @@ def _failed(
     ledger.finish(
         request.key,
         status=status,
-        attempt=Attempt(clock(), kind, detail_prefix + exc.reason, worker),
+        attempt=Attempt(clock(), kind, detail_prefix + exc.reason, worker, where),
         delivered_to=delivered,
         error=reason,
     )

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,17 +45,48 @@ def safe_excerpt(raw: str | bytes, limit: int = EXCERPT_CHARS) -> str:
     return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
 
 
-def notification_key(judgement: Judgement, raw: str | bytes) -> str:
-    """Identity of a notification: the sample and its finding set (or the payload for a reject
-    without a readable sample ID). The same result delivered twice maps to the same key."""
-    findings = [(f.code, f.value, f.limit) for f in judgement.findings]
-    if judgement.sample_id is not None:
-        identity: Any = ["sample", judgement.sample_id, judgement.verdict.value, findings]
-    else:
-        digest = hashlib.sha256(as_text(raw).encode("utf-8", "surrogatepass")).hexdigest()
-        identity = ["payload", digest, findings]
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:40]
+CONTEXT_FIELDS = ("batchId", "instrumentId", "measuredAt", "sampleType")
+CONTEXT_CHARS = 80
+
+
+def message_context(raw: str | bytes) -> dict[str, str]:
+    """What the chemist needs to find the cuvette and the run, read from the message as sent
+    (also from a rejected one): batchId, instrumentId, measuredAt, sampleType, as printable
+    single-line text. Fields absent or not scalars are left out; never raises."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    found: dict[str, str] = {}
+    for name in CONTEXT_FIELDS:
+        value = data.get(name)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            found[name] = safe_excerpt(str(value), CONTEXT_CHARS)
+    return found
+
+
+def source_text(value: Any) -> str | None:
+    """A result's source as `file:line[:column]` from the message's `source` field
+    (`{"file", "line", "column", "sha256"}`, written by `uvqc ingest`) or a plain string."""
+    if isinstance(value, str):
+        return safe_excerpt(value, 300) or None
+    if isinstance(value, dict):
+        file = value.get("file")
+        if not isinstance(file, str) or not file:
+            return None
+        parts = [safe_excerpt(file, 260)]
+        for name in ("line", "column"):
+            number = value.get(name)
+            if not isinstance(number, int) or isinstance(number, bool):
+                break
+            parts.append(str(number))
+        return ":".join(parts)
+    file = getattr(value, "file", None)  # a pydantic model of the same shape
+    if isinstance(file, str):
+        return source_text({k: getattr(value, k, None) for k in ("file", "line", "column")})
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +106,8 @@ class ResultRecord:
     raw_truncated: bool = False
     raw_bytes: int = 0
     indices: Mapping[str, float | None] | None = None  # uvqc.spectra.indices, if scanned
+    source: str | None = None  # where the result came from: "day.jsonl:12", "export.csv:3:2"
+    content_digest: str | None = None  # uvqc.pipeline.identity.content_digest (notified ones)
 
     @classmethod
     def create(
@@ -87,13 +119,17 @@ class ResultRecord:
         received_at: datetime,
         checked_at: datetime,
         correlation_id: str | None = None,
+        source: str | None = None,
+        content_digest: str | None = None,
+        notification_key: str | None = None,
     ) -> ResultRecord:
+        """The record of one message. The notification key (flagged and rejected results)
+        is assigned by the check stage from the content digest and the window index."""
         text = as_text(raw)
         size = len(text.encode("utf-8", "surrogatepass"))
         truncated = size > RAW_KEEP_BYTES
         if truncated:
             text = text.encode("utf-8", "surrogatepass")[:RAW_KEEP_BYTES].decode("utf-8", "ignore")
-        key = notification_key(judgement, raw) if judgement.needs_notification else None
         return cls(
             record_id=record_id,
             sample_id=judgement.sample_id,
@@ -103,11 +139,13 @@ class ResultRecord:
             raw=text,
             received_at=received_at,
             checked_at=checked_at,
-            notification_key=key,
+            notification_key=notification_key,
             correlation_id=correlation_id,
             raw_truncated=truncated,
             raw_bytes=size,
             indices=judgement.indices,
+            source=source,
+            content_digest=content_digest,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +163,8 @@ class ResultRecord:
             "rawTruncated": self.raw_truncated,
             "rawBytes": self.raw_bytes,
             "indices": None if self.indices is None else dict(self.indices),
+            "source": self.source,
+            "contentDigest": self.content_digest,
         }
 
     @classmethod
@@ -143,12 +183,18 @@ class ResultRecord:
             raw_truncated=bool(data.get("rawTruncated", False)),
             raw_bytes=int(data.get("rawBytes", 0)),
             indices=data.get("indices"),
+            source=data.get("source"),
+            content_digest=data.get("contentDigest"),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class NotificationRequest:
-    """Body of a message on the notify queue: everything the e-mail needs, self-contained."""
+    """Body of a message on the notify queue: everything the e-mail needs, self-contained.
+
+    `context` holds what identifies the measurement at the instrument (batchId,
+    instrumentId, measuredAt, sampleType, as sent); `source` the file and line it came from.
+    """
 
     key: str
     sample_id: str | None
@@ -159,11 +205,13 @@ class NotificationRequest:
     received_at: datetime
     excerpt: str = ""
     correlation_id: str | None = None
+    source: str | None = None
+    context: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def for_record(cls, record: ResultRecord) -> NotificationRequest:
         if record.notification_key is None:
-            raise ValueError(f"record {record.record_id} passed QC: nothing to notify")
+            raise ValueError(f"record {record.record_id} has no notification key")
         return cls(
             key=record.notification_key,
             sample_id=record.sample_id,
@@ -174,27 +222,32 @@ class NotificationRequest:
             received_at=record.received_at,
             excerpt=safe_excerpt(record.raw) if record.verdict is Verdict.REJECT else "",
             correlation_id=record.correlation_id,
+            source=record.source,
+            context=tuple(message_context(record.raw).items()),
         )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "key": self.key,
-                "sampleId": self.sample_id,
-                "recordId": self.record_id,
-                "verdict": self.verdict.value,
-                "findings": [f.to_dict() for f in self.findings],
-                "method": self.method,
-                "receivedAt": iso(self.received_at),
-                "excerpt": self.excerpt,
-                "correlationId": self.correlation_id,
-            },
-            separators=(",", ":"),
-        )
+        data: dict[str, Any] = {
+            "key": self.key,
+            "sampleId": self.sample_id,
+            "recordId": self.record_id,
+            "verdict": self.verdict.value,
+            "findings": [f.to_dict() for f in self.findings],
+            "method": self.method,
+            "receivedAt": iso(self.received_at),
+            "excerpt": self.excerpt,
+            "correlationId": self.correlation_id,
+        }
+        if self.source is not None:
+            data["source"] = self.source
+        if self.context:
+            data["context"] = dict(self.context)
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> NotificationRequest:
         data = json.loads(text)
+        context = data.get("context") or {}
         return cls(
             key=data["key"],
             sample_id=data.get("sampleId"),
@@ -205,6 +258,8 @@ class NotificationRequest:
             received_at=parse_iso(data["receivedAt"]),
             excerpt=data.get("excerpt", ""),
             correlation_id=data.get("correlationId"),
+            source=data.get("source"),
+            context=tuple((str(k), str(v)) for k, v in dict(context).items()),
         )
 
 
@@ -225,19 +280,27 @@ class Attempt:
     outcome: str  # "sent" | "transient" | "permanent" | "exhausted" | "resend"
     detail: str = ""
     worker: str = ""
+    channel: str = ""  # where it went: "smtp relay.lab:25 to a@x", "file var/outbox/....eml"
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        data = {
             "at": iso(self.at),
             "outcome": self.outcome,
             "detail": self.detail,
             "worker": self.worker,
         }
+        if self.channel:
+            data["channel"] = self.channel
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> Attempt:
         return cls(
-            parse_iso(data["at"]), data["outcome"], data.get("detail", ""), data.get("worker", "")
+            parse_iso(data["at"]),
+            data["outcome"],
+            data.get("detail", ""),
+            data.get("worker", ""),
+            data.get("channel", ""),
         )
 
 
@@ -256,3 +319,4 @@ class NotificationRecord:
     last_error: str | None = None
     delivered_to: tuple[str, ...] = ()
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
+    channel: str | None = None  # where the last attempt went (the channel and destination)

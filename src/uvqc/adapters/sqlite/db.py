@@ -74,6 +74,24 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX notifications_sample ON notifications (sample_id);
     CREATE INDEX notifications_record ON notifications (record_id);
     """,
+    # n8a: notification identity (content + deduplication window), where each e-mail went,
+    # the source of a result, and the channel a database is bound to.
+    2: """
+    ALTER TABLE results ADD COLUMN source TEXT;
+    ALTER TABLE results ADD COLUMN content_digest TEXT;
+    CREATE INDEX results_notification ON results (notification_key)
+        WHERE notification_key IS NOT NULL;
+    ALTER TABLE notifications ADD COLUMN channel TEXT;
+    CREATE TABLE result_windows (
+        digest       TEXT PRIMARY KEY,
+        window_start TEXT NOT NULL,
+        key          TEXT NOT NULL
+    );
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
     # Water-quality indices of a scanned result (uvqc.spectra.indices), as JSON.
     8: "ALTER TABLE results ADD COLUMN indices TEXT",
 }

@@ -28,7 +28,7 @@ from uvqc.pipeline.records import (
 
 _COLUMNS = (
     "key, sample_id, record_id, status, message_id, attempts, last_error, delivered_to, "
-    "lease_until, created_at, sent_at"
+    "lease_until, created_at, sent_at, channel"
 )
 
 
@@ -49,6 +49,7 @@ def _record(row: Sequence[Any]) -> NotificationRecord:
         lease_until=_opt_time(row[8]),
         created_at=parse_iso(row[9]),
         sent_at=_opt_time(row[10]),
+        channel=row[11],
     )
 
 
@@ -119,12 +120,14 @@ class SqliteLedger:
             c.execute(
                 "UPDATE notifications SET status = ?, lease_until = NULL, attempts = ?, "
                 "delivered_to = ?, last_error = COALESCE(?, last_error), "
+                "channel = COALESCE(?, channel), "
                 "sent_at = CASE WHEN ? THEN ? ELSE sent_at END WHERE key = ?",
                 (
                     status.value,
                     json.dumps(attempts, separators=(",", ":")),
                     json.dumps(list(dict.fromkeys(delivered_to))),
                     error,
+                    attempt.channel or None,
                     status is NotificationStatus.SENT,
                     iso(attempt.at),
                     key,

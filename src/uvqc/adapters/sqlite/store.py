@@ -13,7 +13,8 @@ from uvqc.pipeline.records import ResultRecord, iso, parse_iso
 
 _COLUMNS = (
     "record_id, sample_id, verdict, findings, method, raw, raw_truncated, raw_bytes, "
-    "received_at, checked_at, notification_key, correlation_id, indices"
+    "received_at, checked_at, notification_key, correlation_id, source, content_digest, "
+    "indices"
 )
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -32,6 +33,8 @@ def _row(r: ResultRecord) -> tuple[Any, ...]:
         iso(r.checked_at),
         r.notification_key,
         r.correlation_id,
+        r.source,
+        r.content_digest,
         None if r.indices is None else _dumps(dict(r.indices)),
     )
 
@@ -50,7 +53,9 @@ def _record(row: Sequence[Any]) -> ResultRecord:
         checked_at=parse_iso(row[9]),
         notification_key=row[10],
         correlation_id=row[11],
-        indices=None if row[12] is None else json.loads(row[12]),
+        source=row[12],
+        content_digest=row[13],
+        indices=None if row[14] is None else json.loads(row[14]),
     )
 
 
@@ -66,7 +71,7 @@ class SqliteStore:
         with transaction(self.conn) as c:
             c.executemany(
                 f"INSERT OR REPLACE INTO results ({_COLUMNS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_row(r) for r in records],
             )
 
@@ -82,6 +87,15 @@ class SqliteStore:
             f"SELECT {_COLUMNS} FROM results WHERE record_id = ?", (record_id,)
         ).fetchone()
         return None if row is None else _record(row)
+
+    def results_for_key(self, key: str) -> list[ResultRecord]:
+        """Every result a notification covered (the first, and the duplicates)."""
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM results WHERE notification_key = ? "
+            "ORDER BY received_at, record_id",
+            (key,),
+        ).fetchall()
+        return [_record(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Results per verdict, for summaries."""

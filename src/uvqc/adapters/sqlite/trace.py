@@ -23,3 +23,6 @@ class SqliteTrace:
 
     def notification_by_key(self, key: str) -> NotificationRecord | None:
         return self.ledger.notification_by_key(key)
+
+    def results_for_key(self, key: str) -> list[ResultRecord]:
+        return self.store.results_for_key(key)
