@@ -266,7 +266,7 @@ def test_a_version_1_database_is_migrated_and_its_records_still_trace(
     assert main(["trace", "OLD-1", "--db", str(db)]) == 0
     assert "notification k-old: queued, not attempted yet" in capsys.readouterr().out
     (version,) = sqlite3.connect(db).execute("PRAGMA user_version").fetchone()
-    assert version == 2
+    assert version == SCHEMA_VERSION
 
 
 def test_a_database_is_bound_by_its_first_email_not_by_a_run_that_sent_none(
