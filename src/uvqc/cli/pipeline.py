@@ -25,17 +25,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from uvqc.adapters.files import iter_messages
-from uvqc.cli.app import app
+from uvqc.adapters.sqlite.db import migrate, reading
+from uvqc.adapters.sqlite.dlq import SqliteDeadLetters
+from uvqc.cli.app import CleanGroup, app
 from uvqc.cli.story import dead_letter_dict, gather, story_dict, story_text
 from uvqc.errors import UsageError, UvqcError
-from uvqc.local.runtime import Database, Runtime
+from uvqc.local.runtime import Access, Database, Runtime
 from uvqc.local.worker import Tally, Worker, run_together
 from uvqc.logs import configure_logging
 from uvqc.pipeline.ports import DeadLetters, IntakeQueue, TraceSource
 from uvqc.settings import Settings, load_settings
 
-dlq_app = typer.Typer(help="Inspect and redrive the dead-letter queues.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Inspect and redrive the dead-letter queues.", no_args_is_help=True, cls=CleanGroup
+)
 app.add_typer(dlq_app, name="dlq")
+db_app = typer.Typer(
+    help="The embedded runtime's SQLite database.", no_args_is_help=True, cls=CleanGroup
+)
+app.add_typer(db_app, name="db")
 
 SUBMIT_CHUNK = 5000
 
@@ -43,11 +51,25 @@ DbOption = Annotated[
     Path | None, typer.Option("--db", help="SQLite database file; env UVQC_DB.", show_default=False)
 ]
 AwsOption = Annotated[bool, typer.Option("--aws", help="Read the AWS deployment instead.")]
+PathsArgument = Annotated[
+    list[str], typer.Argument(help="Result files or directories; - for stdin.", metavar="PATH")
+]
 
 
 class Format(StrEnum):
     text = "text"
     json = "json"
+
+
+class QueueName(StrEnum):
+    intake = "intake"
+    notify = "notify"
+
+
+QueueOption = Annotated[
+    QueueName | None,
+    typer.Option("--queue", help="Only the dead letters of this source queue."),
+]
 
 
 def _aws_ops(what: str) -> Any:
@@ -68,8 +90,14 @@ def _chunks(paths: list[str]) -> Iterator[list[bytes]]:
         yield chunk
 
 
-def _submit(port: IntakeQueue, paths: list[str]) -> int:
-    return sum(len(port.submit(chunk)) for chunk in _chunks(paths))
+def _submit(port: IntakeQueue, paths: list[str], stop: threading.Event | None = None) -> int:
+    """Submit in chunks (each one transaction); stop between chunks when `stop` is set."""
+    total = 0
+    for chunk in _chunks(paths):
+        total += len(port.submit(chunk))
+        if stop is not None and stop.is_set():
+            break
+    return total
 
 
 def _setup_logs(settings: Settings, *, quiet_console: bool = False) -> None:
@@ -83,7 +111,7 @@ def _setup_logs(settings: Settings, *, quiet_console: bool = False) -> None:
 
 @app.command()
 def submit(
-    paths: Annotated[list[str], typer.Argument(help="Result files or directories; - for stdin.")],
+    paths: PathsArgument,
     db: DbOption = None,
     queue_url: Annotated[
         str | None, typer.Option("--queue-url", help="Submit to this SQS intake queue.")
@@ -135,10 +163,21 @@ def work(
     )
 
 
-def _parse_smtp(value: str) -> tuple[str, int]:
+def parse_smtp(value: str) -> tuple[str, int]:
+    """`HOST:PORT` -> (host, port); an IPv6 literal is written in brackets, `[::1]:25`
+    (RFC 3986 section 3.2.2), and its host is returned without them."""
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise UsageError(f"--smtp {value!r}: expected HOST:PORT, e.g. localhost:1025")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        if not host or "[" in host or "]" in host:
+            host = ""
+    elif ":" in host or "[" in host or "]" in host:
+        host = ""  # an IPv6 address without brackets: its port cannot be told apart
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(
+            f"--smtp {value!r}: expected HOST:PORT with a port 1-65535, e.g. localhost:1025 "
+            "or [::1]:1025"
+        )
     return host, int(port)
 
 
@@ -166,7 +205,7 @@ def _summary(tally: Tally, rt: Runtime, elapsed: float) -> Table:
 
 @app.command()
 def run(
-    paths: Annotated[list[str], typer.Argument(help="Result files or directories; - for stdin.")],
+    paths: PathsArgument,
     db: DbOption = None,
     outbox: Annotated[
         Path | None, typer.Option("--outbox", help="Write e-mails as .eml files here.")
@@ -183,15 +222,21 @@ def run(
     if outbox is not None:
         overrides.update(channel="file", outbox=outbox)
     if smtp is not None:
-        host, port = _parse_smtp(smtp)
+        host, port = parse_smtp(smtp)
         overrides.update(channel="smtp", smtp_host=host, smtp_port=port)
     settings = load_settings(**overrides)
     _setup_logs(settings, quiet_console=True)
     err = Console(stderr=True)
     stop = threading.Event()
-    with Runtime.from_settings(settings) as rt, Runtime.from_settings(settings) as rt_notify:
+    with (
+        _interruptible(stop, err),
+        Runtime.from_settings(settings) as rt,
+        Runtime.from_settings(settings) as rt_notify,
+    ):
         started = time.perf_counter()
-        total = _submit(rt.db.intake_port, paths)
+        total = _submit(rt.db.intake_port, paths, stop)
+        if stop.is_set():
+            _interrupted(settings, f"while submitting: {total:,} result(s) were submitted", err)
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -228,12 +273,50 @@ def run(
             )
         elapsed = time.perf_counter() - started
         Console().print(_summary(tally, rt, elapsed))
+    if stop.is_set():
+        _interrupted(
+            settings,
+            f"{tally.received:,} of {total:,} submitted result(s) checked, "
+            f"{tally.notified:,} notification(s) sent",
+            err,
+        )
     if tally.dead_lettered:
         typer.echo(
-            f"{tally.dead_lettered} notification(s) dead-lettered: see `uvqc dlq list`",
+            f"{tally.dead_lettered} notification(s) dead-lettered: see "
+            f"`uvqc dlq list --db {settings.db}`",
             err=True,
         )
         raise typer.Exit(1)
+
+
+@contextmanager
+def _interruptible(stop: threading.Event, err: Console) -> Iterator[None]:
+    """The first Ctrl-C (or SIGTERM) sets `stop`: submission stops after its chunk, the
+    workers after their batch; a second Ctrl-C aborts at once (KeyboardInterrupt)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("stopping after the current batch (Ctrl-C again to abort at once)")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _interrupted(settings: Settings, done: str, err: Console) -> None:
+    """Say what an interrupted `uvqc run` did and how to finish; exit 130 (128 + SIGINT)."""
+    err.print(
+        f"interrupted {done}. Everything submitted is safe in {settings.db}: finish it with "
+        f"`uvqc work --db {settings.db} --until-idle`.",
+        markup=False,
+        highlight=False,
+    )
+    raise typer.Exit(130)
 
 
 @contextmanager
@@ -242,11 +325,9 @@ def _trace_source(settings: Settings, aws: bool) -> Iterator[TraceSource]:
     if aws:
         yield cast(TraceSource, _aws_ops("--aws").trace_source(settings))
         return
-    if not settings.db.exists():
-        raise UvqcError(f"no database at {settings.db}: run `uvqc run` or `uvqc submit` first")
     from uvqc.adapters.sqlite.trace import SqliteTrace
 
-    with Database.from_settings(settings) as database:
+    with Database.from_settings(settings, access="read") as database, reading(settings.db):
         yield SqliteTrace(database.store, database.ledger)
 
 
@@ -262,7 +343,8 @@ def trace(
     with _trace_source(settings, aws) as source:
         story = gather(source, sample_id)
     if not story.found:
-        raise UvqcError(f"no result or notification for {sample_id!r}")
+        where = "the AWS deployment" if aws else str(settings.db)
+        raise UvqcError(f"no result or notification for {sample_id!r} in {where}")
     if fmt is Format.json:
         typer.echo(json.dumps(story_dict(story), indent=2, ensure_ascii=False))
     else:
@@ -271,25 +353,34 @@ def trace(
 
 
 @contextmanager
-def _dead_letters(settings: Settings, aws: bool) -> Iterator[DeadLetters]:
-    """The runtime's DeadLetters: SQS with --aws, else the SQLite file (closed after)."""
+def _dead_letters(
+    settings: Settings, aws: bool, access: Access, queue: QueueName | None = None
+) -> Iterator[DeadLetters]:
+    """The runtime's DeadLetters: SQS with --aws, else the SQLite file (closed after), read
+    only for list/show; with `queue`, the embedded one looks at that queue only."""
     if aws:
         yield cast(DeadLetters, _aws_ops("--aws").dead_letters(settings))
         return
-    with Database.from_settings(settings) as database:
-        yield database.dead_letters
+    with Database.from_settings(settings, access=access) as database, reading(settings.db):
+        letters = database.dead_letters
+        if queue is not None:
+            letters = SqliteDeadLetters({queue.value: letters.queues[queue.value]})
+        yield letters
 
 
 @dlq_app.command("list")
 def dlq_list(
     db: DbOption = None,
     aws: AwsOption = False,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    queue: QueueOption = None,
 ) -> None:
     """List dead letters with their reasons."""
-    with _dead_letters(load_settings(db=db), aws) as letters:
+    with _dead_letters(load_settings(db=db), aws, "read", queue) as letters:
         found = letters.list(limit)
+    if queue is not None:  # the SQS adapter lists both queues
+        found = [d for d in found if d.queue == queue.value]
     if fmt is Format.json:
         typer.echo(json.dumps([dead_letter_dict(d) for d in found], indent=2))
         return
@@ -309,12 +400,16 @@ def dlq_show(
     message_id: Annotated[str, typer.Argument(help="Dead letter message id.")],
     db: DbOption = None,
     aws: AwsOption = False,
+    queue: QueueOption = None,
 ) -> None:
     """Show one dead letter: reason, sample, body."""
-    with _dead_letters(load_settings(db=db), aws) as letters:
+    with _dead_letters(load_settings(db=db), aws, "read", queue) as letters:
         found = letters.show(message_id)
+    if found is not None and queue is not None and found.queue != queue.value:
+        found = None
     if found is None:
-        raise UvqcError(f"no dead letter {message_id!r}")
+        where = f" in the {queue.value} dead-letter queue" if queue is not None else ""
+        raise UvqcError(f"no dead letter {message_id!r}{where}")
     typer.echo(json.dumps(dead_letter_dict(found), indent=2, ensure_ascii=False))
 
 
@@ -322,11 +417,23 @@ def dlq_show(
 def dlq_redrive(
     db: DbOption = None,
     aws: AwsOption = False,
-    queue: Annotated[
-        str | None, typer.Option("--queue", help="Only this source queue: intake or notify.")
-    ] = None,
+    queue: QueueOption = None,
 ) -> None:
     """Move dead letters back to their source queue (run `uvqc work` to process them)."""
-    with _dead_letters(load_settings(db=db), aws) as letters:
-        moved = letters.redrive(queue)
-    typer.echo(f"redrove {moved} message(s)")
+    settings = load_settings(db=db)
+    with _dead_letters(settings, aws, "existing") as letters:
+        moved = letters.redrive(queue.value if queue is not None else None)
+    hint = "" if aws or not moved else f": process them with `uvqc work --db {settings.db}`"
+    typer.echo(f"redrove {moved} message(s){hint}")
+
+
+@db_app.command("migrate")
+def db_migrate(db: DbOption = None) -> None:
+    """Migrate the database to this uvqc's schema (writing commands do it by themselves;
+    read commands refuse an older schema until then)."""
+    settings = load_settings(db=db)
+    before, after = migrate(settings.db)
+    if before == after:
+        typer.echo(f"{settings.db}: schema {after}, nothing to migrate")
+    else:
+        typer.echo(f"{settings.db}: migrated from schema {before} to {after}")
