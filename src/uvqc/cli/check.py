@@ -35,7 +35,7 @@ MethodOption = Annotated[
 
 def method_book(method: Path | None) -> MethodBook:
     """Built-in methods plus the configured method file (flag > UVQC_METHOD > uvqc.toml)."""
-    settings = load_settings(method=method)
+    settings = load_settings(method=method, only={"method"}, flag_names={"method": "--method"})
     return MethodBook.from_paths([settings.method] if settings.method else [])
 
 

@@ -203,6 +203,9 @@ def _summary(tally: Tally, rt: Runtime, elapsed: float) -> Table:
     return table
 
 
+_RUN_FLAGS = {"smtp_host": "--smtp", "smtp_port": "--smtp", "channel": "--outbox/--smtp"}
+
+
 @app.command()
 def run(
     paths: PathsArgument,
@@ -224,7 +227,7 @@ def run(
     if smtp is not None:
         host, port = parse_smtp(smtp)
         overrides.update(channel="smtp", smtp_host=host, smtp_port=port)
-    settings = load_settings(**overrides)
+    settings = load_settings(flag_names=_RUN_FLAGS, **overrides)
     _setup_logs(settings, quiet_console=True)
     err = Console(stderr=True)
     stop = threading.Event()
