@@ -232,14 +232,18 @@ def run(
     err = Console(stderr=True)
     stop = threading.Event()
     with (
-        _interruptible(stop, err),
+        _interruptible(stop),
         Runtime.from_settings(settings) as rt,
         Runtime.from_settings(settings) as rt_notify,
     ):
         started = time.perf_counter()
         total = _submit(rt.db.intake_port, paths, stop)
         if stop.is_set():
-            _interrupted(settings, f"while submitting: {total:,} result(s) were submitted", err)
+            _interrupted(
+                settings,
+                f"while submitting: {total:,} result(s) were submitted, the rest of the "
+                "input was not",
+            )
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -281,7 +285,6 @@ def run(
             settings,
             f"{tally.received:,} of {total:,} submitted result(s) checked, "
             f"{tally.notified:,} notification(s) sent",
-            err,
         )
     if tally.dead_lettered:
         typer.echo(
@@ -293,7 +296,7 @@ def run(
 
 
 @contextmanager
-def _interruptible(stop: threading.Event, err: Console) -> Iterator[None]:
+def _interruptible(stop: threading.Event) -> Iterator[None]:
     """The first Ctrl-C (or SIGTERM) sets `stop`: submission stops after its chunk, the
     workers after their batch; a second Ctrl-C aborts at once (KeyboardInterrupt)."""
 
@@ -301,7 +304,7 @@ def _interruptible(stop: threading.Event, err: Console) -> Iterator[None]:
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
-        err.print("stopping after the current batch (Ctrl-C again to abort at once)")
+        typer.echo("stopping after the current batch (Ctrl-C again to abort at once)", err=True)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -311,13 +314,12 @@ def _interruptible(stop: threading.Event, err: Console) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _interrupted(settings: Settings, done: str, err: Console) -> None:
+def _interrupted(settings: Settings, done: str) -> None:
     """Say what an interrupted `uvqc run` did and how to finish; exit 130 (128 + SIGINT)."""
-    err.print(
+    typer.echo(
         f"interrupted {done}. Everything submitted is safe in {settings.db}: finish it with "
         f"`uvqc work --db {settings.db} --until-idle`.",
-        markup=False,
-        highlight=False,
+        err=True,
     )
     raise typer.Exit(130)
 
