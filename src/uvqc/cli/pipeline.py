@@ -283,7 +283,7 @@ def run(
     if stop.is_set():
         _interrupted(
             settings,
-            f"{tally.received:,} of {total:,} submitted result(s) checked, "
+            f"after {tally.received:,} of {total:,} submitted result(s) were checked and "
             f"{tally.notified:,} notification(s) sent",
         )
     if tally.dead_lettered:
