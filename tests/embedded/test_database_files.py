@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.embedded.conftest import FAST, result
+from tests.support.relay import FaultyRelay
 from uvqc.adapters.sqlite.db import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -241,3 +242,16 @@ def test_hints_name_the_database_they_need(
     db = a_uvqc_database(tmp_path, capsys)
     assert main(["trace", "NOPE", "--db", str(db)]) == 1
     assert f"no result or notification for 'NOPE' in {db}" in capsys.readouterr().err
+
+
+def test_run_and_trace_hints_carry_the_db_they_need(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], relay: FaultyRelay
+) -> None:
+    db = tmp_path / "elsewhere.db"
+    relay.reject_sample = "F-1"
+    smtp = f"{relay.host}:{relay.port}"
+    assert main(["run", str(results(tmp_path)), "--db", str(db), "--smtp", smtp]) == 1
+    assert f"see `uvqc dlq list --db {db}`" in capsys.readouterr().err
+    assert main(["trace", "F-1", "--db", str(db)]) == 0
+    story = capsys.readouterr().out
+    assert f"DEAD-LETTERED (see `uvqc dlq list --db {db}`; `uvqc dlq redrive --db {db}`" in story

@@ -125,7 +125,10 @@ def submit(
         return
     with Database.from_settings(settings) as database:
         n = _submit(database.intake_port, paths)
-    typer.echo(f"submitted {n} message(s) to the intake queue of {settings.db}")
+    typer.echo(
+        f"submitted {n} message(s) to the intake queue of {settings.db}: process them with "
+        f"`uvqc work --db {settings.db}`"
+    )
 
 
 @contextmanager
@@ -353,7 +356,7 @@ def trace(
     if fmt is Format.json:
         typer.echo(json.dumps(story_dict(story), indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(story_text(story))
+        sys.stdout.write(story_text(story, " --aws" if aws else f" --db {settings.db}"))
         sys.stdout.flush()
 
 

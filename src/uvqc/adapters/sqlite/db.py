@@ -232,8 +232,9 @@ def connect(
     SCHEMA_VERSION; autocommit mode, explicit transactions only (see `transaction`).
     DatabaseFileError for a file uvqc must not write (missing with create=False, foreign,
     newer, corrupt); InfrastructureError when SQLite or the file system fails."""
-    if not create and not path.is_file():
-        raise DatabaseFileError(f"no database at {path}: check --db / UVQC_DB")
+    if path.is_dir() or (not create and not path.is_file()):
+        what = "a directory" if path.is_dir() else "no database"
+        raise DatabaseFileError(f"{what} at {path}: check --db / UVQC_DB")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
