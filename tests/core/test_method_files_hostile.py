@@ -160,3 +160,15 @@ def test_a_huge_unknown_key_is_cut_in_the_message() -> None:
         method_from_mapping(data, source="m.toml")
     assert len(str(caught.value)) < 300
     assert not math.isnan(0.0)
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".yaml"])
+def test_deeply_nested_values_are_refused_not_crashed(tmp_path: Path, suffix: str) -> None:
+    n = 30_000  # fits in the size limit; deeper than Python's recursion limit
+    nested = "[" * n + "]" * n
+    if suffix == ".toml":
+        text = f'name = "m"\n[rules.over_range]\nceiling = {nested}\n'
+    else:
+        text = f"name: m\nrules:\n  over_range: {{ceiling: {nested}}}\n"
+    with pytest.raises(MethodError, match="nested too deeply"):
+        load_method(write(tmp_path, f"deep{suffix}", text))
