@@ -61,3 +61,13 @@ class PermanentDeliveryError(DeliveryError):
 
 class InfrastructureError(UvqcError):
     """When a queue or store could not be reached; the message is retried by its transport."""
+
+
+class DatabaseBusyError(InfrastructureError):
+    """When another process held the database's write lock longer than the busy timeout (a
+    backup, a long `sqlite3` session); a long-running worker waits and tries again."""
+
+
+class DatabaseFileError(UsageError):
+    """When a database file cannot be used as asked: missing (for a read), another
+    application's, written by a newer uvqc, corrupt, or not yet migrated."""

@@ -4,17 +4,22 @@ Precedence, highest first: command-line flags (passed as overrides) > `UVQC_*` e
 `uvqc.toml` (in the working directory, or UVQC_CONFIG) > defaults. The AWS functions get the
 same names from serverless.yml.
 
-One pydantic model validates the merged sources. The sources themselves are read here, in a
+One pydantic model validates the merged sources. Every problem is reported under the name
+the user wrote it with: `uvqc.toml: key 'mail_to'`, `UVQC_MAIL_TO`, `--db`. A command
+validates only the settings it uses (`only=`), so a bad `mail_to` in uvqc.toml does not stop
+`uvqc check`, which sends no mail; an unknown key in uvqc.toml is an error for every command
+(a typo would otherwise silently do nothing). The sources themselves are read here, in a
 few lines, rather than through pydantic-settings: that package added ~90 ms to every Lambda
 cold start (INIT is billed) for what is a dictionary merge.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -180,34 +185,65 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def _config_path(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+
+
 def _from_file(environ: Mapping[str, str]) -> dict[str, Any]:
-    """uvqc.toml in the working directory, or the file UVQC_CONFIG names (which must exist)."""
+    """uvqc.toml in the working directory, or the file UVQC_CONFIG names (which must exist).
+    A key that names no setting is an error naming the file and the closest setting."""
     named = environ.get(CONFIG_ENV)
-    path = Path(named or DEFAULT_CONFIG_FILE)
+    path = _config_path(environ)
     if not path.is_file():
         if named:
             raise SettingsError(f"{CONFIG_ENV}={named}: no such settings file")
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"invalid settings file {path}: {exc}") from None
+    for key in data:
+        if key not in Settings.model_fields:
+            close = difflib.get_close_matches(key, list(Settings.model_fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            shown = key if len(key) <= 60 else key[:57] + "..."
+            raise SettingsError(f"{path}: key {shown!r} is not a uvqc setting{hint}")
+    return data
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings(
+    *,
+    only: Collection[str] | None = None,
+    flag_names: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
     """Settings from defaults < uvqc.toml < UVQC_* environment < overrides (the command-line
-    flags; None means "not given")."""
+    flags; None means "not given").
+
+    `only`: validate just these fields (the ones the command uses); every other field keeps
+    its default in the result. `flag_names`: the flag each override came from, for error
+    messages (default `--<field>`). SettingsError names each problem by its source:
+    `uvqc.toml: key 'x'`, `UVQC_X` or `--x`."""
     environ = os.environ
-    merged: dict[str, Any] = {
-        **_from_file(environ),
-        **_from_environment(environ),
-        **{k: v for k, v in overrides.items() if v is not None},
-    }
+    from_file = _from_file(environ)
+    from_env = _from_environment(environ)
+    from_flags = {k: v for k, v in overrides.items() if v is not None}
+    origin: dict[str, str] = {}
+    config = _config_path(environ)
+    origin.update({k: f"{config}: key {k!r}" for k in from_file})
+    origin.update({k: env_name(k) for k in from_env})
+    flags = flag_names or {}
+    origin.update({k: flags.get(k, "--" + k.replace("_", "-")) for k in from_flags})
+    merged: dict[str, Any] = {**from_file, **from_env, **from_flags}
+    if only is not None:
+        merged = {k: v for k, v in merged.items() if k in only}
     try:
         settings = Settings(**merged)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{env_name('.'.join(map(str, e['loc'])))}: {e['msg']}"
+            f"{origin.get(str(e['loc'][0]), env_name(str(e['loc'][0])))}: {e['msg']}"
+            if e["loc"]
+            else e["msg"]
             for e in exc.errors(include_url=False)
         )
         raise SettingsError(f"invalid settings: {problems}") from None

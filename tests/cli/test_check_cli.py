@@ -437,7 +437,7 @@ def test_methods_validate_accepts_good_files_and_exits_0(
 ) -> None:
     status, out, _ = run(capsys, "methods", "validate", str(NITRATE), str(STRICT))
     assert status == 0
-    assert f"{NITRATE}: method 'nitrate-uv' is valid (6 rule(s): dilution_required" in out
+    assert f"{NITRATE}: method 'nitrate-uv' is valid (7 rule(s): dilution_required" in out
     assert f"{STRICT}: method 'strict' is valid (3 rule(s)" in out
 
 

@@ -107,7 +107,8 @@ def test_the_example_method_files_load(path: Path) -> None:
         (
             "m.toml",
             'name = "m"\n[rules.dilution_required]\nlimt = 1.0\n',
-            "rule 'dilution_required' has no parameter 'limt' (its parameters: limit, severity)",
+            "rule 'dilution_required' has no parameter 'limt' "
+            "(its parameters: limit, severity, applies_to)",
         ),
         (
             "m.toml",

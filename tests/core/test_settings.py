@@ -88,7 +88,9 @@ def test_an_out_of_range_value_is_a_settings_error(monkeypatch: pytest.MonkeyPat
 
 def test_an_unknown_key_in_uvqc_toml_is_a_settings_error(tmp_path: Path) -> None:
     (tmp_path / "uvqc.toml").write_text('methd = "typo.toml"\n')
-    with pytest.raises(SettingsError, match="UVQC_METHD: Extra inputs are not permitted"):
+    # observed: reported as "UVQC_METHD: Extra inputs are not permitted"
+    reason = r"uvqc\.toml: key 'methd' is not a uvqc setting \(did you mean 'method'\?\)"
+    with pytest.raises(SettingsError, match=reason):
         load_settings()
 
 
@@ -144,3 +146,31 @@ def test_a_non_ascii_local_part_is_accepted_with_a_warning(
     caplog.clear()
     load_settings(mail_to="qc@bücher.example")  # an IDN domain needs no SMTPUTF8
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_each_problem_is_named_as_the_user_wrote_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "uvqc.toml").write_text('mail_to = "no-at-sign"\nbatch_size = 0\n')
+    monkeypatch.setenv("UVQC_SMTP_PORT", "99999")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(max_attempts=0)
+    message = str(caught.value)
+    assert "uvqc.toml: key 'mail_to': Value error, not an e-mail address" in message
+    assert "uvqc.toml: key 'batch_size': Input should be greater than or equal to 1" in message
+    assert "UVQC_SMTP_PORT: Input should be less than or equal to 65535" in message
+    assert "--max-attempts: Input should be greater than or equal to 1" in message
+    with pytest.raises(SettingsError, match="--smtp: Input should be"):
+        load_settings(smtp_port=0, flag_names={"smtp_port": "--smtp"})
+
+
+def test_a_command_validates_only_the_settings_it_uses(tmp_path: Path) -> None:
+    # observed: a bad mail_to in uvqc.toml blocked `uvqc check`, which sends no mail
+    (tmp_path / "uvqc.toml").write_text('mail_to = "no-at-sign"\nmethod = "m.toml"\n')
+    settings = load_settings(only={"method"})
+    assert settings.method == Path("m.toml")
+    with pytest.raises(SettingsError, match="mail_to"):
+        load_settings()
+    (tmp_path / "uvqc.toml").write_text('mail_too = "lab@example.org"\n')
+    with pytest.raises(SettingsError, match="did you mean 'mail_to'"):
+        load_settings(only={"method"})  # a typo is an error for every command

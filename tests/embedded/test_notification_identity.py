@@ -251,7 +251,7 @@ def test_a_version_1_database_is_migrated_and_its_records_still_trace(
 ) -> None:
     import sqlite3
 
-    from uvqc.adapters.sqlite.db import _MIGRATIONS
+    from uvqc.adapters.sqlite.db import _MIGRATIONS, SCHEMA_VERSION
 
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db)
@@ -263,6 +263,9 @@ def test_a_version_1_database_is_migrated_and_its_records_still_trace(
     )
     conn.commit()
     conn.close()
+    assert main(["trace", "OLD-1", "--db", str(db)]) == 2  # read commands never migrate
+    assert "uvqc db migrate" in capsys.readouterr().err
+    assert main(["db", "migrate", "--db", str(db)]) == 0
     assert main(["trace", "OLD-1", "--db", str(db)]) == 0
     assert "notification k-old: queued, not attempted yet" in capsys.readouterr().out
     (version,) = sqlite3.connect(db).execute("PRAGMA user_version").fetchone()

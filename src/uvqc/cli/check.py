@@ -15,9 +15,9 @@ import typer
 from uvqc.adapters.files import iter_messages
 from uvqc.cli.app import app, methods_app
 from uvqc.core.engine import judge
-from uvqc.core.methods import MethodBook, load_method, rule_parameters
+from uvqc.core.methods import MethodBook, load_method, parameter_constraints, rule_parameters
 from uvqc.core.models import result_schema
-from uvqc.core.rules import REGISTRY
+from uvqc.core.rules import REGISTRY, spec_of
 from uvqc.core.verdicts import Judgement, Verdict
 from uvqc.settings import load_settings
 
@@ -35,7 +35,7 @@ MethodOption = Annotated[
 
 def method_book(method: Path | None) -> MethodBook:
     """Built-in methods plus the configured method file (flag > UVQC_METHOD > uvqc.toml)."""
-    settings = load_settings(method=method)
+    settings = load_settings(method=method, only={"method"}, flag_names={"method": "--method"})
     return MethodBook.from_paths([settings.method] if settings.method else [])
 
 
@@ -128,9 +128,14 @@ def methods_list(method: MethodOption = None) -> None:
         typer.echo(f"  {name}{mark}: {m.description or m.source}")
         for call in m.rules:
             params = ", ".join(f"{k}={v!r}" for k, v in call.params.items())
-            typer.echo(f"      {call.name}({params})")
+            kinds = ", ".join(sorted(call.applies_to))
+            typer.echo(f"      {call.name}({params})  applies to: {kinds}")
     typer.echo("\nRules:")
     for rname, func in sorted(REGISTRY.items()):
         params = ", ".join(f"{p.name}={p.default!r}" for p in rule_parameters(rname).values())
         doc = " ".join((func.__doc__ or "").split())
-        typer.echo(f"  {rname}({params})\n      {doc}")
+        limits = "; ".join(f"{k}: {v}" for k, v in parameter_constraints(rname).items())
+        kinds = ", ".join(sorted(spec_of(rname).applies_to))
+        typer.echo(f"  {rname}({params})\n      {doc}\n      applies to: {kinds}")
+        if limits:
+            typer.echo(f"      constraints: {limits}")

@@ -26,17 +26,25 @@ from rich.table import Table
 
 from uvqc.adapters.files import iter_messages
 from uvqc.adapters.sqlite import meta
-from uvqc.cli.app import app
+from uvqc.adapters.sqlite.db import migrate, reading
+from uvqc.adapters.sqlite.dlq import SqliteDeadLetters
+from uvqc.cli.app import CleanGroup, app
 from uvqc.cli.story import dead_letter_dict, gather, story_dict, story_text
 from uvqc.errors import UsageError, UvqcError
-from uvqc.local.runtime import Database, Runtime
+from uvqc.local.runtime import Access, Database, Runtime
 from uvqc.local.worker import Tally, Worker, run_together
 from uvqc.logs import configure_logging
 from uvqc.pipeline.ports import DeadLetters, IntakeQueue, TraceSource
 from uvqc.settings import Settings, load_settings
 
-dlq_app = typer.Typer(help="Inspect and redrive the dead-letter queues.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Inspect and redrive the dead-letter queues.", no_args_is_help=True, cls=CleanGroup
+)
 app.add_typer(dlq_app, name="dlq")
+db_app = typer.Typer(
+    help="The embedded runtime's SQLite database.", no_args_is_help=True, cls=CleanGroup
+)
+app.add_typer(db_app, name="db")
 
 SUBMIT_CHUNK = 5000
 
@@ -67,11 +75,25 @@ SwitchChannelOption = Annotated[
         "another one (it is bound to the new one from now on).",
     ),
 ]
+PathsArgument = Annotated[
+    list[str], typer.Argument(help="Result files or directories; - for stdin.", metavar="PATH")
+]
 
 
 class Format(StrEnum):
     text = "text"
     json = "json"
+
+
+class QueueName(StrEnum):
+    intake = "intake"
+    notify = "notify"
+
+
+QueueOption = Annotated[
+    QueueName | None,
+    typer.Option("--queue", help="Only the dead letters of this source queue."),
+]
 
 
 def _aws_ops(what: str) -> Any:
@@ -92,8 +114,14 @@ def _chunks(paths: list[str]) -> Iterator[list[bytes]]:
         yield chunk
 
 
-def _submit(port: IntakeQueue, paths: list[str]) -> int:
-    return sum(len(port.submit(chunk)) for chunk in _chunks(paths))
+def _submit(port: IntakeQueue, paths: list[str], stop: threading.Event | None = None) -> int:
+    """Submit in chunks (each one transaction); stop between chunks when `stop` is set."""
+    total = 0
+    for chunk in _chunks(paths):
+        total += len(port.submit(chunk))
+        if stop is not None and stop.is_set():
+            break
+    return total
 
 
 def _setup_logs(settings: Settings, *, quiet_console: bool = False) -> None:
@@ -107,7 +135,7 @@ def _setup_logs(settings: Settings, *, quiet_console: bool = False) -> None:
 
 @app.command()
 def submit(
-    paths: Annotated[list[str], typer.Argument(help="Result files or directories; - for stdin.")],
+    paths: PathsArgument,
     db: DbOption = None,
     queue_url: Annotated[
         str | None, typer.Option("--queue-url", help="Submit to this SQS intake queue.")
@@ -121,7 +149,10 @@ def submit(
         return
     with Database.from_settings(settings) as database:
         n = _submit(database.intake_port, paths)
-    typer.echo(f"submitted {n} message(s) to the intake queue of {settings.db}")
+    typer.echo(
+        f"submitted {n} message(s) to the intake queue of {settings.db}: process them with "
+        f"`uvqc work --db {settings.db}`"
+    )
 
 
 @contextmanager
@@ -139,6 +170,9 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+_RUN_FLAGS = {"smtp_host": "--smtp", "smtp_port": "--smtp", "channel": "--outbox/--smtp"}
+
+
 def channel_settings(db: Path | None, outbox: Path | None, smtp: str | None) -> Settings:
     """Settings with the channel flags applied (--outbox: channel file; --smtp: smtp)."""
     if outbox is not None and smtp is not None:
@@ -147,9 +181,9 @@ def channel_settings(db: Path | None, outbox: Path | None, smtp: str | None) -> 
     if outbox is not None:
         overrides.update(channel="file", outbox=outbox)
     if smtp is not None:
-        host, port = _parse_smtp(smtp)
+        host, port = parse_smtp(smtp)
         overrides.update(channel="smtp", smtp_host=host, smtp_port=port)
-    return load_settings(**overrides)
+    return load_settings(flag_names=_RUN_FLAGS, **overrides)
 
 
 @app.command()
@@ -180,10 +214,21 @@ def work(
     )
 
 
-def _parse_smtp(value: str) -> tuple[str, int]:
+def parse_smtp(value: str) -> tuple[str, int]:
+    """`HOST:PORT` -> (host, port); an IPv6 literal is written in brackets, `[::1]:25`
+    (RFC 3986 section 3.2.2), and its host is returned without them."""
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise UsageError(f"--smtp {value!r}: expected HOST:PORT, e.g. localhost:1025")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        if not host or "[" in host or "]" in host:
+            host = ""
+    elif ":" in host or "[" in host or "]" in host:
+        host = ""  # an IPv6 address without brackets: its port cannot be told apart
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(
+            f"--smtp {value!r}: expected HOST:PORT with a port 1-65535, e.g. localhost:1025 "
+            "or [::1]:1025"
+        )
     return host, int(port)
 
 
@@ -211,7 +256,7 @@ def _summary(tally: Tally, rt: Runtime, elapsed: float) -> Table:
 
 @app.command()
 def run(
-    paths: Annotated[list[str], typer.Argument(help="Result files or directories; - for stdin.")],
+    paths: PathsArgument,
     db: DbOption = None,
     outbox: OutboxOption = None,
     smtp: SmtpOption = None,
@@ -225,11 +270,18 @@ def run(
     err = Console(stderr=True)
     stop = threading.Event()
     with (
+        _interruptible(stop),
         Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt,
         Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt_notify,
     ):
         started = time.perf_counter()
-        total = _submit(rt.db.intake_port, paths)
+        total = _submit(rt.db.intake_port, paths, stop)
+        if stop.is_set():
+            _interrupted(
+                settings,
+                f"while submitting: {total:,} result(s) were submitted, the rest of the "
+                "input was not",
+            )
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -266,12 +318,48 @@ def run(
             )
         elapsed = time.perf_counter() - started
         Console().print(_summary(tally, rt, elapsed))
+    if stop.is_set():
+        _interrupted(
+            settings,
+            f"after {tally.received:,} of {total:,} submitted result(s) were checked and "
+            f"{tally.notified:,} notification(s) sent",
+        )
     if tally.dead_lettered:
         typer.echo(
-            f"{tally.dead_lettered} notification(s) dead-lettered: see `uvqc dlq list`",
+            f"{tally.dead_lettered} notification(s) dead-lettered: see "
+            f"`uvqc dlq list --db {settings.db}`",
             err=True,
         )
         raise typer.Exit(1)
+
+
+@contextmanager
+def _interruptible(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C (or SIGTERM) sets `stop`: submission stops after its chunk, the
+    workers after their batch; a second Ctrl-C aborts at once (KeyboardInterrupt)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        typer.echo("stopping after the current batch (Ctrl-C again to abort at once)", err=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _interrupted(settings: Settings, done: str) -> None:
+    """Say what an interrupted `uvqc run` did and how to finish; exit 130 (128 + SIGINT)."""
+    typer.echo(
+        f"interrupted {done}. Everything submitted is safe in {settings.db}: finish it with "
+        f"`uvqc work --db {settings.db} --until-idle`.",
+        err=True,
+    )
+    raise typer.Exit(130)
 
 
 @contextmanager
@@ -280,11 +368,9 @@ def _trace_source(settings: Settings, aws: bool) -> Iterator[TraceSource]:
     if aws:
         yield cast(TraceSource, _aws_ops("--aws").trace_source(settings))
         return
-    if not settings.db.exists():
-        raise UvqcError(f"no database at {settings.db}: run `uvqc run` or `uvqc submit` first")
     from uvqc.adapters.sqlite.trace import SqliteTrace
 
-    with Database.from_settings(settings) as database:
+    with Database.from_settings(settings, access="read") as database, reading(settings.db):
         yield SqliteTrace(database.store, database.ledger)
 
 
@@ -307,34 +393,44 @@ def trace(
     with _trace_source(settings, aws) as source:
         story = gather(source, sample_id)
     if not story.found:
-        raise UvqcError(f"no result or notification for {sample_id!r}")
+        where = "the AWS deployment" if aws else str(settings.db)
+        raise UvqcError(f"no result or notification for {sample_id!r} in {where}")
     if fmt is Format.json:
         typer.echo(json.dumps(story_dict(story), indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(story_text(story))
+        sys.stdout.write(story_text(story, " --aws" if aws else f" --db {settings.db}"))
         sys.stdout.flush()
 
 
 @contextmanager
-def _dead_letters(settings: Settings, aws: bool) -> Iterator[DeadLetters]:
-    """The runtime's DeadLetters: SQS with --aws, else the SQLite file (closed after)."""
+def _dead_letters(
+    settings: Settings, aws: bool, access: Access, queue: QueueName | None = None
+) -> Iterator[DeadLetters]:
+    """The runtime's DeadLetters: SQS with --aws, else the SQLite file (closed after), read
+    only for list/show; with `queue`, the embedded one looks at that queue only."""
     if aws:
         yield cast(DeadLetters, _aws_ops("--aws").dead_letters(settings))
         return
-    with Database.from_settings(settings) as database:
-        yield database.dead_letters
+    with Database.from_settings(settings, access=access) as database, reading(settings.db):
+        letters = database.dead_letters
+        if queue is not None:
+            letters = SqliteDeadLetters({queue.value: letters.queues[queue.value]})
+        yield letters
 
 
 @dlq_app.command("list")
 def dlq_list(
     db: DbOption = None,
     aws: AwsOption = False,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    queue: QueueOption = None,
 ) -> None:
     """List dead letters with their reasons."""
-    with _dead_letters(load_settings(db=db), aws) as letters:
+    with _dead_letters(load_settings(db=db), aws, "read", queue) as letters:
         found = letters.list(limit)
+    if queue is not None:  # the SQS adapter lists both queues
+        found = [d for d in found if d.queue == queue.value]
     if fmt is Format.json:
         typer.echo(json.dumps([dead_letter_dict(d) for d in found], indent=2))
         return
@@ -354,12 +450,16 @@ def dlq_show(
     message_id: Annotated[str, typer.Argument(help="Dead letter message id.")],
     db: DbOption = None,
     aws: AwsOption = False,
+    queue: QueueOption = None,
 ) -> None:
     """Show one dead letter: reason, sample, body."""
-    with _dead_letters(load_settings(db=db), aws) as letters:
+    with _dead_letters(load_settings(db=db), aws, "read", queue) as letters:
         found = letters.show(message_id)
+    if found is not None and queue is not None and found.queue != queue.value:
+        found = None
     if found is None:
-        raise UvqcError(f"no dead letter {message_id!r}")
+        where = f" in the {queue.value} dead-letter queue" if queue is not None else ""
+        raise UvqcError(f"no dead letter {message_id!r}{where}")
     typer.echo(json.dumps(dead_letter_dict(found), indent=2, ensure_ascii=False))
 
 
@@ -367,24 +467,32 @@ def dlq_show(
 def dlq_redrive(
     db: DbOption = None,
     aws: AwsOption = False,
-    queue: Annotated[
-        str | None, typer.Option("--queue", help="Only this source queue: intake or notify.")
-    ] = None,
+    queue: QueueOption = None,
 ) -> None:
     """Move dead letters back to their source queue (run `uvqc work` to process them, with
     the channel the database is bound to)."""
     settings = load_settings(db=db)
-    if aws:
-        with _dead_letters(settings, aws) as letters:
-            moved = letters.redrive(queue)
+    with _dead_letters(settings, aws, "existing") as letters:
+        moved = letters.redrive(queue.value if queue is not None else None)
+    if aws or not moved:
         typer.echo(f"redrove {moved} message(s)")
         return
-    with Database.from_settings(settings) as database:
-        moved = database.dead_letters.redrive(queue)
+    with reading(settings.db), Database.from_settings(settings, access="read") as database:
         bound = meta.get(database.conn, meta.CHANNEL)
-    typer.echo(f"redrove {moved} message(s)")
-    if moved and bound:
-        typer.echo(
-            f"this database sends through [{bound}]: process them with `uvqc work --db "
-            f"{settings.db} --until-idle` configured for that channel"
-        )
+    where = f" configured for [{bound}], the channel this database sends through" if bound else ""
+    typer.echo(
+        f"redrove {moved} message(s): process them with `uvqc work --db {settings.db} "
+        f"--until-idle`{where}"
+    )
+
+
+@db_app.command("migrate")
+def db_migrate(db: DbOption = None) -> None:
+    """Migrate the database to this uvqc's schema (writing commands do it by themselves;
+    read commands refuse an older schema until then)."""
+    settings = load_settings(db=db)
+    before, after = migrate(settings.db)
+    if before == after:
+        typer.echo(f"{settings.db}: schema {after}, nothing to migrate")
+    else:
+        typer.echo(f"{settings.db}: migrated from schema {before} to {after}")

@@ -129,7 +129,9 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _result_lines(r: ResultRecord, notes: dict[str, NotificationRecord]) -> list[str]:
+def _result_lines(
+    r: ResultRecord, notes: dict[str, NotificationRecord], db_hint: str = ""
+) -> list[str]:
     lines = [f"Result {r.record_id}"]
     if r.sample_id is not None:
         lines.append(f"  sample     {safe_excerpt(r.sample_id, 200)}")
@@ -160,16 +162,17 @@ def _result_lines(r: ResultRecord, notes: dict[str, NotificationRecord]) -> list
                 f"  covered by the e-mail for record {note.record_id} (same content within "
                 f"the deduplication window: a duplicate, not e-mailed again)"
             )
-        lines.extend(_notification_lines(note))
+        lines.extend(_notification_lines(note, db_hint))
     else:
         lines.append(f"  notification {r.notification_key}: queued, not attempted yet")
     return lines
 
 
-def _notification_lines(n: NotificationRecord) -> list[str]:
+def _notification_lines(n: NotificationRecord, db_hint: str = "") -> list[str]:
     status = {
         "sent": f"DELIVERED at {iso(n.sent_at)}" if n.sent_at else "DELIVERED",
-        "dead": "DEAD-LETTERED (see `uvqc dlq list`; `uvqc dlq redrive` retries it)",
+        "dead": f"DEAD-LETTERED (see `uvqc dlq list{db_hint}`; `uvqc dlq redrive{db_hint}` "
+        "retries it)",
         "retrying": "WAITING TO RETRY",
         "sending": "BEING SENT" + (f" (lease until {iso(n.lease_until)})" if n.lease_until else ""),
     }[n.status.value]
@@ -191,20 +194,21 @@ def _notification_lines(n: NotificationRecord) -> list[str]:
     return lines
 
 
-def story_text(story: Story) -> str:
+def story_text(story: Story, db_hint: str = "") -> str:
+    """The story as text; `db_hint` (" --db PATH") completes the commands it suggests."""
     notes = {n.key: n for n in story.notifications}
     used: set[str] = set()
     title = {"sample": "Sample", "notification": "Notification", "record": "Record"}
     lines = [f"{title.get(story.kind, 'Sample')} {story.query}: {len(story.results)} result(s)", ""]
     for r in story.results:
-        lines.extend(_result_lines(r, notes))
+        lines.extend(_result_lines(r, notes, db_hint))
         lines.append("")
         if r.notification_key:
             used.add(r.notification_key)
     for n in story.notifications:  # notifications whose result is not in the store (yet)
         if n.key not in used:
             lines.append(f"Notification for record {n.record_id}")
-            lines.extend(_notification_lines(n))
+            lines.extend(_notification_lines(n, db_hint))
             lines.append("")
     return "\n".join(lines)
 

@@ -10,9 +10,13 @@ from uvqc.spectra.indices import indices_of
 
 
 def apply_method(method: Method, result: ResultMessage) -> tuple[Finding, ...]:
-    """Run every rule of a method, then drop findings suppressed by another that fired."""
+    """Run every rule of a method that applies to the result's sampleType, then drop
+    findings suppressed by another that fired."""
     fired: dict[str, Finding] = {}
+    kind = result.sample_type
     for call in method.rules:
+        if kind not in call.applies_to:  # a blank is not judged against the calibration curve
+            continue
         finding = call.func(result, **call.params)
         if finding is not None:
             fired[call.name] = finding

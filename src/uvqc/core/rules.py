@@ -2,28 +2,89 @@
 
 A rule takes the result and keyword-only parameters and returns a Finding or None. A method
 file names rules and passes exactly their keyword arguments (the ioos_qc way), so the
-signature here *is* the configuration schema: `uvqc.core.methods` validates against it.
+signature here *is* the configuration schema: `uvqc.core.methods` validates against it,
+including the constraints in each parameter's `Annotated` metadata (finite, > 0, ...).
+
+What the signature cannot say is declared with `@rule(...)`: the sample types a rule judges
+by default (`applies_to`: a blank near zero is the expected value, not "outside the
+calibration range") and pairs of parameters that must be ordered (`low` < `high`).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Literal, TypeAlias
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeAlias, overload
 
-from uvqc.core.models import ResultMessage
+from annotated_types import Ge, Gt
+from pydantic import AllowInfNan
+
+from uvqc.core.models import ResultMessage, SampleType
 from uvqc.core.verdicts import Finding, Severity
 
 Rule: TypeAlias = Callable[..., Finding | None]
 SeverityName = Literal["suspect", "fail"]
 
+# Parameter types: the metadata is what `uvqc.core.methods` enforces when a file is loaded.
+# NaN and infinity are never a limit: `limit = nan` made every comparison false (all pass).
+Absorbance = Annotated[float, AllowInfNan(False)]
+PositiveAbsorbance = Annotated[float, AllowInfNan(False), Gt(0)]
+NonNegativeAbsorbance = Annotated[float, AllowInfNan(False), Ge(0)]
+Wavelength = Annotated[float, AllowInfNan(False), Gt(0)]
+
+EVERY_TYPE: frozenset[SampleType] = frozenset(SampleType)
+# Results that carry a sample's concentration: judged against the calibration curve.
+SAMPLE_LIKE: frozenset[SampleType] = frozenset(
+    {SampleType.SAMPLE, SampleType.DUPLICATE, SampleType.SPIKE}
+)
+BLANKS: frozenset[SampleType] = frozenset({SampleType.BLANK})
+STANDARDS: frozenset[SampleType] = frozenset(
+    {SampleType.CALIBRATION_STANDARD, SampleType.CHECK_STANDARD}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What a rule declares beyond its signature."""
+
+    applies_to: frozenset[SampleType] = EVERY_TYPE  # sample types judged when not configured
+    ordered: tuple[tuple[str, str], ...] = ()  # (a, b): parameter a must be below b
+
+
 REGISTRY: dict[str, Rule] = {}
+SPECS: dict[str, RuleSpec] = {}
 
 
-def rule(func: Rule) -> Rule:
-    """Register a rule under its function name (the name method files use)."""
-    REGISTRY[func.__name__] = func
-    return func
+def spec_of(name: str) -> RuleSpec:
+    """A rule's declarations; a rule put in REGISTRY directly gets the defaults."""
+    return SPECS.get(name, RuleSpec())
+
+
+@overload
+def rule(func: Rule, /) -> Rule: ...
+@overload
+def rule(
+    *,
+    applies_to: frozenset[SampleType] = EVERY_TYPE,
+    ordered: tuple[tuple[str, str], ...] = (),
+) -> Callable[[Rule], Rule]: ...
+def rule(
+    func: Rule | None = None,
+    /,
+    *,
+    applies_to: frozenset[SampleType] = EVERY_TYPE,
+    ordered: tuple[tuple[str, str], ...] = (),
+) -> Rule | Callable[[Rule], Rule]:
+    """Register a rule under its function name (the name method files use), with the sample
+    types it judges by default and its ordered parameter pairs."""
+
+    def register(f: Rule) -> Rule:
+        REGISTRY[f.__name__] = f
+        SPECS[f.__name__] = RuleSpec(applies_to, ordered)
+        return f
+
+    return register(func) if func is not None else register
 
 
 def _num(value: float) -> str:
@@ -31,9 +92,9 @@ def _num(value: float) -> str:
     return f"{value:g}" if value == int(value) and abs(value) < 1e15 else repr(value)
 
 
-@rule
+@rule(applies_to=SAMPLE_LIKE)
 def dilution_required(
-    result: ResultMessage, *, limit: float = 1.0, severity: SeverityName = "fail"
+    result: ResultMessage, *, limit: PositiveAbsorbance = 1.0, severity: SeverityName = "fail"
 ) -> Finding | None:
     """Absorbance at or above `limit`: too concentrated to read; dilute and re-measure."""
     if result.absorbance >= limit:
@@ -50,12 +111,12 @@ def dilution_required(
     return None
 
 
-@rule
+@rule(applies_to=SAMPLE_LIKE, ordered=(("low", "high"),))
 def outside_calibration_range(
     result: ResultMessage,
     *,
-    low: float = 0.0,
-    high: float = 0.67,
+    low: Absorbance = 0.0,
+    high: Absorbance = 0.67,
     severity: SeverityName = "suspect",
 ) -> Finding | None:
     """Absorbance not strictly inside (low, high): the calibration curve does not cover it."""
@@ -76,7 +137,10 @@ def outside_calibration_range(
 
 @rule
 def negative_absorbance(
-    result: ResultMessage, *, noise: float = 0.005, severity: SeverityName = "suspect"
+    result: ResultMessage,
+    *,
+    noise: NonNegativeAbsorbance = 0.005,
+    severity: SeverityName = "suspect",
 ) -> Finding | None:
     """Absorbance below -noise: a blank/reference mismatch, never clipped to zero."""
     if result.absorbance < -noise:
@@ -97,8 +161,8 @@ def negative_absorbance(
 def over_range(
     result: ResultMessage,
     *,
-    ceiling: float = 3.0,
-    marker: float = 10.0,
+    ceiling: PositiveAbsorbance = 3.0,
+    marker: Absorbance = 10.0,
     severity: SeverityName = "fail",
 ) -> Finding | None:
     """At or above the photometric ceiling (stray light) or equal to the over-range marker."""
@@ -118,12 +182,12 @@ def over_range(
     return None
 
 
-@rule
+@rule(ordered=(("min_nm", "max_nm"),))
 def spectrum_axis(
     result: ResultMessage,
     *,
-    min_nm: float | None = None,
-    max_nm: float | None = None,
+    min_nm: Wavelength | None = None,
+    max_nm: Wavelength | None = None,
     severity: SeverityName = "fail",
 ) -> Finding | None:
     """A sent spectrum's wavelength axis must be monotonic, without duplicates, and cover
@@ -154,8 +218,8 @@ def spectrum_axis(
 def spectrum_saturation(
     result: ResultMessage,
     *,
-    ceiling: float = 3.0,
-    marker: float = 10.0,
+    ceiling: PositiveAbsorbance = 3.0,
+    marker: Absorbance = 10.0,
     severity: SeverityName = "suspect",
 ) -> Finding | None:
     """Points of a sent spectrum at or above the photometric ceiling, or at the marker."""
@@ -181,6 +245,27 @@ def spectrum_saturation(
         limit=ceiling,
         field="spectrum.absorbance",
     )
+
+
+@rule(applies_to=BLANKS)
+def blank_limit(
+    result: ResultMessage, *, limit: PositiveAbsorbance = 0.01, severity: SeverityName = "fail"
+) -> Finding | None:
+    """A blank must read near zero: |A| > `limit` means contamination or a blank/reference
+    mismatch (SM 2020 B: a calibration blank at most half the reporting level)."""
+    a = result.absorbance
+    if abs(a) > limit:
+        return Finding(
+            code="blank_limit",
+            severity=Severity(severity),
+            message=(
+                f"Blank {result.sample_id} reads {_num(a)}, beyond the blank limit of "
+                f"+/-{_num(limit)}: check for contamination and the reference cuvette."
+            ),
+            value=a,
+            limit=limit,
+        )
+    return None
 
 
 # Scan-level rules live in their own package and register themselves here on import.

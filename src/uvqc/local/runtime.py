@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from uvqc.adapters.channels import channel_identity, make_channel
 from uvqc.adapters.sqlite import (
@@ -20,6 +21,7 @@ from uvqc.adapters.sqlite import (
     SqliteStore,
     connect,
 )
+from uvqc.adapters.sqlite.db import connect_readonly
 from uvqc.adapters.sqlite.meta import bind_channel, refuse_other_channel
 from uvqc.adapters.sqlite.windows import SqliteWindows
 from uvqc.core.methods import MethodBook
@@ -27,6 +29,8 @@ from uvqc.pipeline.breaker import BreakerPolicy, CircuitBreaker
 from uvqc.pipeline.notify import MailSettings, RetryPolicy
 from uvqc.pipeline.ports import Channel
 from uvqc.settings import Settings
+
+Access = Literal["create", "existing", "read"]
 
 
 @dataclass
@@ -57,10 +61,24 @@ class Database:
     notify_port: SqliteNotifyQueue
 
     @classmethod
-    def open(cls, path: Path, *, max_receive_count: int = 10, max_attempts: int = 5) -> Database:
-        conn = connect(path)
-        work_conn = connect(path, synchronous="NORMAL")
-        ledger_conn = connect(path, synchronous="NORMAL")
+    def open(
+        cls,
+        path: Path,
+        *,
+        max_receive_count: int = 10,
+        max_attempts: int = 5,
+        access: Access = "create",
+    ) -> Database:
+        """Open the file: `create` (submit, work, run: create and migrate if needed),
+        `existing` (dlq redrive: write, but never create) or `read` (trace, dlq list/show:
+        one `mode=ro` connection, nothing written; DatabaseFileError for a missing, foreign,
+        newer, older or corrupt file)."""
+        if access == "read":
+            conn = work_conn = ledger_conn = connect_readonly(path)
+        else:
+            conn = connect(path, create=access == "create")
+            work_conn = connect(path, synchronous="NORMAL")
+            ledger_conn = connect(path, synchronous="NORMAL")
         # The notify stage dead-letters after max_attempts itself; the queue's own limit is a
         # safety net above it (like an SQS RedrivePolicy), never reached in normal operation.
         notify_limit = max(max_receive_count, max_attempts + 5)
@@ -84,11 +102,12 @@ class Database:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
+    def from_settings(cls, settings: Settings, *, access: Access = "create") -> Database:
         return cls.open(
             settings.db,
             max_receive_count=settings.max_receive_count,
             max_attempts=settings.max_attempts,
+            access=access,
         )
 
     def close(self) -> None:

@@ -6,6 +6,11 @@ RETRY (change_visibility), dead-letter DEAD with its reason, put DEFER back with
 returned (the channel's circuit breaker is open: not an attempt); when the breaker closes
 again, every notification waiting for a retry is made visible at once. Several workers
 (threads with their own Runtime, or processes) may share one database file.
+
+When another process holds the database's write lock longer than the busy timeout (a backup,
+a long `sqlite3` session), a step fails with DatabaseBusyError: the worker logs a warning,
+waits and tries again instead of dying; what the failed step had received reappears after
+its visibility timeout, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from datetime import UTC, datetime
 from uvqc.adapters.sqlite.db import transaction
 from uvqc.adapters.sqlite.queue import Message
 from uvqc.core.verdicts import Verdict
+from uvqc.errors import DatabaseBusyError
 from uvqc.local.runtime import Runtime
 from uvqc.pipeline.check import Incoming, judge_batch, record_batch
 from uvqc.pipeline.notify import Delivery, Outcome, notify_batch
@@ -29,6 +35,10 @@ from uvqc.pipeline.notify import Delivery, Outcome, notify_batch
 log = logging.getLogger("uvqc.local.worker")
 
 POLL_SECONDS = 0.1  # between looks at empty queues: bounds alert latency, costs ~no CPU
+# After a busy timeout (the lock was already waited for that long): pause, doubling per
+# consecutive failure up to the cap, then try again.
+BUSY_PAUSE_SECONDS = 1.0
+BUSY_PAUSE_MAX_SECONDS = 30.0
 
 
 @dataclass
@@ -76,6 +86,8 @@ class Worker:
         self.tally = Tally()
         self.on_batch = on_batch
         self.poll_seconds = runtime.poll_seconds
+        self.busy_pause_seconds = BUSY_PAUSE_SECONDS
+        self._busy_in_a_row = 0
 
     def check_once(self) -> int:
         """One intake batch; returns how many messages were received."""
@@ -173,6 +185,27 @@ class Worker:
             handled += self.notify_once()
         return handled
 
+    def _try_step(self, stop: threading.Event) -> int | None:
+        """One step; None when the database was busy (logged, paused: try again)."""
+        try:
+            handled = self.step()
+        except DatabaseBusyError as exc:
+            self._busy_in_a_row += 1
+            pause = min(
+                self.busy_pause_seconds * 2 ** (self._busy_in_a_row - 1), BUSY_PAUSE_MAX_SECONDS
+            )
+            log.warning(
+                "database busy, worker %s retries in %.1f s (attempt %d): %s",
+                self.name,
+                pause,
+                self._busy_in_a_row,
+                exc,
+            )
+            stop.wait(pause)
+            return None
+        self._busy_in_a_row = 0
+        return handled
+
     def _next_due(self) -> float | None:
         """Seconds until work may be visible on our queues; None when they are empty (and,
         for a notify-only worker, intake too: the check stage may still publish)."""
@@ -188,7 +221,8 @@ class Worker:
         sleeping until the next delayed message is due."""
         stop = stop or threading.Event()
         while not stop.is_set():
-            if self.step():
+            handled = self._try_step(stop)
+            if handled is None or handled:
                 continue
             wait = self._next_due()
             if wait is None:
@@ -201,7 +235,8 @@ class Worker:
         finished first, so stopping never leaves a half-handled batch."""
         log.info("worker %s started", self.name)
         while not stop.is_set():
-            if self.step():
+            handled = self._try_step(stop)
+            if handled is None or handled:
                 continue
             wait = self._next_due()
             poll = self.poll_seconds

@@ -4,25 +4,52 @@ WAL journal, `synchronous=FULL` (every commit is on disk before it returns: dura
 kill -9 and power loss), a busy timeout so several worker processes can share the file, and
 a schema migrated by `PRAGMA user_version`. Writers use `BEGIN IMMEDIATE` so two processes
 never both read a row and then update it.
+
+Opening is explicit about what the caller may do to the file:
+
+* `connect` (writing commands: submit, work, run, dlq redrive, db migrate) creates a missing
+  file (unless `create=False`), switches it to WAL and migrates its schema to
+  SCHEMA_VERSION, logging each upgrade. Creation is race-free between processes: the steps
+  that SQLite answers with an immediate SQLITE_BUSY (switching the journal mode while another
+  process creates the file, where the busy handler is not consulted) are retried until the
+  busy timeout.
+* `connect_readonly` (read commands: trace, dlq list, dlq show) opens with `mode=ro` and
+  never writes: a missing, empty, foreign, newer, older or corrupt file is a
+  DatabaseFileError naming the file and what to do.
+
+uvqc files carry `PRAGMA application_id` = APPLICATION_ID ("uvqc"), so another application's
+SQLite file is recognised as such (files from before migration 3 are recognised by their
+tables and get the id when migrated).
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from uvqc.errors import InfrastructureError
+from uvqc.errors import DatabaseBusyError, DatabaseFileError, InfrastructureError
+
+log = logging.getLogger("uvqc.adapters.sqlite")
 
 SCHEMA_VERSION = 8
+APPLICATION_ID = 0x75767163  # the bytes "uvqc" (PRAGMA application_id, offset 68 of the file)
+UVQC_TABLES = frozenset({"messages", "results", "notifications"})
 BUSY_TIMEOUT_MS = 30_000
 # Page cache per connection (default 2 MiB): records and their sample-id index outgrow it
 # within ~20,000 results, and every batch then re-reads index pages from the OS.
 CACHE_KIB = 64 * 1024
 Synchronous = Literal["FULL", "NORMAL"]
+_BUSY_NAMES = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+_BROKEN_NAMES = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+T = TypeVar("T")
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -92,6 +119,8 @@ _MIGRATIONS: dict[int, str] = {
         value TEXT NOT NULL
     );
     """,
+    # Mark the file as uvqc's, so a foreign SQLite file is told apart from ours.
+    3: f"PRAGMA application_id = {APPLICATION_ID}",
     # Water-quality indices of a scanned result (uvqc.spectra.indices), as JSON.
     8: "ALTER TABLE results ADD COLUMN indices TEXT",
 }
@@ -118,9 +147,114 @@ def _file_lock(path: Path) -> threading.Lock:
         return _FILE_LOCKS.setdefault(key, threading.Lock())
 
 
-def connect(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
-    """Open (creating and migrating if needed) the database; autocommit mode, explicit
-    transactions only (see `transaction`)."""
+def is_busy(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds a lock; trying later helps."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name.startswith(tuple(_BUSY_NAMES)) or "database is locked" in str(exc)
+
+
+def _translated(exc: sqlite3.Error, path: Path, doing: str) -> Exception:
+    """The uvqc error for a SQLite error: busy, a broken/foreign file, or infrastructure."""
+    if is_busy(exc):
+        return DatabaseBusyError(f"{doing} {path}: another process holds its lock ({exc})")
+    if getattr(exc, "sqlite_errorname", "").startswith(tuple(_BROKEN_NAMES)):
+        return DatabaseFileError(
+            f"{path} is not a SQLite database, or it is corrupt ({exc}): check --db / "
+            "UVQC_DB; restore it from a backup if it was uvqc's"
+        )
+    return InfrastructureError(f"{doing} {path}: {exc}")
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What a database file is, read from its header and schema."""
+
+    application_id: int
+    version: int
+    tables: frozenset[str]
+    journal_mode: str
+
+
+def _state(conn: sqlite3.Connection) -> FileState:
+    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    return FileState(int(app_id), int(version), frozenset(r[0] for r in rows), str(mode).lower())
+
+
+def _check_usable(path: Path, state: FileState, *, reading: bool) -> None:
+    """Refuse a file uvqc must not touch (and, for reads, one it cannot read as it is)."""
+    check = "check --db / UVQC_DB"
+    if state.application_id not in (0, APPLICATION_ID):
+        raise DatabaseFileError(
+            f"{path} belongs to another application (SQLite application_id "
+            f"{state.application_id:#x}; uvqc's is {APPLICATION_ID:#x}): {check}"
+        )
+    if state.application_id == 0 and state.tables and not state.tables >= UVQC_TABLES:
+        names = ", ".join(sorted(state.tables))
+        shown = names if len(names) <= 60 else names[:57] + "..."
+        raise DatabaseFileError(
+            f"{path} is another application's SQLite database (tables: {shown}), not "
+            f"uvqc's: {check}"
+        )
+    if state.version > SCHEMA_VERSION:
+        raise DatabaseFileError(
+            f"{path} was written by a newer uvqc (schema {state.version}; this uvqc knows "
+            f"schemas up to {SCHEMA_VERSION}): upgrade uvqc to read it"
+        )
+    if not reading:
+        return
+    if not state.tables:
+        raise DatabaseFileError(
+            f"{path} is an empty database: nothing was ever submitted to it. {check}, or "
+            f"`uvqc run FILE --db {path}` first"
+        )
+    if state.version < SCHEMA_VERSION:
+        raise DatabaseFileError(
+            f"{path} has schema {state.version}; this uvqc reads schema {SCHEMA_VERSION}: "
+            f"run `uvqc db migrate --db {path}` first (writing commands migrate by themselves)"
+        )
+
+
+def retry_busy(action: Callable[[], T], *, timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> T:
+    """Run `action`, trying again while SQLite answers busy, until `timeout_s`. For the
+    statements where SQLite returns SQLITE_BUSY at once instead of calling the busy handler
+    (changing the journal mode while another process creates the file)."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.002
+    while True:
+        try:
+            return action()
+        except (sqlite3.OperationalError, DatabaseBusyError) as exc:
+            busy = isinstance(exc, DatabaseBusyError) or is_busy(exc)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 0.1)
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """WAL journal and the current schema: nothing to do for a file that has both (the
+    common case); otherwise set up, retrying what another process's setup makes busy."""
+    state = retry_busy(lambda: _state(conn))
+    _check_usable(path, state, reading=False)
+    if state.journal_mode != "wal":
+        retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
+    if state.version < SCHEMA_VERSION:
+        retry_busy(lambda: _migrate(conn, path))
+
+
+def connect(
+    path: Path, *, synchronous: Synchronous = "FULL", create: bool = True
+) -> sqlite3.Connection:
+    """Open a database for writing, creating it (unless `create=False`) and migrating it to
+    SCHEMA_VERSION; autocommit mode, explicit transactions only (see `transaction`).
+    DatabaseFileError for a file uvqc must not write (missing with create=False, foreign,
+    newer, corrupt); InfrastructureError when SQLite or the file system fails."""
+    if path.is_dir() or (not create and not path.is_file()):
+        what = "a directory" if path.is_dir() else "no database"
+        raise DatabaseFileError(f"{what} at {path}: check --db / UVQC_DB")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
@@ -130,16 +264,87 @@ def connect(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connect
             check_same_thread=False,
             factory=_Connection,
         )
-        conn.write_lock = _file_lock(path)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        conn.execute("PRAGMA wal_autocheckpoint=8000")
-        _migrate(conn)
     except (sqlite3.Error, OSError) as exc:
         raise InfrastructureError(f"cannot open the database {path}: {exc}") from exc
+    try:
+        conn.write_lock = _file_lock(path)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _prepare(conn, path)
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        conn.execute("PRAGMA wal_autocheckpoint=8000")
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _translated(exc, path, "cannot open the database") from exc
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open an existing uvqc database for reading only (`mode=ro`: nothing is created,
+    initialised or migrated). DatabaseFileError if the file is missing, empty, foreign,
+    newer, older than this uvqc reads, or corrupt."""
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "no database"
+        raise DatabaseFileError(
+            f"{what} at {path}: check --db / UVQC_DB (read commands never create a database)"
+        )
+    try:
+        conn = sqlite3.connect(
+            path.resolve().as_uri() + "?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=_Connection,
+        )
+    except sqlite3.Error as exc:
+        raise _translated(exc, path, "cannot open the database") from exc
+    try:
+        conn.write_lock = threading.Lock()  # never used for writing: mode=ro
+        _check_usable(path, _state(conn), reading=True)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _translated(exc, path, "cannot read the database") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Translate SQLite errors met while reading (corruption found in the middle of a file,
+    a lock) into uvqc errors naming the file."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _translated(exc, path, "cannot read the database") from exc
+
+
+def schema_version(path: Path) -> int:
+    """The schema version of an existing database file, read without writing."""
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise _translated(exc, path, "cannot read the database") from exc
+    return int(version)
+
+
+def migrate(path: Path) -> tuple[int, int]:
+    """Migrate an existing database to SCHEMA_VERSION (`uvqc db migrate`): the versions
+    before and after. DatabaseFileError if it is missing, foreign, newer or corrupt."""
+    if not path.is_file():
+        raise DatabaseFileError(f"no database at {path}: check --db / UVQC_DB")
+    before = schema_version(path)
+    connect(path, create=False).close()
+    return before, schema_version(path)
 
 
 @contextmanager
@@ -153,13 +358,15 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         try:
             yield conn
         except sqlite3.Error as exc:
-            raise InfrastructureError(f"database error: {exc}") from exc
+            raise _in_transaction(exc) from exc
         return
     lock = getattr(conn, "write_lock", None) or threading.Lock()  # not from `connect`: own
     with lock:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            if is_busy(exc):
+                raise DatabaseBusyError(f"database busy: {exc}") from exc
             raise InfrastructureError(f"database busy or unavailable: {exc}") from exc
         try:
             yield conn
@@ -168,21 +375,27 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise InfrastructureError(f"database error: {exc}") from exc
+                raise _in_transaction(exc) from exc
             raise
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version >= SCHEMA_VERSION:
-        return
+def _in_transaction(exc: sqlite3.Error) -> InfrastructureError:
+    if is_busy(exc):
+        return DatabaseBusyError(f"database busy: {exc}")
+    return InfrastructureError(f"database error: {exc}")
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply the missing migrations in one transaction; an upgrade of a file that already
+    held a schema is logged (a new file is simply created)."""
     with transaction(conn):
         # Another process may have migrated between our check and the lock.
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            if target not in _MIGRATIONS:  # numbers kept free for other branches' migrations
-                conn.execute(f"PRAGMA user_version={target}")
-                continue
+        if version >= SCHEMA_VERSION:
+            return
+        if version > 0:
+            log.warning("migrating database %s from schema %d to %d", path, version, SCHEMA_VERSION)
+        for target in sorted(n for n in _MIGRATIONS if version < n <= SCHEMA_VERSION):
             for statement in _MIGRATIONS[target].split(";"):
                 if statement.strip():
                     conn.execute(statement)
