@@ -104,7 +104,7 @@ def test_dlq_list_and_show_take_the_documented_queue_option(
     assert "no dead letter" in capsys.readouterr().err
     assert main(["dlq", "list", "--queue", "bogus", "--db", str(db)]) == 2
     assert main(["dlq", "redrive", "--queue", "intake", "--db", str(db)]) == 0
-    assert f"redrove 1 message(s): process them with `uvqc work --db {db}`" in (
+    assert f"redrove 1 message(s): process them with `uvqc work --db {db} --until-idle`" in (
         capsys.readouterr().out
     )
 
@@ -173,7 +173,7 @@ def test_a_bad_mail_to_in_uvqc_toml_does_not_block_check(
     assert main(["check", str(data)]) == 0
     capsys.readouterr()
     assert main(["submit", str(data), "--db", str(tmp_path / "u.db")]) == 2
-    assert "uvqc.toml: key 'mail_to': Value error, not an e-mail address" in (
+    assert "uvqc.toml: key 'mail_to': Value error, 'not an address' is not an RFC 5322 address" in (
         capsys.readouterr().err
     )
 

@@ -108,8 +108,10 @@ def test_yaml_nan_and_infinity_are_refused_too(tmp_path: Path) -> None:
 
 
 def test_every_default_parameter_satisfies_its_own_constraints() -> None:
+    required = {"nitrate_screening_above": {"limit": 1.0}}  # no default: the method decides
     for name in REGISTRY:
-        method = method_from_mapping({"name": "m", "rules": {name: {}}}, source="m.toml")
+        params = required.get(name, {})
+        method = method_from_mapping({"name": "m", "rules": {name: params}}, source="m.toml")
         assert method.rules[0].name == name
     assert parameter_constraints("outside_calibration_range") == {
         "low": "finite",

@@ -130,10 +130,11 @@ def test_a_list_in_uvqc_toml_may_hold_address_lists_too(tmp_path: Path) -> None:
     ],
 )
 def test_bad_addresses_are_refused_naming_the_setting_and_what_to_write(
-    field: str, value: str, message: str
+    field: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(f"UVQC_{field.upper()}", value)
     with pytest.raises(SettingsError, match=message):
-        load_settings(**{field: value})
+        load_settings()
 
 
 def test_a_non_ascii_local_part_is_accepted_with_a_warning(
@@ -156,7 +157,7 @@ def test_each_problem_is_named_as_the_user_wrote_it(
     with pytest.raises(SettingsError) as caught:
         load_settings(max_attempts=0)
     message = str(caught.value)
-    assert "uvqc.toml: key 'mail_to': Value error, not an e-mail address" in message
+    assert "uvqc.toml: key 'mail_to': Value error, 'no-at-sign' is not an RFC 5322" in message
     assert "uvqc.toml: key 'batch_size': Input should be greater than or equal to 1" in message
     assert "UVQC_SMTP_PORT: Input should be less than or equal to 65535" in message
     assert "--max-attempts: Input should be greater than or equal to 1" in message

@@ -133,12 +133,13 @@ def test_a_database_of_a_newer_uvqc_is_refused(
 ) -> None:
     db = a_uvqc_database(tmp_path, capsys)
     conn = sqlite3.connect(db)
-    conn.execute("PRAGMA user_version = 7")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     before = digest(db)
     assert main([*command, "--db", str(db)]) == 2
     err = capsys.readouterr().err
-    assert f"newer uvqc (schema 7; this uvqc knows schemas up to {SCHEMA_VERSION})" in err
+    newer = SCHEMA_VERSION + 1
+    assert f"newer uvqc (schema {newer}; this uvqc knows schemas up to {SCHEMA_VERSION})" in err
     assert digest(db) == before
 
 
@@ -185,11 +186,18 @@ def test_read_commands_work_on_a_read_only_file(
 
 
 def an_old_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """A database as uvqc before migration 3 left it: schema 1, no application_id."""
-    db = a_uvqc_database(tmp_path, capsys)
+    """A database as the first uvqc release left it: schema 1, no application_id."""
+    from uvqc.adapters.sqlite.db import _MIGRATIONS
+
+    db = tmp_path / "u.db"
     conn = sqlite3.connect(db)
-    conn.execute("PRAGMA application_id = 0")
-    conn.execute("PRAGMA user_version = 1")
+    conn.executescript(_MIGRATIONS[1] + "; PRAGMA user_version = 1;")
+    conn.execute(
+        "INSERT INTO results (record_id, sample_id, verdict, findings, method, raw, received_at, "
+        "checked_at) VALUES ('r1', 'F-1', 'pass', '[]', 'default', '{}', "
+        "'2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z')"
+    )
+    conn.commit()
     conn.close()
     return db
 

@@ -200,7 +200,9 @@ def test_case_2_work_after_a_redrive_refuses_another_channel_then_uses_the_same_
     assert "1 notification(s) dead-lettered" in capsys.readouterr().err
 
     assert main(["dlq", "redrive", "--db", str(db)]) == 0
-    assert f"this database sends through [smtp 127.0.0.1:{port}]" in capsys.readouterr().out
+    assert f"configured for [smtp 127.0.0.1:{port}], the channel this database sends" in (
+        capsys.readouterr().out
+    )
     # The old recovery (docs/EMBEDDED.md): `uvqc work` without channel settings fell back to
     # the file channel and "notified" into ./var/outbox. Now it refuses, naming both.
     assert main(["work", "--db", str(db), "--until-idle"]) == 2
