@@ -49,3 +49,16 @@ class PermanentDeliveryError(DeliveryError):
 
 class InfrastructureError(UvqcError):
     """When a queue or store could not be reached; the message is retried by its transport."""
+
+
+class UnstorableRecords(InfrastructureError):
+    """When some records can never be stored as they are (over a store's item size limit, or
+    refused as invalid) while the others of the batch were stored. `reasons` maps each such
+    record id to why: the transport dead-letters those messages instead of retrying them."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        super().__init__(
+            f"{len(reasons)} record(s) could not be stored: "
+            + "; ".join(f"{k}: {v}" for k, v in list(reasons.items())[:3])
+        )
+        self.reasons = reasons

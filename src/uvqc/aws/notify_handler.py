@@ -29,6 +29,7 @@ from uvqc.adapters.dynamodb import DynamoLedger
 from uvqc.adapters.sqs import (
     NOTIFICATION_KEY,
     SAMPLE_ID,
+    check_retry_schedule,
     dead_letter,
     delay_message,
     queue_url_from_arn,
@@ -74,11 +75,13 @@ def wiring() -> NotifyWiring:
     settings = load_settings()
     if not settings.ledger_table or not settings.notify_dlq_url:
         raise SettingsError("the notify function needs UVQC_LEDGER_TABLE and UVQC_NOTIFY_DLQ_URL")
+    policy = RetryPolicy.from_settings(settings)
+    check_retry_schedule(policy)  # SQS keeps a message hidden at most 12 h: refuse more
     return NotifyWiring(
         ledger=DynamoLedger(boto.client("dynamodb"), settings.ledger_table),
         channel=_channel(settings),
         mail=MailSettings.from_settings(settings),
-        policy=RetryPolicy.from_settings(settings),
+        policy=policy,
         dlq_url=settings.notify_dlq_url,
         queue_url=settings.notify_queue_url,
     )
@@ -128,7 +131,11 @@ def _settle(w: NotifyWiring, record: sqs_event.SqsRecord, result: NotifyResult) 
         queue_url = w.queue_url or queue_url_from_arn(record["eventSourceARN"])
         try:
             delay_message(
-                boto.client("sqs"), queue_url, record["receiptHandle"], result.delay_seconds
+                boto.client("sqs"),
+                queue_url,
+                record["receiptHandle"],
+                result.delay_seconds,
+                first_received_at=sqs_event.first_received_at(record),
             )
         except InfrastructureError:
             # Still a failure: SQS redelivers after the queue's own visibility timeout.

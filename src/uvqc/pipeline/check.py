@@ -2,11 +2,14 @@
 
 Transport-independent: the embedded worker and the Lambda handler both call `check_batch`.
 Each message succeeds or fails on its own. A reject is a verdict, not a failure: only
-infrastructure errors (store, notify queue) fail a message, so its transport retries it.
+infrastructure errors (store, notify queue) fail a message, so its transport retries it. A
+record the store can never take (over its size limit even when bounded) is `dead`: the
+transport dead-letters that message with the reason, and the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,9 +18,10 @@ from datetime import datetime
 from uvqc.core.engine import judge
 from uvqc.core.methods import MethodBook
 from uvqc.core.verdicts import Verdict
-from uvqc.errors import InfrastructureError
+from uvqc.errors import InfrastructureError, UnstorableRecords
 from uvqc.pipeline.ports import NotificationQueue, RecordStore
 from uvqc.pipeline.records import NotificationRequest, ResultRecord, utcnow
+from uvqc.pipeline.submission import Oversized, record_id_for
 
 log = logging.getLogger("uvqc.pipeline.check")
 
@@ -30,6 +34,9 @@ class Incoming:
     body: str | bytes
     received_at: datetime
     correlation_id: str | None = None
+    source: str | None = None  # where it came from, e.g. "day.jsonl:12" (submit envelope)
+    submission_id: str | None = None  # stable identity of a submitted line (re-submissions)
+    oversized: Oversized | None = None  # too large for the transport: a stand-in arrived
 
 
 @dataclass(slots=True)
@@ -38,6 +45,7 @@ class CheckOutcome:
 
     records: list[ResultRecord] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    dead: dict[str, str] = field(default_factory=dict)  # message id -> why it can never be stored
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for r in self.records if r.verdict is verdict)
@@ -53,15 +61,22 @@ def judge_batch(
     records: list[ResultRecord] = []
     checked_at = clock()
     for msg in messages:
-        judgement, _ = judge(msg.body, methods)
+        if msg.oversized is None:
+            judgement, _ = judge(msg.body, methods)
+            raw: str | bytes = msg.body
+        else:
+            judgement, raw = msg.oversized.judgement(), msg.oversized.excerpt
         record = ResultRecord.create(
-            record_id=msg.message_id,
+            record_id=record_id_for(msg.message_id, msg.submission_id),
             judgement=judgement,
-            raw=msg.body,
+            raw=raw,
             received_at=msg.received_at,
             checked_at=checked_at,
             correlation_id=msg.correlation_id or msg.message_id,
+            source=msg.source,
         )
+        if msg.oversized is not None:
+            record = dataclasses.replace(record, raw_truncated=True, raw_bytes=msg.oversized.size)
         records.append(record)
         log.info(
             "result %s",
@@ -77,16 +92,46 @@ def judge_batch(
     return records
 
 
+def message_ids(messages: Sequence[Incoming]) -> dict[str, list[str]]:
+    """Record id -> the message ids it was made from (one, unless a line came twice)."""
+    ids: dict[str, list[str]] = {}
+    for msg in messages:
+        ids.setdefault(record_id_for(msg.message_id, msg.submission_id), []).append(msg.message_id)
+    return ids
+
+
 def record_batch(
-    records: list[ResultRecord], *, store: RecordStore, notify: NotificationQueue
+    records: list[ResultRecord],
+    *,
+    store: RecordStore,
+    notify: NotificationQueue,
+    ids: dict[str, list[str]] | None = None,
 ) -> CheckOutcome:
     """The durable half: store every record, then queue a notification request for each
-    flagged or rejected one. Failed message ids are for the transport to redeliver."""
+    flagged or rejected one. Failed (and dead) message ids are for the transport to redeliver
+    (or dead-letter); `ids` maps record ids to message ids (`message_ids`), where they differ."""
+    outcome = _record_batch(records, store=store, notify=notify)
+    if ids:
+        outcome.failed = [m for r in outcome.failed for m in ids.get(r, [r])]
+        outcome.dead = {m: why for r, why in outcome.dead.items() for m in ids.get(r, [r])}
+    return outcome
+
+
+def _record_batch(
+    records: list[ResultRecord], *, store: RecordStore, notify: NotificationQueue
+) -> CheckOutcome:
     outcome = CheckOutcome(records=records)
     if not records:
         return outcome
     try:
         store.save_results(records)
+    except UnstorableRecords as exc:
+        # The others are stored; these can never be: dead-letter them, do not retry.
+        for record_id, reason in exc.reasons.items():
+            log.error("record cannot be stored: %s", reason, extra={"recordId": record_id})  # noqa: TRY400
+        outcome.dead = dict(exc.reasons)
+        records = [r for r in records if r.record_id not in exc.reasons]
+        outcome.records = records
     except InfrastructureError:
         log.exception("could not store %d records; the batch will be retried", len(records))
         return CheckOutcome(failed=[r.record_id for r in records])
@@ -100,7 +145,7 @@ def record_batch(
         for record_id in sorted(failed_records):
             log.error(
                 "notification not queued; the message will be retried",
-                extra={"messageId": record_id},
+                extra={"recordId": record_id},
             )
         outcome.failed = [r.record_id for r in records if r.record_id in failed_records]
     return outcome
@@ -116,4 +161,4 @@ def check_batch(
 ) -> CheckOutcome:
     """Judge, record and queue notifications for every message of a batch."""
     records = judge_batch(messages, methods=methods, clock=clock)
-    return record_batch(records, store=store, notify=notify)
+    return record_batch(records, store=store, notify=notify, ids=message_ids(messages))

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from uvqc.core.verdicts import Finding, Judgement, Verdict
+from uvqc.pipeline.limits import bound_findings
 
 RAW_KEEP_BYTES = 256 * 1024
 EXCERPT_CHARS = 300
@@ -74,6 +75,7 @@ class ResultRecord:
     correlation_id: str | None = None
     raw_truncated: bool = False
     raw_bytes: int = 0
+    source: str | None = None  # where the result came from, e.g. "day.jsonl:12"
 
     @classmethod
     def create(
@@ -85,7 +87,11 @@ class ResultRecord:
         received_at: datetime,
         checked_at: datetime,
         correlation_id: str | None = None,
+        source: str | None = None,
     ) -> ResultRecord:
+        """The record of one judged message. Raw payloads are kept up to RAW_KEEP_BYTES
+        (`raw_truncated`, `raw_bytes` say what was cut); findings are bounded
+        (limits.bound_findings), since they may quote the input at any length."""
         text = as_text(raw)
         size = len(text.encode("utf-8", "surrogatepass"))
         truncated = size > RAW_KEEP_BYTES
@@ -96,7 +102,7 @@ class ResultRecord:
             record_id=record_id,
             sample_id=judgement.sample_id,
             verdict=judgement.verdict,
-            findings=judgement.findings,
+            findings=bound_findings(judgement.findings),
             method=judgement.method,
             raw=text,
             received_at=received_at,
@@ -105,6 +111,7 @@ class ResultRecord:
             correlation_id=correlation_id,
             raw_truncated=truncated,
             raw_bytes=size,
+            source=source,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +128,7 @@ class ResultRecord:
             "correlationId": self.correlation_id,
             "rawTruncated": self.raw_truncated,
             "rawBytes": self.raw_bytes,
+            "source": self.source,
         }
 
     @classmethod
@@ -138,6 +146,7 @@ class ResultRecord:
             correlation_id=data.get("correlationId"),
             raw_truncated=bool(data.get("rawTruncated", False)),
             raw_bytes=int(data.get("rawBytes", 0)),
+            source=data.get("source"),
         )
 
 
