@@ -100,6 +100,7 @@ def test_check_environment_names_the_notify_queue_and_records_table(
         **COMMON_ENV,
         "UVQC_NOTIFY_QUEUE_URL": {"Ref": "NotifyQueue"},
         "UVQC_RECORDS_TABLE": {"Ref": "RecordsTable"},
+        "UVQC_INTAKE_DLQ_URL": {"Ref": "IntakeDLQ"},
     }
 
 
@@ -296,7 +297,9 @@ def test_check_role_grants_exactly_what_the_check_function_calls(
     assert _grants(resources, "CheckFunctionRole") == {
         *((a, "IntakeQueue") for a in CONSUME),
         ("sqs:SendMessage", "NotifyQueue"),
+        ("sqs:SendMessage", "IntakeDLQ"),
         ("dynamodb:BatchWriteItem", "RecordsTable"),
+        ("dynamodb:PutItem", "RecordsTable"),
         *((a, _log_arn("check")) for a in LOGS),
     }
 
