@@ -17,7 +17,7 @@ from typing import Literal
 
 from uvqc.errors import InfrastructureError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_MS = 30_000
 # Page cache per connection (default 2 MiB): records and their sample-id index outgrow it
 # within ~20,000 results, and every batch then re-reads index pages from the OS.
@@ -73,6 +73,20 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX notifications_sample ON notifications (sample_id);
     CREATE INDEX notifications_record ON notifications (record_id);
+    """,
+    # Submissions (n8c): where each queued result came from and its stable identity, the
+    # run that queued it, and every submission ever queued, so a re-run skips what was sent.
+    7: """
+    ALTER TABLE messages ADD COLUMN source TEXT;
+    ALTER TABLE messages ADD COLUMN submission_id TEXT;
+    ALTER TABLE messages ADD COLUMN submitted_by TEXT;
+    ALTER TABLE results ADD COLUMN source TEXT;
+    CREATE TABLE submissions (
+        submission_id TEXT PRIMARY KEY,
+        source        TEXT,
+        message_id    TEXT NOT NULL,
+        submitted_at  REAL NOT NULL
+    ) WITHOUT ROWID;
     """,
 }
 
@@ -160,7 +174,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         # Another process may have migrated between our check and the lock.
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[target].split(";"):
+            # .get: numbers of parallel branches not merged yet are skipped (renumbered then).
+            for statement in _MIGRATIONS.get(target, "").split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={target}")

@@ -13,7 +13,7 @@ from uvqc.pipeline.records import ResultRecord, iso, parse_iso
 
 _COLUMNS = (
     "record_id, sample_id, verdict, findings, method, raw, raw_truncated, raw_bytes, "
-    "received_at, checked_at, notification_key, correlation_id"
+    "received_at, checked_at, notification_key, correlation_id, source"
 )
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -32,6 +32,7 @@ def _row(r: ResultRecord) -> tuple[Any, ...]:
         iso(r.checked_at),
         r.notification_key,
         r.correlation_id,
+        r.source,
     )
 
 
@@ -49,6 +50,7 @@ def _record(row: Sequence[Any]) -> ResultRecord:
         checked_at=parse_iso(row[9]),
         notification_key=row[10],
         correlation_id=row[11],
+        source=row[12],
     )
 
 
@@ -64,7 +66,7 @@ class SqliteStore:
         with transaction(self.conn) as c:
             c.executemany(
                 f"INSERT OR REPLACE INTO results ({_COLUMNS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_row(r) for r in records],
             )
 
