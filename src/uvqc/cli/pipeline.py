@@ -190,7 +190,7 @@ def run(
     stop = threading.Event()
     with Runtime.from_settings(settings) as rt, Runtime.from_settings(settings) as rt_notify:
         started = time.perf_counter()
-        tag = uuid.uuid4().hex  # marks this run's messages: the summary counts only those
+        tag = uuid.uuid4().hex[:12]  # marks this run's messages: the summary counts only those
         rt.db.intake_port.tag = tag
         report = _submit(rt.db.intake_port, paths)
         total = report.submitted

@@ -82,10 +82,7 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE messages ADD COLUMN submitted_by TEXT;
     ALTER TABLE results ADD COLUMN source TEXT;
     CREATE TABLE submissions (
-        submission_id TEXT PRIMARY KEY,
-        source        TEXT,
-        message_id    TEXT NOT NULL,
-        submitted_at  REAL NOT NULL
+        id BLOB PRIMARY KEY  -- first 16 bytes of the submission id: a small, hot index
     ) WITHOUT ROWID;
     """,
 }
