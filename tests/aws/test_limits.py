@@ -345,3 +345,35 @@ def test_an_unreachable_queue_is_still_an_infrastructure_error() -> None:
     )
     with pytest.raises(InfrastructureError, match="ChangeMessageVisibility"):
         delay_message(sqs, "http://127.0.0.1:9/1/q", "r", 10)
+
+
+def test_the_largest_intake_message_can_still_be_dead_lettered_with_its_reason(
+    aws: AwsFactory, limits: AwsLimits
+) -> None:
+    from uvqc.adapters.sqs import intake_entry, string_attributes
+
+    q = make_queues(aws("sqs"), "intake")
+    sqs = boto.client("sqs")
+    n = 262_144
+    while (
+        "standIn"
+        in (entry := intake_entry(b"x" * n, source="f:1", submission_id="a" * 64))[
+            "MessageAttributes"
+        ]
+    ):
+        n -= 64  # the largest line that still goes as it is
+    sqs.send_message(QueueUrl=q.url, **entry)
+    (received,) = receive_all(aws("sqs"), q.url)
+    dead_letter(
+        sqs,
+        q.dlq_url,
+        body=received["Body"],
+        reason="record cannot be stored: " + "ü" * 5_000,
+        source_message_id=received["MessageId"],
+        receive_count=1,
+        attributes=string_attributes(received["MessageAttributes"]),
+    )
+    (dead,) = receive_all(aws("sqs"), q.dlq_url)
+    assert dead["Body"] == received["Body"]
+    assert dead["MessageAttributes"]["reason"]["StringValue"].startswith("record cannot be stored")
+    assert limits.refused == []

@@ -29,7 +29,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from uvqc.adapters.boto import describe, error_code, http_status
 from uvqc.errors import InfrastructureError, SettingsError, UsageError
-from uvqc.pipeline.limits import SQS_MESSAGE_BYTES, bound_text, sqs_invalid_at, sqs_safe, utf8_len
+from uvqc.pipeline.limits import (
+    SQS_MESSAGE_BYTES,
+    bound_text,
+    cut_utf8,
+    sqs_invalid_at,
+    sqs_safe,
+    utf8_len,
+)
 from uvqc.pipeline.ports import DeadLetter
 from uvqc.pipeline.records import NotificationRequest, iso, parse_iso, utcnow
 from uvqc.pipeline.submission import Oversized, Submission, SubmitReport
@@ -50,6 +57,7 @@ VISIBILITY_MARGIN_SECONDS = 60  # kept below the 12 h: clocks and the time to ma
 RETRY_WINDOW_SECONDS = MAX_VISIBILITY_SECONDS - 1_800
 REASON_CHARS = 1000
 SOURCE_CHARS = 1000
+DEATH_RESERVE_BYTES = 1024  # kept free in intake messages for the DLQ's reason, deadAt, ...
 
 # Message attributes uvqc sets; they survive a move to the DLQ and back.
 SAMPLE_ID = "sampleId"
@@ -112,7 +120,11 @@ def intake_entry(
         attributes[SOURCE] = _text(bound_text(source, SOURCE_CHARS))
     if submission_id:
         attributes[SUBMISSION_ID] = _text(submission_id)
-    room = SQS_MESSAGE_BYTES - message_bytes("", {**attributes, STAND_IN: _text(OVERSIZED)})
+    room = (
+        SQS_MESSAGE_BYTES
+        - message_bytes("", {**attributes, STAND_IN: _text(OVERSIZED)})
+        - DEATH_RESERVE_BYTES
+    )
     try:
         text: str | None = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -370,10 +382,13 @@ def dead_letter(
     message_attributes = {
         k: _text(v) for k, v in (attributes or {}).items() if v and k not in _DEATH_ATTRIBUTES
     }
-    message_attributes[REASON] = _text(bound_text(reason, REASON_CHARS))
     message_attributes[DEAD_AT] = _text(iso(now or utcnow()))
     message_attributes[SOURCE_MESSAGE_ID] = _text(source_message_id)
     message_attributes[RECEIVE_COUNT] = {"DataType": "Number", "StringValue": str(receive_count)}
+    # The reason takes what is left of the message limit (intake messages keep
+    # DEATH_RESERVE_BYTES free for it), so a large message can always be dead-lettered.
+    room = SQS_MESSAGE_BYTES - message_bytes(body, message_attributes) - len(REASON) - 6
+    message_attributes[REASON] = _text(cut_utf8(bound_text(reason, REASON_CHARS), room))
     try:
         response = client.send_message(
             QueueUrl=dlq_url, MessageBody=body, MessageAttributes=message_attributes
