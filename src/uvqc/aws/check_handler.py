@@ -72,7 +72,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         if not _dead_letter(w, records[message_id], reason):
             failed.append(message_id)
     flagged, rejected = outcome.count(Verdict.FLAG), outcome.count(Verdict.REJECT)
-    # Records are saved for the whole batch or not at all, so these count stored results.
+    # These count stored results (a record that can never be stored is not among them).
     metrics.add_metric(name="ResultsChecked", unit=MetricUnit.Count, value=len(outcome.records))
     metrics.add_metric(name="ResultsFlagged", unit=MetricUnit.Count, value=flagged)
     metrics.add_metric(name="ResultsRejected", unit=MetricUnit.Count, value=rejected)
