@@ -90,6 +90,16 @@ def test_run_counts_only_its_own_results_not_those_already_waiting(
     ]
 
 
+def test_a_file_an_instrument_appends_to_sends_only_its_new_lines_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, data = tmp_path / "u.db", three(tmp_path)
+    assert main(["submit", str(data), "--db", str(db)]) == 0
+    data.write_bytes(data.read_bytes() + result("P-4") + b"\n")
+    assert main(["submit", str(data), "--db", str(db)]) == 0
+    assert "submitted 1 message(s), 3 already submitted, skipped" in capsys.readouterr().out
+
+
 def test_the_same_content_piped_twice_is_recognised(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -120,8 +130,14 @@ def test_submission_ids_depend_on_content_and_position_not_on_the_path(tmp_path:
     ids_a = [s.submission_id for s in iter_submissions([str(a)])]
     ids_b = [s.submission_id for s in iter_submissions([str(b)])]
     assert ids_a == ids_b and len(set(ids_a)) == 3
-    a.write_bytes(a.read_bytes() + result("X") + b"\n")  # changed content: a new submission
-    assert not set(ids_a) & {s.submission_id for s in iter_submissions([str(a)])}
+    # An instrument appends to its file: the earlier lines keep their identities.
+    a.write_bytes(a.read_bytes() + result("X") + b"\n")
+    appended = [s.submission_id for s in iter_submissions([str(a)])]
+    assert appended[:3] == ids_a and appended[3] not in ids_a
+    # A line changed: it and every line after it are new submissions.
+    a.write_bytes(a.read_bytes().replace(b"F-1", b"F-9"))
+    changed = [s.submission_id for s in iter_submissions([str(a)])]
+    assert changed[0] == ids_a[0] and not set(changed[1:]) & set(appended)
     array = tmp_path / "arr.json"
     array.write_text(json.dumps([{"sampleId": "A", "absorbance": 0.1}] * 2))
     assert [s.source for s in iter_submissions([str(array)])] == [f"{array}[1]", f"{array}[2]"]

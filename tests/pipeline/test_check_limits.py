@@ -12,7 +12,7 @@ from uvqc.core.methods import MethodBook
 from uvqc.errors import UnstorableRecords
 from uvqc.pipeline.check import Incoming, check_batch
 from uvqc.pipeline.records import ResultRecord
-from uvqc.pipeline.submission import Oversized, record_id_for, submission_id
+from uvqc.pipeline.submission import START, Oversized, record_id_for, submission_id
 from uvqc.testing import MemoryNotifyQueue, MemoryStore
 
 WHEN = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -39,7 +39,7 @@ def body(sample: str, absorbance: float) -> str:
 
 def test_a_record_that_cannot_be_stored_is_dead_alone_by_its_message_id() -> None:
     store, notify = RefusingStore({"S-BAD"}), MemoryNotifyQueue()
-    sid = submission_id("0" * 64, ":2")
+    sid = submission_id(START, ":2", b"{}")
     messages = [
         Incoming("m1", body("S-1", 1.5), WHEN, source="f.jsonl:1"),
         Incoming("m2", body("S-BAD", 1.5), WHEN, source="f.jsonl:2", submission_id=sid),
@@ -55,7 +55,7 @@ def test_a_record_that_cannot_be_stored_is_dead_alone_by_its_message_id() -> Non
 
 def test_a_submitted_line_is_recorded_under_its_submission_id_whatever_its_message_id() -> None:
     store, notify = MemoryStore(), MemoryNotifyQueue()
-    sid = submission_id("ab" * 32, ":7")
+    sid = submission_id(START, ":7", b"[]")
     for message_id in ("first-delivery", "second-copy"):
         check_batch(
             [Incoming(message_id, body("S-7", 0.4), WHEN, submission_id=sid, source="d:7")],

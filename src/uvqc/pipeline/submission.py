@@ -2,7 +2,7 @@
 
 A submission is one message of one input (a JSON Lines line, an array element, a whole
 document) with where it came from (`source`, e.g. "day.jsonl:12") and a stable identity
-(`submission_id`: sha256 of the input's content and the message's position in it). The
+(`submission_id`: sha256 of the input's content up to that message and its position). The
 identity travels with the message (SQLite columns, SQS message attributes) to the check stage,
 which derives the record id from it: a line submitted again (a re-run after `kill -9`) is
 recognised before it is queued, and even if it is queued again it overwrites its own record.
@@ -63,11 +63,24 @@ class SubmissionQueue(Protocol):
         ...
 
 
-def submission_id(content_sha256: str, position: str) -> str:
+START = hashlib.sha256(b"uvqc submission").hexdigest()  # the chain's value before line 1
+
+
+def submission_id(previous: str, position: str, raw: bytes) -> str:
     """Identity of the message at `position` (":12" for line 12, "[3]" for array element 3,
-    "" for a whole document) of an input whose content has the given sha256: 64 hex digits.
-    The path is not part of it: the same file copied elsewhere is the same submission."""
-    return hashlib.sha256(f"{content_sha256}{position}".encode()).hexdigest()
+    "" for a whole document) whose bytes are `raw`, following the message whose identity is
+    `previous` (START for the first one): sha256 over the input's content up to and
+    including this message, and its position, as a hash chain (64 hex digits).
+
+    So a message's identity depends on its input's content up to it, not on the path (the
+    same file copied elsewhere is the same submission), and not on what follows it (a file
+    an instrument appends to keeps the identities of its earlier lines, so submitting it
+    again sends only the new ones); a changed line is a new submission, and so is every
+    line after it."""
+    digest = hashlib.sha256(previous.encode())
+    digest.update(b"\n" + position.encode("utf-8", "surrogateescape") + b"\n")
+    digest.update(raw)
+    return digest.hexdigest()
 
 
 def record_id_for(message_id: str, submission: str | None) -> str:
