@@ -377,3 +377,40 @@ def test_the_largest_intake_message_can_still_be_dead_lettered_with_its_reason(
     assert dead["Body"] == received["Body"]
     assert dead["MessageAttributes"]["reason"]["StringValue"].startswith("record cannot be stored")
     assert limits.refused == []
+
+
+def test_ledger_texts_from_relays_are_bounded(aws: AwsFactory, limits: AwsLimits) -> None:
+    from uvqc.adapters.dynamodb import DynamoLedger
+    from uvqc.pipeline.records import Attempt, NotificationStatus
+
+    from .conftest import make_ledger_table
+
+    ledger = DynamoLedger(boto.client("dynamodb"), make_ledger_table(aws("dynamodb")))
+    request = NotificationRequest("k", "S-1", "rec", Verdict.FLAG, (), None, WHEN)
+    ledger.claim(request, message_id="<m>", worker="w", now=WHEN, lease=timedelta(minutes=1))
+    echo = "451 " + "x" * 300_000  # a relay that echoes what it was sent
+    for n in range(3):
+        ledger.finish(
+            "k",
+            status=NotificationStatus.RETRYING,
+            attempt=Attempt(WHEN, "transient", echo, f"w{n}"),
+            delivered_to=[],
+            error=echo,
+        )
+    (row,) = ledger.notifications_for_sample("S-1")
+    assert len(row.attempts) == 3 and all(len(a.detail) <= 1_000 for a in row.attempts)
+    assert row.last_error is not None and len(row.last_error) <= 1_000
+    assert limits.refused == []
+
+
+def test_a_huge_correlation_id_from_the_submitter_cannot_sink_the_notification(
+    deployed: dict[str, Any], aws: AwsFactory, limits: AwsLimits, lambda_context: LambdaContext
+) -> None:
+    event = sqs_event(json.dumps({"sampleId": "S-C", "absorbance": 1.5}))
+    event["Records"][0]["messageAttributes"] = {
+        "correlationId": {"stringValue": "c" * 200_000, "dataType": "String"}
+    }
+    assert check_handler.handler(event, lambda_context) == {"batchItemFailures": []}
+    (queued,) = receive_all(aws("sqs"), deployed["notify"])
+    assert len(queued["MessageAttributes"]["correlationId"]["StringValue"]) <= 256
+    assert limits.refused == []

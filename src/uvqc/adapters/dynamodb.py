@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from uvqc.adapters.boto import describe, error_code
 from uvqc.core.verdicts import Finding, Verdict
 from uvqc.errors import InfrastructureError, UnstorableRecords
-from uvqc.pipeline.limits import DYNAMODB_ITEM_BYTES, cut_utf8, utf8_len
+from uvqc.pipeline.limits import DYNAMODB_ITEM_BYTES, bound_text, cut_utf8, utf8_len
 from uvqc.pipeline.ports import Claim, ClaimState, decide_claim
 from uvqc.pipeline.records import (
     Attempt,
@@ -50,6 +50,7 @@ CLAIM_RACES = 5  # re-reads after losing a conditional-update race before giving
 # What a record item may use: 400,000 bytes, under the limit whether "400 KB" is read as
 # 400,000 or 409,600 bytes (DynamoDB's own counting of numbers and nesting is approximate).
 ITEM_BUDGET = 400_000
+TEXT_CHARS = 1_000  # a ledger attempt's detail or last error (relay replies, SDK errors)
 
 # -- attribute values (the low-level client's typed format) ------------------------------
 
@@ -312,6 +313,10 @@ def notification_from_item(item: Mapping[str, Any]) -> NotificationRecord:
     )
 
 
+def _bounded_attempt(attempt: Attempt) -> dict[str, Any]:
+    return {k: _s(bound_text(v, TEXT_CHARS)) for k, v in attempt.to_dict().items()}
+
+
 class DynamoLedger:
     """Ledger + notifications_for_sample on the ledger table (conditional writes)."""
 
@@ -436,7 +441,13 @@ class DynamoLedger:
         ]
         values: dict[str, Any] = {
             ":status": _s(status.value),
-            ":attempt": {"L": [{"M": {k: _s(v) for k, v in attempt.to_dict().items()}}]},
+            # Texts from relays and SDKs are bounded: a ledger item must stay under 400 KB
+            # however many attempts it collects.
+            ":attempt": {
+                "L": [
+                    {"M": {k: _s(bound_text(v, TEXT_CHARS)) for k, v in attempt.to_dict().items()}}
+                ]
+            },
             ":empty": {"L": []},
             ":delivered": _list(list(dict.fromkeys(delivered_to))),
             ":exp": self._expiration(attempt.at),
@@ -448,7 +459,7 @@ class DynamoLedger:
             values[":sent"] = _s(iso(attempt.at))
         if error is not None:
             sets.append("lastError = :error")
-            values[":error"] = _s(error)
+            values[":error"] = _s(bound_text(error, TEXT_CHARS))
         try:
             self._db.update_item(
                 TableName=self._table,
