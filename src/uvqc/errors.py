@@ -71,3 +71,16 @@ class DatabaseBusyError(InfrastructureError):
 class DatabaseFileError(UsageError):
     """When a database file cannot be used as asked: missing (for a read), another
     application's, written by a newer uvqc, corrupt, or not yet migrated."""
+
+
+class UnstorableRecords(InfrastructureError):
+    """When some records can never be stored as they are (over a store's item size limit, or
+    refused as invalid) while the others of the batch were stored. `reasons` maps each such
+    record id to why: the transport dead-letters those messages instead of retrying them."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        super().__init__(
+            f"{len(reasons)} record(s) could not be stored: "
+            + "; ".join(f"{k}: {v}" for k, v in list(reasons.items())[:3])
+        )
+        self.reasons = reasons

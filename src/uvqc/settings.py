@@ -111,6 +111,10 @@ class Settings(BaseModel):
     records_table: str | None = None
     ledger_table: str | None = None
     runtime: Literal["embedded", "aws"] = "embedded"
+    submit_journal: Path = Field(
+        Path("var/sqs-submissions.db"),
+        description="what `uvqc submit --queue-url` sent already (re-runs skip it)",
+    )
     # logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: Path | None = Field(None, description="JSON log lines go here instead of stderr")

@@ -88,10 +88,13 @@ def test_submit_returns_one_message_id_per_body_in_order(aws: AwsFactory) -> Non
     assert [by_id[i] for i in ids] == bodies
 
 
-def test_submit_refuses_bytes_that_are_not_text(aws: AwsFactory) -> None:
+def test_submit_sends_bytes_that_are_not_text_as_a_base64_stand_in(aws: AwsFactory) -> None:
     sqs = aws("sqs")
-    with pytest.raises(UsageError, match="not UTF-8"):
-        SqsIntakeQueue(sqs, make_queues(sqs, "intake").url).submit([b"\xff\xfe"])
+    url = make_queues(sqs, "intake").url
+    SqsIntakeQueue(sqs, url).submit([b"\xff\xfe"])
+    (message,) = drain(sqs, url)
+    assert message["MessageAttributes"]["standIn"]["StringValue"] == "base64"
+    assert message["Body"] == "//4="
 
 
 def test_submit_to_an_unreachable_endpoint_is_an_infrastructure_error() -> None:

@@ -103,6 +103,7 @@ def test_check_environment_names_the_notify_queue_and_records_table(
         # deduplication windows of the notification identity (issue 8, case 1)
         "UVQC_LEDGER_TABLE": {"Ref": "LedgerTable"},
         "UVQC_DEDUP_WINDOW_SECONDS": "86400",
+        "UVQC_INTAKE_DLQ_URL": {"Ref": "IntakeDLQ"},
     }
 
 
@@ -299,8 +300,10 @@ def test_check_role_grants_exactly_what_the_check_function_calls(
     assert _grants(resources, "CheckFunctionRole") == {
         *((a, "IntakeQueue") for a in CONSUME),
         ("sqs:SendMessage", "NotifyQueue"),
+        ("sqs:SendMessage", "IntakeDLQ"),
         ("dynamodb:BatchWriteItem", "RecordsTable"),
         ("dynamodb:UpdateItem", "LedgerTable"),  # deduplication windows (issue 8, case 1)
+        ("dynamodb:PutItem", "RecordsTable"),
         *((a, _log_arn("check")) for a in LOGS),
     }
 

@@ -3,7 +3,12 @@ ledger (Ledger + trace), with the same semantics as the SQLite and in-memory one
 
 Records: key `recordId`, GSI `bySample` (sampleId, receivedAt); written with BatchWriteItem
 in chunks of 25, UnprocessedItems retried with backoff. Findings are kept as a JSON string,
-as in the embedded store (exact round trip; no Decimal or NaN surprises).
+as in the embedded store (exact round trip; no Decimal or NaN surprises). Every item is sized
+before it is written (DynamoDB's 400 KB item limit counts attribute names and values in
+UTF-8): an item over the limit keeps less of its raw payload (`rawTruncated`); one that
+cannot fit even so, or that DynamoDB refuses as invalid, fails alone: BatchWriteItem refuses
+a whole request for one bad item, so a refused chunk is written item by item (PutItem) and
+the others are stored; the caller gets UnstorableRecords naming the ones that failed.
 
 Ledger: key `notificationKey`, GSI `bySample` (sampleId, createdAt), TTL `expiration`.
 `claim` is a conditional PutItem (new key) or a conditional UpdateItem guarded by a version
@@ -24,7 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from uvqc.adapters.boto import describe, error_code
 from uvqc.core.verdicts import Finding, Verdict
-from uvqc.errors import InfrastructureError
+from uvqc.errors import InfrastructureError, UnstorableRecords
+from uvqc.pipeline.limits import DYNAMODB_ITEM_BYTES, bound_text, cut_utf8, utf8_len
 from uvqc.pipeline.ports import Claim, ClaimState, decide_claim
 from uvqc.pipeline.records import (
     Attempt,
@@ -41,6 +47,10 @@ BATCH_ITEMS = 25  # BatchWriteItem limit
 UNPROCESSED_RETRIES = 8
 LEDGER_RETENTION = timedelta(days=90)  # > queue (4 d) + DLQ (14 d) retention: no resend
 CLAIM_RACES = 5  # re-reads after losing a conditional-update race before giving up
+# What a record item may use: 400,000 bytes, under the limit whether "400 KB" is read as
+# 400,000 or 409,600 bytes (DynamoDB's own counting of numbers and nesting is approximate).
+ITEM_BUDGET = 400_000
+TEXT_CHARS = 1_000  # a ledger attempt's detail or last error (relay replies, SDK errors)
 
 # -- attribute values (the low-level client's typed format) ------------------------------
 
@@ -82,12 +92,25 @@ def _query_all(client: Any, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
 # -- records -----------------------------------------------------------------------------
 
 
+def _findings_json(findings: Sequence[Finding]) -> str:
+    """Findings as JSON text, UTF-8 as is (a non-ASCII finding is not tripled by \\u
+    escapes against the item limit); ASCII-escaped if it holds a lone surrogate, which
+    DynamoDB's UTF-8 strings cannot carry."""
+    data = [f.to_dict() for f in findings]
+    text = json.dumps(data, default=str, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, default=str)
+    return text
+
+
 def record_item(record: ResultRecord) -> dict[str, Any]:
     """A result record as a DynamoDB item; absent values are omitted (GSI keys must be S)."""
     item: dict[str, Any] = {
         "recordId": _s(record.record_id),
         "verdict": _s(record.verdict.value),
-        "findings": _s(json.dumps([f.to_dict() for f in record.findings], default=str)),
+        "findings": _s(_findings_json(record.findings)),
         "raw": _s(record.raw),
         "receivedAt": _s(iso(record.received_at)),
         "checkedAt": _s(iso(record.checked_at)),
@@ -105,6 +128,58 @@ def record_item(record: ResultRecord) -> dict[str, Any]:
     item.update({k: _s(v) for k, v in optional.items() if v})
     if record.indices is not None:
         item["indices"] = _s(json.dumps(dict(record.indices)))
+    return item
+
+
+def attribute_bytes(value: Mapping[str, Any]) -> int:
+    """Size of one typed attribute value as DynamoDB counts it ("Item sizes and formats"):
+    strings and binaries by their bytes (UTF-8), numbers ~1 byte per 2 digits + 1, booleans
+    and nulls 1, lists and maps 3 + 1 per element + their contents (and map keys)."""
+    ((kind, v),) = value.items()
+    if kind == "S":
+        return utf8_len(v)
+    if kind == "N":
+        return len(v) // 2 + 2
+    if kind == "B":
+        return len(v)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + attribute_bytes(x) for x in v)
+    if kind == "M":
+        return 3 + sum(1 + utf8_len(k) + attribute_bytes(x) for k, x in v.items())
+    if kind == "SS":
+        return sum(utf8_len(x) for x in v)
+    return sum(len(x) // 2 + 2 if kind == "NS" else len(x) for x in v)
+
+
+def item_bytes(item: Mapping[str, Any]) -> int:
+    """Size of a whole item: every attribute name (UTF-8) plus its value."""
+    return sum(utf8_len(name) + attribute_bytes(value) for name, value in item.items())
+
+
+class RecordTooLarge(ValueError):
+    """A record that does not fit in one DynamoDB item even without its raw payload."""
+
+
+def fitted_record_item(record: ResultRecord, budget: int | None = None) -> dict[str, Any]:
+    """`record_item(record)`, keeping less of the raw payload if the item would exceed
+    `budget` bytes (rawTruncated becomes true; rawBytes keeps the original size).
+    RecordTooLarge if even an empty payload leaves it over the budget (default ITEM_BUDGET)."""
+    budget = ITEM_BUDGET if budget is None else budget
+    item = record_item(record)
+    size = item_bytes(item)
+    if size <= budget:
+        return item
+    keep = utf8_len(record.raw) - (size - budget)
+    if keep < 0:
+        raise RecordTooLarge(
+            f"the record is {size - utf8_len(record.raw):,} bytes without its raw payload, "
+            f"over DynamoDB's item limit ({DYNAMODB_ITEM_BYTES:,} bytes; uvqc keeps records "
+            f"under {ITEM_BUDGET:,})"
+        )
+    item["raw"] = _s(cut_utf8(record.raw, keep))
+    item["rawTruncated"] = {"BOOL": True}
     return item
 
 
@@ -128,6 +203,10 @@ def record_from_item(item: Mapping[str, Any]) -> ResultRecord:
     )
 
 
+class _Refused(Exception):
+    """BatchWriteItem refused the request as invalid (ValidationException)."""
+
+
 class DynamoRecordStore:
     """RecordStore + results_for_sample on the records table."""
 
@@ -139,18 +218,58 @@ class DynamoRecordStore:
         self._sleep = sleep
 
     def save_results(self, records: Sequence[ResultRecord]) -> None:
+        """Store every record that can be stored. Raises UnstorableRecords (after storing the
+        others) for records DynamoDB can never take; InfrastructureError when the table
+        could not be reached (nothing is known to be stored: the batch is retried)."""
         # One item per key per request: BatchWriteItem rejects duplicates in a batch.
         unique = list({r.record_id: r for r in records}.values())
-        for chunk in _chunks(unique, BATCH_ITEMS):
-            requests = [{"PutRequest": {"Item": record_item(r)}} for r in chunk]
-            self._write(requests)
+        reasons: dict[str, str] = {}
+        items: list[tuple[str, dict[str, Any]]] = []
+        for r in unique:
+            try:
+                items.append((r.record_id, fitted_record_item(r)))
+            except RecordTooLarge as exc:
+                reasons[r.record_id] = str(exc)
+        for chunk in _chunks(items, BATCH_ITEMS):
+            requests = [{"PutRequest": {"Item": item}} for _, item in chunk]
+            try:
+                self._write(requests)
+            except _Refused:
+                # One invalid item fails the whole request: write them one by one, so only
+                # the bad one fails.
+                reasons.update(self._put_each(chunk))
+        if reasons:
+            raise UnstorableRecords(reasons)
+
+    def _put_each(self, items: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, str]:
+        refused: dict[str, str] = {}
+        for record_id, item in items:
+            try:
+                self._db.put_item(TableName=self._table, Item=item)
+            except ClientError as exc:
+                if error_code(exc) != "ValidationException":
+                    raise InfrastructureError(
+                        f"PutItem to {self._table} failed: {describe(exc)}"
+                    ) from exc
+                refused[record_id] = f"DynamoDB refused the record: {describe(exc)}"
+            except BotoCoreError as exc:
+                raise InfrastructureError(
+                    f"PutItem to {self._table} failed: {describe(exc)}"
+                ) from exc
+        return refused
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         pending = {self._table: requests}
         for attempt in range(UNPROCESSED_RETRIES + 1):
             try:
                 response = self._db.batch_write_item(RequestItems=pending)
-            except SDK_ERRORS as exc:
+            except ClientError as exc:
+                if error_code(exc) == "ValidationException":
+                    raise _Refused(describe(exc)) from exc
+                raise InfrastructureError(
+                    f"BatchWriteItem to {self._table} failed: {describe(exc)}"
+                ) from exc
+            except BotoCoreError as exc:
                 raise InfrastructureError(
                     f"BatchWriteItem to {self._table} failed: {describe(exc)}"
                 ) from exc
@@ -206,6 +325,10 @@ def notification_from_item(item: Mapping[str, Any]) -> NotificationRecord:
         ),
         channel=_get_s(item, "channel"),
     )
+
+
+def _bounded_attempt(attempt: Attempt) -> dict[str, Any]:
+    return {k: _s(bound_text(v, TEXT_CHARS)) for k, v in attempt.to_dict().items()}
 
 
 class DynamoLedger:
@@ -332,7 +455,13 @@ class DynamoLedger:
         ]
         values: dict[str, Any] = {
             ":status": _s(status.value),
-            ":attempt": {"L": [{"M": {k: _s(v) for k, v in attempt.to_dict().items()}}]},
+            # Texts from relays and SDKs are bounded: a ledger item must stay under 400 KB
+            # however many attempts it collects.
+            ":attempt": {
+                "L": [
+                    {"M": {k: _s(bound_text(v, TEXT_CHARS)) for k, v in attempt.to_dict().items()}}
+                ]
+            },
             ":empty": {"L": []},
             ":delivered": _list(list(dict.fromkeys(delivered_to))),
             ":exp": self._expiration(attempt.at),
@@ -344,10 +473,10 @@ class DynamoLedger:
             values[":sent"] = _s(iso(attempt.at))
         if error is not None:
             sets.append("lastError = :error")
-            values[":error"] = _s(error)
+            values[":error"] = _s(bound_text(error, TEXT_CHARS))
         if attempt.channel:
             sets.append("channel = :channel")
-            values[":channel"] = _s(attempt.channel)
+            values[":channel"] = _s(bound_text(attempt.channel, TEXT_CHARS))
         try:
             self._db.update_item(
                 TableName=self._table,

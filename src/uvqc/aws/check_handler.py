@@ -23,12 +23,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoRecordStore
 from uvqc.adapters.dynamodb_windows import DynamoWindows
-from uvqc.adapters.sqs import SqsNotificationQueue
+from uvqc.adapters.sqs import SqsNotificationQueue, dead_letter
 from uvqc.aws import sqs_event
 from uvqc.aws.observability import logger, metrics
 from uvqc.core.methods import MethodBook
 from uvqc.core.verdicts import Verdict
-from uvqc.errors import SettingsError
+from uvqc.errors import InfrastructureError, SettingsError
 from uvqc.pipeline.check import check_batch
 from uvqc.settings import load_settings
 
@@ -42,6 +42,7 @@ class CheckWiring:
     notify: SqsNotificationQueue
     windows: DynamoWindows
     window: timedelta
+    dlq_url: str | None = None  # intake DLQ: where a message that can never be stored goes
 
 
 @functools.cache  # one per container: Lambda runs one invocation at a time in it
@@ -59,6 +60,7 @@ def wiring() -> CheckWiring:
         notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
         windows=DynamoWindows(boto.client("dynamodb"), settings.ledger_table),
         window=timedelta(seconds=settings.dedup_window_seconds),
+        dlq_url=settings.intake_dlq_url,
     )
 
 
@@ -71,7 +73,8 @@ def reset() -> None:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     w = wiring()
-    messages = [sqs_event.incoming(r) for r in sqs_event.records(event)]
+    records = {r["messageId"]: r for r in sqs_event.records(event)}
+    messages = [sqs_event.incoming(r) for r in records.values()]
     outcome = check_batch(
         messages,
         methods=w.methods,
@@ -80,8 +83,12 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         windows=w.windows,
         window=w.window,
     )
+    failed = list(outcome.failed)
+    for message_id, reason in outcome.dead.items():
+        if not _dead_letter(w, records[message_id], reason):
+            failed.append(message_id)
     flagged, rejected = outcome.count(Verdict.FLAG), outcome.count(Verdict.REJECT)
-    # Records are saved for the whole batch or not at all, so these count stored results.
+    # These count stored results (a record that can never be stored is not among them).
     metrics.add_metric(name="ResultsChecked", unit=MetricUnit.Count, value=len(outcome.records))
     metrics.add_metric(name="ResultsFlagged", unit=MetricUnit.Count, value=flagged)
     metrics.add_metric(name="ResultsRejected", unit=MetricUnit.Count, value=rejected)
@@ -94,6 +101,36 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
             "flagged": flagged,
             "rejected": rejected,
             "failed": len(outcome.failed),
+            "deadLettered": len(outcome.dead),
         },
     )
-    return sqs_event.batch_response(outcome.failed)
+    return sqs_event.batch_response(failed)
+
+
+def _dead_letter(w: CheckWiring, record: sqs_event.SqsRecord, reason: str) -> bool:
+    """Send a message whose record can never be stored to the intake DLQ with the reason;
+    True if it may be deleted. Without UVQC_INTAKE_DLQ_URL (or if the send fails) it is
+    reported as a failure: the queue's RedrivePolicy moves it after maxReceiveCount."""
+    extra = {"messageId": record["messageId"], "reason": reason}
+    if not w.dlq_url:
+        logger.error(
+            "record cannot be stored; no UVQC_INTAKE_DLQ_URL, left to the queue's RedrivePolicy",
+            extra=extra,
+        )
+        return False
+    try:
+        dead_letter(
+            boto.client("sqs"),
+            w.dlq_url,
+            body=record["body"],
+            reason=f"record cannot be stored: {reason}",
+            source_message_id=record["messageId"],
+            receive_count=sqs_event.receive_count(record),
+            attributes=sqs_event.attributes(record),
+        )
+    except InfrastructureError:
+        logger.exception("could not dead-letter the message; it will be retried", extra=extra)
+        return False
+    metrics.add_metric(name="ResultsDeadLettered", unit=MetricUnit.Count, value=1)
+    logger.error("message dead-lettered: its record cannot be stored", extra=extra)
+    return True

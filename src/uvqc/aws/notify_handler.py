@@ -31,6 +31,7 @@ from uvqc.adapters.dynamodb import DynamoLedger
 from uvqc.adapters.sqs import (
     NOTIFICATION_KEY,
     SAMPLE_ID,
+    check_retry_schedule,
     dead_letter,
     delay_message,
     queue_url_from_arn,
@@ -79,11 +80,13 @@ def wiring() -> NotifyWiring:
     settings = load_settings()
     if not settings.ledger_table or not settings.notify_dlq_url:
         raise SettingsError("the notify function needs UVQC_LEDGER_TABLE and UVQC_NOTIFY_DLQ_URL")
+    policy = RetryPolicy.from_settings(settings)
+    check_retry_schedule(policy)  # SQS keeps a message hidden at most 12 h: refuse more
     return NotifyWiring(
         ledger=DynamoLedger(boto.client("dynamodb"), settings.ledger_table),
         channel=_channel(settings),
         mail=MailSettings.from_settings(settings),
-        policy=RetryPolicy.from_settings(settings),
+        policy=policy,
         dlq_url=settings.notify_dlq_url,
         queue_url=settings.notify_queue_url,
         breaker=CircuitBreaker(BreakerPolicy.from_settings(settings)),
@@ -157,7 +160,13 @@ def _settle(w: NotifyWiring, record: sqs_event.SqsRecord, result: NotifyResult) 
             delay = result.delay_seconds
             if result.outcome is Outcome.DEFER:
                 delay = max(1.0, delay)  # never 0: that would redeliver it at once
-            delay_message(boto.client("sqs"), queue_url, record["receiptHandle"], delay)
+            delay_message(
+                boto.client("sqs"),
+                queue_url,
+                record["receiptHandle"],
+                delay,
+                first_received_at=sqs_event.first_received_at(record),
+            )
         except InfrastructureError:
             # Still a failure: SQS redelivers after the queue's own visibility timeout.
             logger.exception(

@@ -8,8 +8,10 @@ from __future__ import annotations
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoLedger, DynamoRecordStore, DynamoTrace
 from uvqc.adapters.sqs import DeadLetterQueue, SqsDeadLetters, SqsIntakeQueue
+from uvqc.adapters.submit_journal import SubmitJournal
 from uvqc.errors import SettingsError
 from uvqc.pipeline.ports import DeadLetters, IntakeQueue, TraceSource
+from uvqc.pipeline.submission import SubmissionQueue
 from uvqc.settings import Settings
 
 
@@ -19,6 +21,15 @@ def intake_queue(settings: Settings, queue_url: str | None = None) -> IntakeQueu
     if not url:
         raise SettingsError("no intake queue: pass --queue-url or set UVQC_INTAKE_QUEUE_URL")
     return SqsIntakeQueue(boto.client("sqs"), url)
+
+
+def submission_queue(settings: Settings, queue_url: str | None = None) -> SubmissionQueue:
+    """The SQS intake queue with the local submit journal (UVQC_SUBMIT_JOURNAL): lines sent
+    before to the same queue are skipped."""
+    url = queue_url or settings.intake_queue_url
+    if not url:
+        raise SettingsError("no intake queue: pass --queue-url or set UVQC_INTAKE_QUEUE_URL")
+    return SqsIntakeQueue(boto.client("sqs"), url, SubmitJournal(settings.submit_journal))
 
 
 def trace_source(settings: Settings) -> TraceSource:

@@ -9,8 +9,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from uvqc.adapters.sqs import CORRELATION_ID, epoch_ms, string_attributes
+from uvqc.adapters.sqs import (
+    CORRELATION_ID,
+    SOURCE,
+    SOURCE_CHARS,
+    SUBMISSION_ID,
+    epoch_ms,
+    read_intake,
+    string_attributes,
+)
 from uvqc.pipeline.check import Incoming
+from uvqc.pipeline.limits import bound_text
 from uvqc.pipeline.notify import Delivery
 from uvqc.pipeline.records import utcnow
 
@@ -36,14 +45,29 @@ def sent_at(record: SqsRecord) -> datetime:
     return epoch_ms(stamp) if stamp else utcnow()
 
 
+def first_received_at(record: SqsRecord) -> datetime | None:
+    """When the message was first received (ApproximateFirstReceiveTimestamp), if known."""
+    stamp = (record.get("attributes") or {}).get("ApproximateFirstReceiveTimestamp")
+    return epoch_ms(stamp) if stamp else None
+
+
 def incoming(record: SqsRecord) -> Incoming:
     """An intake record for the check stage; the correlation id is the submitter's (message
-    attribute `correlationId`) or else the intake messageId, carried on to the notify stage."""
+    attribute `correlationId`) or else the intake messageId, carried on to the notify stage.
+    `uvqc submit` sets `source` and `submissionId`; a stand-in body (`standIn`) is turned
+    back into the message it stands for (adapters.sqs.read_intake). Attribute values are
+    the submitter's: they are bounded (correlation id 256 characters, source 1,000) so they
+    cannot push a record or a notification request over a limit."""
+    attrs = attributes(record)
+    body, oversized = read_intake(record["body"], attrs)
     return Incoming(
         message_id=record["messageId"],
-        body=record["body"],
+        body=body,
         received_at=sent_at(record),
-        correlation_id=attributes(record).get(CORRELATION_ID) or record["messageId"],
+        correlation_id=bound_text(attrs.get(CORRELATION_ID) or record["messageId"], 256),
+        source=bound_text(attrs[SOURCE], SOURCE_CHARS) if attrs.get(SOURCE) else None,
+        submission_id=bound_text(attrs[SUBMISSION_ID], 128) if attrs.get(SUBMISSION_ID) else None,
+        oversized=oversized,
     )
 
 

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -24,17 +25,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from uvqc.adapters.files import iter_messages
 from uvqc.adapters.sqlite import meta
 from uvqc.adapters.sqlite.db import migrate, reading
 from uvqc.adapters.sqlite.dlq import SqliteDeadLetters
+from uvqc.adapters.submissions import submission_chunks
 from uvqc.cli.app import CleanGroup, app
 from uvqc.cli.story import dead_letter_dict, gather, story_dict, story_text
 from uvqc.errors import UsageError, UvqcError
 from uvqc.local.runtime import Access, Database, Runtime
 from uvqc.local.worker import Tally, Worker, run_together
 from uvqc.logs import configure_logging
-from uvqc.pipeline.ports import DeadLetters, IntakeQueue, TraceSource
+from uvqc.pipeline.ports import DeadLetters, TraceSource
+from uvqc.pipeline.submission import SubmissionQueue, SubmitReport
 from uvqc.settings import Settings, load_settings
 
 dlq_app = typer.Typer(
@@ -45,8 +47,6 @@ db_app = typer.Typer(
     help="The embedded runtime's SQLite database.", no_args_is_help=True, cls=CleanGroup
 )
 app.add_typer(db_app, name="db")
-
-SUBMIT_CHUNK = 5000
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="SQLite database file; env UVQC_DB.", show_default=False)
@@ -103,25 +103,18 @@ def _aws_ops(what: str) -> Any:
         raise UsageError(f"{what} needs the AWS runtime (uvqc.aws.ops, boto3): {exc}") from exc
 
 
-def _chunks(paths: list[str]) -> Iterator[list[bytes]]:
-    chunk: list[bytes] = []
-    for _source, raw in iter_messages(paths):
-        chunk.append(raw)
-        if len(chunk) >= SUBMIT_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _submit(port: IntakeQueue, paths: list[str], stop: threading.Event | None = None) -> int:
-    """Submit in chunks (each one transaction); stop between chunks when `stop` is set."""
-    total = 0
-    for chunk in _chunks(paths):
-        total += len(port.submit(chunk))
+def _submit(
+    port: SubmissionQueue, paths: list[str], stop: threading.Event | None = None
+) -> SubmitReport:
+    """Submit every message of the paths, with its source and identity; lines submitted
+    before (a re-run) are skipped. Chunks of 5,000 (each one transaction) keep memory flat;
+    stop between chunks when `stop` is set."""
+    report = SubmitReport()
+    for chunk in submission_chunks(paths):
+        report.add(port.submit_new(chunk))
         if stop is not None and stop.is_set():
             break
-    return total
+    return report
 
 
 def _setup_logs(settings: Settings, *, quiet_console: bool = False) -> None:
@@ -144,13 +137,13 @@ def submit(
     """Put results on the intake queue (SQLite, or SQS with --queue-url)."""
     settings = load_settings(db=db)
     if queue_url:
-        port = cast(IntakeQueue, _aws_ops("--queue-url").intake_queue(settings, queue_url))
-        typer.echo(f"submitted {_submit(port, paths)} message(s) to {queue_url}")
+        port = cast(SubmissionQueue, _aws_ops("--queue-url").submission_queue(settings, queue_url))
+        typer.echo(f"{_submit(port, paths).describe()} to {queue_url}")
         return
     with Database.from_settings(settings) as database:
-        n = _submit(database.intake_port, paths)
+        report = _submit(database.intake_port, paths)
     typer.echo(
-        f"submitted {n} message(s) to the intake queue of {settings.db}: process them with "
+        f"{report.describe()} to the intake queue of {settings.db}: process them with "
         f"`uvqc work --db {settings.db}`"
     )
 
@@ -232,12 +225,17 @@ def parse_smtp(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _summary(tally: Tally, rt: Runtime, elapsed: float) -> Table:
+def _summary(tally: Tally, rt: Runtime, elapsed: float, report: SubmitReport) -> Table:
+    """The counts of THIS run: results it submitted and what became of them; results
+    skipped as submitted before, and results of earlier submissions it finished, are
+    separate rows (shown only when there are any)."""
     intake, notify = rt.db.intake.stats(), rt.db.notify.stats()
     table = Table(title=f"uvqc run ({rt.settings.db}, channel {rt.channel.name})")
     table.add_column("", style="bold")
     table.add_column("count", justify="right")
     rows = [
+        *([("already submitted, skipped", report.skipped)] if report.skipped else []),
+        *([("from earlier submissions", tally.earlier)] if tally.earlier else []),
         ("received", tally.received),
         ("passed", tally.passed),
         ("flagged", tally.flagged),
@@ -249,7 +247,7 @@ def _summary(tally: Tally, rt: Runtime, elapsed: float) -> Table:
     ]
     for label, value in rows:
         table.add_row(label, str(value))
-    rate = tally.received / elapsed if elapsed > 0 else 0.0
+    rate = (tally.received + tally.earlier) / elapsed if elapsed > 0 else 0.0
     table.caption = f"{elapsed:.2f} s, {rate:,.0f} results/s"
     return table
 
@@ -275,7 +273,10 @@ def run(
         Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt_notify,
     ):
         started = time.perf_counter()
-        total = _submit(rt.db.intake_port, paths, stop)
+        tag = uuid.uuid4().hex[:12]  # marks this run's messages: the summary counts only those
+        rt.db.intake_port.tag = tag
+        report = _submit(rt.db.intake_port, paths, stop)
+        total = report.submitted
         if stop.is_set():
             _interrupted(
                 settings,
@@ -311,13 +312,13 @@ def run(
             # relay while check uses the CPU.
             tally = run_together(
                 [
-                    Worker(rt, stages=("check",), on_batch=on_batch),
+                    Worker(rt, stages=("check",), on_batch=on_batch, own_tag=tag),
                     Worker(rt_notify, stages=("notify",), on_batch=on_batch),
                 ],
                 stop,
             )
         elapsed = time.perf_counter() - started
-        Console().print(_summary(tally, rt, elapsed))
+        Console().print(_summary(tally, rt, elapsed, report))
     if stop.is_set():
         _interrupted(
             settings,

@@ -29,7 +29,7 @@ from uvqc.adapters.sqlite.queue import Message
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import DatabaseBusyError
 from uvqc.local.runtime import Runtime
-from uvqc.pipeline.check import Incoming, judge_batch, record_batch
+from uvqc.pipeline.check import Incoming, judge_batch, message_ids, record_batch
 from uvqc.pipeline.notify import Delivery, Outcome, notify_batch
 
 log = logging.getLogger("uvqc.local.worker")
@@ -55,6 +55,7 @@ class Tally:
     retries: int = 0
     dead_lettered: int = 0
     deferred: int = 0  # put back untried: the channel was down (circuit breaker open)
+    earlier: int = 0  # results received that an earlier submit queued (not this run's)
 
     def add(self, other: Tally) -> None:
         for name in self.__dataclass_fields__:
@@ -79,8 +80,12 @@ class Worker:
         name: str | None = None,
         stages: tuple[str, ...] = ("check", "notify"),
         on_batch: Callable[[Tally], None] | None = None,
+        own_tag: str | None = None,
     ) -> None:
+        """`own_tag`: count only results queued with this tag (by `uvqc run`) as received,
+        passed, flagged or rejected; others are counted as `earlier`."""
         self.rt = runtime
+        self.own_tag = own_tag
         self.name = name or worker_name()
         self.stages = stages
         self.tally = Tally()
@@ -95,7 +100,16 @@ class Worker:
         messages = db.intake.receive(self.rt.batch_size, self.rt.visibility_timeout)
         if not messages:
             return 0
-        incoming = [Incoming(m.id, m.body, _received_at(m)) for m in messages]
+        incoming = [
+            Incoming(
+                m.id,
+                m.body,
+                _received_at(m),
+                source=m.source,
+                submission_id=m.submission_id,
+            )
+            for m in messages
+        ]
         records = judge_batch(incoming, methods=self.rt.methods)
         # One unit of work: records, notification requests and the intake deletes commit
         # together (one fsync per batch instead of three, and nothing half-done on a crash);
@@ -107,15 +121,31 @@ class Worker:
                 notify=db.notify_port,
                 windows=db.windows,
                 window=self.rt.window,
+                ids=message_ids(incoming),
             )
             failed = set(outcome.failed)
-            db.intake.delete([m.receipt for m in messages if m.id not in failed])
+            settled = failed | set(outcome.dead)
+            db.intake.delete([m.receipt for m in messages if m.id not in settled])
+            db.intake.dead_letter(
+                [(m.receipt, outcome.dead[m.id]) for m in messages if m.id in outcome.dead]
+            )
+        mine = {
+            record_id
+            for m, record_id in zip(messages, (r.record_id for r in records), strict=True)
+            if self.own_tag is None or m.submitted_by == self.own_tag
+        }
+        stored = [r for r in outcome.records if r.record_id in mine]
         done = Tally(
-            received=len(messages),
-            passed=outcome.count(Verdict.PASS),
-            flagged=outcome.count(Verdict.FLAG),
-            rejected=outcome.count(Verdict.REJECT),
+            received=sum(
+                1 for m in messages if self.own_tag is None or m.submitted_by == self.own_tag
+            ),
+            passed=sum(r.verdict is Verdict.PASS for r in stored),
+            flagged=sum(r.verdict is Verdict.FLAG for r in stored),
+            rejected=sum(r.verdict is Verdict.REJECT for r in stored),
             check_failures=len(failed),
+            earlier=sum(
+                1 for m in messages if self.own_tag is not None and m.submitted_by != self.own_tag
+            ),
         )
         self._count(done)
         return len(messages)

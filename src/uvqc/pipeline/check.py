@@ -3,7 +3,9 @@
 Transport-independent: the embedded worker and the Lambda handler both call `check_batch`.
 Each message succeeds or fails on its own. A reject is a verdict, not a failure: only
 infrastructure errors (store, window index, notify queue) fail a message, so its transport
-retries it. Flagged and rejected results get their notification key from their content and
+retries it. A record the store can never take (over its size limit even when bounded) is
+`dead`: the transport dead-letters that message with the reason, and the rest of the batch
+goes on. Flagged and rejected results get their notification key from their content and
 the deduplication window (`uvqc.pipeline.identity`): one e-mail per distinct result.
 """
 
@@ -17,10 +19,11 @@ from datetime import datetime, timedelta
 from uvqc.core.engine import judge
 from uvqc.core.methods import MethodBook
 from uvqc.core.verdicts import Verdict
-from uvqc.errors import InfrastructureError
+from uvqc.errors import InfrastructureError, UnstorableRecords
 from uvqc.pipeline.identity import DEFAULT_WINDOW, WindowIndex, read_content
 from uvqc.pipeline.ports import NotificationQueue, RecordStore
 from uvqc.pipeline.records import NotificationRequest, ResultRecord, source_text, utcnow
+from uvqc.pipeline.submission import Oversized, record_id_for
 
 log = logging.getLogger("uvqc.pipeline.check")
 
@@ -34,15 +37,18 @@ class Incoming:
     received_at: datetime
     correlation_id: str | None = None
     source: str | None = None  # "day.jsonl:12" (queue envelope); else the message's `source`
-    submission_id: str | None = None  # sha256 of file content + line: a re-submission
+    submission_id: str | None = None  # stable identity of a submitted line (re-submissions)
+    oversized: Oversized | None = None  # too large for the transport: a stand-in arrived
 
 
 @dataclass(slots=True)
 class CheckOutcome:
-    """What happened to a batch: records made, and message ids the transport must retry."""
+    """What happened to a batch: records made, message ids the transport must retry, and
+    message ids it must dead-letter (with why)."""
 
     records: list[ResultRecord] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    dead: dict[str, str] = field(default_factory=dict)  # message id -> why it can never be stored
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for r in self.records if r.verdict is verdict)
@@ -58,7 +64,12 @@ def judge_batch(
     records: list[ResultRecord] = []
     checked_at = clock()
     for msg in messages:
-        judgement, message = judge(msg.body, methods)
+        if msg.oversized is None:
+            judgement, message = judge(msg.body, methods)
+            raw: str | bytes = msg.body
+        else:
+            judgement, message = msg.oversized.judgement(), None
+            raw = msg.oversized.excerpt
         source = msg.source or source_text(getattr(message, "source", None))
         digest = None
         if judgement.needs_notification:
@@ -67,15 +78,17 @@ def judge_batch(
             if source is None and isinstance(content.data, dict):
                 source = source_text(content.data.get("source"))
         record = ResultRecord.create(
-            record_id=msg.message_id,
+            record_id=record_id_for(msg.message_id, msg.submission_id),
             judgement=judgement,
-            raw=msg.body,
+            raw=raw,
             received_at=msg.received_at,
             checked_at=checked_at,
             correlation_id=msg.correlation_id or msg.message_id,
             source=source,
             content_digest=digest,
         )
+        if msg.oversized is not None:
+            record = replace(record, raw_truncated=True, raw_bytes=msg.oversized.size)
         records.append(record)
         log.info(
             "result %s",
@@ -112,6 +125,14 @@ def assign_keys(
     return keyed
 
 
+def message_ids(messages: Sequence[Incoming]) -> dict[str, list[str]]:
+    """Record id -> the message ids it was made from (one, unless a line came twice)."""
+    ids: dict[str, list[str]] = {}
+    for msg in messages:
+        ids.setdefault(record_id_for(msg.message_id, msg.submission_id), []).append(msg.message_id)
+    return ids
+
+
 def record_batch(
     records: list[ResultRecord],
     *,
@@ -119,10 +140,27 @@ def record_batch(
     notify: NotificationQueue,
     windows: WindowIndex,
     window: timedelta = DEFAULT_WINDOW,
+    ids: dict[str, list[str]] | None = None,
 ) -> CheckOutcome:
     """The durable half: give flagged and rejected records their notification keys (window
     index), store every record, then queue a notification request for each flagged or
-    rejected one. Failed message ids are for the transport to redeliver."""
+    rejected one. Failed (and dead) message ids are for the transport to redeliver (or
+    dead-letter); `ids` maps record ids to message ids (`message_ids`), where they differ."""
+    outcome = _record_batch(records, store=store, notify=notify, windows=windows, window=window)
+    if ids:
+        outcome.failed = [m for r in outcome.failed for m in ids.get(r, [r])]
+        outcome.dead = {m: why for r, why in outcome.dead.items() for m in ids.get(r, [r])}
+    return outcome
+
+
+def _record_batch(
+    records: list[ResultRecord],
+    *,
+    store: RecordStore,
+    notify: NotificationQueue,
+    windows: WindowIndex,
+    window: timedelta,
+) -> CheckOutcome:
     if not records:
         return CheckOutcome(records=records)
     try:
@@ -133,6 +171,13 @@ def record_batch(
     outcome = CheckOutcome(records=records)
     try:
         store.save_results(records)
+    except UnstorableRecords as exc:
+        # The others are stored; these can never be: dead-letter them, do not retry.
+        for record_id, reason in exc.reasons.items():
+            log.error("record cannot be stored: %s", reason, extra={"recordId": record_id})  # noqa: TRY400
+        outcome.dead = dict(exc.reasons)
+        records = [r for r in records if r.record_id not in exc.reasons]
+        outcome.records = records
     except InfrastructureError:
         log.exception("could not store %d records; the batch will be retried", len(records))
         return CheckOutcome(failed=[r.record_id for r in records])
@@ -146,7 +191,7 @@ def record_batch(
         for record_id in sorted(failed_records):
             log.error(
                 "notification not queued; the message will be retried",
-                extra={"messageId": record_id},
+                extra={"recordId": record_id},
             )
         outcome.failed = [r.record_id for r in records if r.record_id in failed_records]
     return outcome
@@ -164,4 +209,11 @@ def check_batch(
 ) -> CheckOutcome:
     """Judge, record and queue notifications for every message of a batch."""
     records = judge_batch(messages, methods=methods, clock=clock)
-    return record_batch(records, store=store, notify=notify, windows=windows, window=window)
+    return record_batch(
+        records,
+        store=store,
+        notify=notify,
+        windows=windows,
+        window=window,
+        ids=message_ids(messages),
+    )

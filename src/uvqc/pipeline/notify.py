@@ -100,8 +100,20 @@ class RetryPolicy:
         )
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Seconds before attempt + 1; the cap applies after the jitter, so no delay ever
+        exceeds max_seconds (an SQS visibility timeout cannot exceed 12 h)."""
         raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
-        return float(max(0.0, raw * (1 + self.jitter * (2 * rng() - 1))))
+        return float(max(0.0, min(self.max_seconds, raw * (1 + self.jitter * (2 * rng() - 1)))))
+
+    def longest_schedule(self) -> float:
+        """Seconds of every retry delay together at their largest (jitter up, capped): the
+        longest a notification can wait between its first and its last attempt."""
+        return float(
+            sum(
+                min(self.max_seconds, self.base_seconds * 2 ** (n - 1) * (1 + self.jitter))
+                for n in range(1, self.max_attempts)
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from uvqc.core.verdicts import Finding, Judgement, Verdict
+from uvqc.pipeline.limits import bound_findings
 
 RAW_KEEP_BYTES = 256 * 1024
 EXCERPT_CHARS = 300
@@ -124,7 +125,10 @@ class ResultRecord:
         notification_key: str | None = None,
     ) -> ResultRecord:
         """The record of one message. The notification key (flagged and rejected results)
-        is assigned by the check stage from the content digest and the window index."""
+        is assigned by the check stage from the content digest and the window index. Raw
+        payloads are kept up to RAW_KEEP_BYTES (`raw_truncated`, `raw_bytes` say what was
+        cut); findings are bounded (limits.bound_findings): they may quote the input at any
+        length."""
         text = as_text(raw)
         size = len(text.encode("utf-8", "surrogatepass"))
         truncated = size > RAW_KEEP_BYTES
@@ -134,7 +138,7 @@ class ResultRecord:
             record_id=record_id,
             sample_id=judgement.sample_id,
             verdict=judgement.verdict,
-            findings=judgement.findings,
+            findings=bound_findings(judgement.findings),
             method=judgement.method,
             raw=text,
             received_at=received_at,

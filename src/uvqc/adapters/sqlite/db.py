@@ -121,6 +121,16 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # Mark the file as uvqc's, so a foreign SQLite file is told apart from ours.
     3: f"PRAGMA application_id = {APPLICATION_ID}",
+    # Submissions (n8c): where each queued result came from and its stable identity, the
+    # run that queued it, and every submission ever queued, so a re-run skips what was sent.
+    7: """
+    ALTER TABLE messages ADD COLUMN source TEXT;
+    ALTER TABLE messages ADD COLUMN submission_id TEXT;
+    ALTER TABLE messages ADD COLUMN submitted_by TEXT;
+    CREATE TABLE submissions (
+        id BLOB PRIMARY KEY  -- first 16 bytes of the submission id: a small, hot index
+    ) WITHOUT ROWID;
+    """,
     # Water-quality indices of a scanned result (uvqc.spectra.indices), as JSON.
     8: "ALTER TABLE results ADD COLUMN indices TEXT",
 }

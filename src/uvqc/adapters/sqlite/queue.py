@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from uvqc.adapters.sqlite.db import transaction
 from uvqc.pipeline.records import NotificationRequest, as_text
+from uvqc.pipeline.submission import Submission, SubmitReport
 
 INTAKE = "intake"
 NOTIFY = "notify"
@@ -47,6 +48,9 @@ class Message:
     receipt: str
     receive_count: int
     sent_at: float
+    source: str | None = None  # where a submitted result came from ("day.jsonl:12")
+    submission_id: str | None = None  # its stable identity (see pipeline.submission)
+    submitted_by: str | None = None  # the run that queued it (`uvqc run` counts its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +130,8 @@ class SqliteQueue:
         now = self.clock()
         with transaction(self.conn) as c:
             rows = c.execute(
-                "SELECT id, body, receive_count, sent_at FROM messages "
+                "SELECT id, body, receive_count, sent_at, source, submission_id, submitted_by "
+                "FROM messages "
                 "WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?",
                 (self.name, now, max_messages),
             ).fetchall()
@@ -145,7 +150,10 @@ class SqliteQueue:
                 "WHERE id = ?",
                 [(now + visibility_timeout, now, r[0]) for r in taken],
             )
-        return [Message(r[0], r[1], f"{r[0]}#{r[2] + 1}", r[2] + 1, r[3]) for r in taken]
+        return [
+            Message(r[0], r[1], f"{r[0]}#{r[2] + 1}", r[2] + 1, r[3], r[4], r[5], r[6])
+            for r in taken
+        ]
 
     def delete(self, receipts: Sequence[str]) -> int:
         """Delete received messages (one transaction); stale receipts are ignored."""
@@ -285,11 +293,59 @@ class SqliteNotifyQueue:
         return set()
 
 
-class SqliteIntakeQueue:
-    """IntakeQueue port: `uvqc submit` puts raw results onto the intake queue."""
+def _submission_key(submission_id: str) -> bytes:
+    """The `submissions` key of a submission id (64 hex digits): its first 16 bytes."""
+    try:
+        return bytes.fromhex(submission_id)[:16]
+    except ValueError:
+        return submission_id.encode("utf-8", "surrogatepass")
 
-    def __init__(self, queue: SqliteQueue) -> None:
+
+class SqliteIntakeQueue:
+    """IntakeQueue port: `uvqc submit` puts raw results onto the intake queue.
+
+    `submit_new` also remembers every submission id in `submissions` (same transaction as
+    the messages, on the FULL connection): a line submitted before is skipped, so a re-run
+    of `uvqc run`/`uvqc submit` after a crash or kill -9 never queues a result twice.
+    `tag` marks the messages with the run that queued them (`uvqc run` counts its own)."""
+
+    def __init__(self, queue: SqliteQueue, tag: str | None = None) -> None:
         self.queue = queue
+        self.tag = tag
 
     def submit(self, bodies: Sequence[bytes]) -> list[str]:
         return self.queue.send(bodies)
+
+    def submit_new(self, items: Sequence[Submission]) -> SubmitReport:
+        """Queue the items not submitted before, in one transaction; skip the others."""
+        q = self.queue
+        now = q.clock()
+        rows = [(new_message_id(), item) for item in items]
+        with transaction(q.conn) as c:
+            # A 16-byte key (128 bits of the sha256: no collision in any lab's lifetime)
+            # keeps the index small: random keys dirty fewer pages per commit.
+            keys = [_submission_key(item.submission_id) for _, item in rows]
+            new: list[tuple[str, Submission]] = []
+            for key, row in zip(keys, rows, strict=True):
+                cur = c.execute("INSERT OR IGNORE INTO submissions (id) VALUES (?)", (key,))
+                if cur.rowcount == 1:
+                    new.append(row)
+            c.executemany(
+                "INSERT INTO messages (id, queue, body, sent_at, visible_at, source, "
+                "submission_id, submitted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        mid,
+                        q.name,
+                        as_text(item.raw),
+                        now,
+                        now,
+                        item.source,
+                        item.submission_id,
+                        self.tag,
+                    )
+                    for mid, item in new
+                ],
+            )
+            submitted = len(new)
+        return SubmitReport(submitted=submitted, skipped=len(items) - submitted)
