@@ -35,7 +35,7 @@ from uvqc.pipeline import records as records_module
 from uvqc.pipeline.notify import RetryPolicy
 from uvqc.pipeline.records import NotificationRequest, ResultRecord
 
-from .conftest import EVENTS, make_queues, make_records_table
+from .conftest import EVENTS, make_ledger_table, make_queues, make_records_table
 from .esm import LambdaContext
 from .limits import AwsLimits, item_size
 
@@ -85,6 +85,8 @@ def deployed(aws: AwsFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
     db, sqs = aws("dynamodb"), aws("sqs")
     intake, notify = make_queues(sqs, "intake"), make_queues(sqs, "notify")
     names = {"table": make_records_table(db), "notify": notify.url, "intake_dlq": intake.dlq_url}
+    names["ledger"] = make_ledger_table(db)
+    monkeypatch.setenv("UVQC_LEDGER_TABLE", names["ledger"])
     monkeypatch.setenv("UVQC_RECORDS_TABLE", names["table"])
     monkeypatch.setenv("UVQC_NOTIFY_QUEUE_URL", names["notify"])
     monkeypatch.setenv("UVQC_INTAKE_DLQ_URL", names["intake_dlq"])

@@ -19,7 +19,7 @@ from uvqc.adapters.dynamodb import record_from_item
 from uvqc.aws import check_handler
 from uvqc.cli import main
 
-from .conftest import make_queues, make_records_table
+from .conftest import make_ledger_table, make_queues, make_records_table
 from .esm import EventSourceMapping
 from .limits import AwsLimits
 
@@ -89,7 +89,11 @@ def test_the_check_stage_gives_each_line_its_verdict_and_source(
     table = make_records_table(db)
     data = day_file(tmp_path)
     assert main(["submit", str(data), "--queue-url", intake.url]) == 0
-    env = {"UVQC_RECORDS_TABLE": table, "UVQC_NOTIFY_QUEUE_URL": notify.url}
+    env = {
+        "UVQC_RECORDS_TABLE": table,
+        "UVQC_NOTIFY_QUEUE_URL": notify.url,
+        "UVQC_LEDGER_TABLE": make_ledger_table(db),
+    }
     esm = EventSourceMapping(sqs, intake.url, check_handler.handler, batch_size=10, environment=env)
     while esm.poll_once():
         pass
@@ -165,7 +169,11 @@ def test_a_line_delivered_twice_is_one_record(
     for n in range(2):
         monkeypatch.setenv("UVQC_SUBMIT_JOURNAL", str(tmp_path / f"journal-{n}.db"))
         assert main(["submit", str(data), "--queue-url", intake.url]) == 0
-    env = {"UVQC_RECORDS_TABLE": table, "UVQC_NOTIFY_QUEUE_URL": notify.url}
+    env = {
+        "UVQC_RECORDS_TABLE": table,
+        "UVQC_NOTIFY_QUEUE_URL": notify.url,
+        "UVQC_LEDGER_TABLE": make_ledger_table(db),
+    }
     esm = EventSourceMapping(sqs, intake.url, check_handler.handler, batch_size=1, environment=env)
     while esm.poll_once():
         pass

@@ -64,11 +64,16 @@ def test_case_1_five_distinct_results_give_five_emails_and_a_rerun_only_duplicat
     assert first["already notified (duplicates)"] == 0
     assert len(emails(outbox)) == 5
 
-    # The same file again, within the deduplication window: the same results, no new e-mail;
-    # the summary's duplicate count says so.
+    # The same file again: recognised at submission (file content + line), nothing queued.
     main(["run", str(data), "--db", str(db), "--outbox", str(outbox)])
     second = counts(capsys.readouterr().out)
-    assert (second["notified"], second["already notified (duplicates)"]) == (0, 5)
+    assert (second["notified"], second["already submitted, skipped"]) == (0, 5)
+    # The same results in another file (another submission), within the deduplication
+    # window: the same results, no new e-mail; the summary's duplicate count says so.
+    again = write(tmp_path / "y.jsonl", list(reversed(CASE_1)))
+    main(["run", str(again), "--db", str(db), "--outbox", str(outbox)])
+    third = counts(capsys.readouterr().out)
+    assert (third["notified"], third["already notified (duplicates)"]) == (0, 5)
     assert len(emails(outbox)) == 5
 
 

@@ -13,7 +13,7 @@ from uvqc.errors import UnstorableRecords
 from uvqc.pipeline.check import Incoming, check_batch
 from uvqc.pipeline.records import ResultRecord
 from uvqc.pipeline.submission import START, Oversized, record_id_for, submission_id
-from uvqc.testing import MemoryNotifyQueue, MemoryStore
+from uvqc.testing import MemoryNotifyQueue, MemoryStore, MemoryWindows
 
 WHEN = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -45,7 +45,9 @@ def test_a_record_that_cannot_be_stored_is_dead_alone_by_its_message_id() -> Non
         Incoming("m2", body("S-BAD", 1.5), WHEN, source="f.jsonl:2", submission_id=sid),
         Incoming("m3", body("S-3", 0.4), WHEN),
     ]
-    outcome = check_batch(messages, methods=MethodBook(), store=store, notify=notify)
+    outcome = check_batch(
+        messages, methods=MethodBook(), store=store, notify=notify, windows=MemoryWindows()
+    )
     assert outcome.dead == {"m2": "too large"}
     assert outcome.failed == []
     assert sorted(store.results) == ["m1", "m3"]
@@ -62,6 +64,7 @@ def test_a_submitted_line_is_recorded_under_its_submission_id_whatever_its_messa
             methods=MethodBook(),
             store=store,
             notify=notify,
+            windows=MemoryWindows(),
         )
     assert list(store.results) == [record_id_for("x", sid)] == [sid[:32]]
 
@@ -75,6 +78,7 @@ def test_an_oversized_stand_in_is_the_reject_the_core_gives_with_the_excerpt_kep
         methods=MethodBook(),
         store=store,
         notify=notify,
+        windows=MemoryWindows(),
     )
     (record,) = store.results.values()
     assert record.sample_id == "S-HUGE" and record.verdict.value == "reject"

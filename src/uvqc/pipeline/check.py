@@ -70,13 +70,16 @@ def judge_batch(
         else:
             judgement, message = msg.oversized.judgement(), None
             raw = msg.oversized.excerpt
-        source = msg.source or source_text(getattr(message, "source", None))
+        # The instrument file a message names (`source`, written by `uvqc ingest`) says more
+        # than the envelope's submitted file and line; a reject's is read from its content.
+        source = source_text(getattr(message, "source", None))
         digest = None
         if judgement.needs_notification:
             content = read_content(msg.body)
             digest = content.digest
             if source is None and isinstance(content.data, dict):
                 source = source_text(content.data.get("source"))
+        source = source or msg.source
         record = ResultRecord.create(
             record_id=record_id_for(msg.message_id, msg.submission_id),
             judgement=judgement,
