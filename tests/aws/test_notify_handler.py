@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -191,7 +192,9 @@ def test_a_down_relay_defers_the_batch_without_using_up_receives_then_it_drains(
         }
     )
     setup.relay.set_outage("refuse")
-    setup.publish(*(request(n) for n in range(20, 25)))
+    # Results that just arrived: deferral lasts the retry schedule from their arrival.
+    now = datetime.now(UTC)
+    setup.publish(*(replace(request(n), received_at=now) for n in range(20, 25)))
     setup.esm.poll_once()
     out = capsys.readouterr().out
     assert "NotificationsDeferred" in out
