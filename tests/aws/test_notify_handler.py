@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -191,7 +192,9 @@ def test_a_down_relay_defers_the_batch_without_using_up_receives_then_it_drains(
         }
     )
     setup.relay.set_outage("refuse")
-    setup.publish(*(request(n) for n in range(20, 25)))
+    # Results that just arrived: deferral lasts the retry schedule from their arrival.
+    now = datetime.now(UTC)
+    setup.publish(*(replace(request(n), received_at=now) for n in range(20, 25)))
     setup.esm.poll_once()
     out = capsys.readouterr().out
     assert "NotificationsDeferred" in out
@@ -207,3 +210,28 @@ def test_a_down_relay_defers_the_batch_without_using_up_receives_then_it_drains(
         f"S-{n}" for n in range(20, 25)
     ]
     assert queue_depth(setup.sqs, setup.queues.dlq_url) == (0, 0)
+
+
+def test_a_non_ascii_recipient_is_dead_lettered_with_the_reason_not_an_exception(
+    setup: Setup,
+) -> None:
+    """Issue 8 case 3 on AWS: UVQC_MAIL_TO='jürgen@lab.example' made every invocation raise
+    (UnicodeEncodeError), and the queue dead-lettered the message without a reason."""
+    with FaultyRelay(smtputf8=False) as plain:
+        setup.env.update(
+            {
+                "UVQC_SMTP_PORT": str(plain.port),
+                "UVQC_MAIL_TO": "jürgen@lab.example, lab@example.org",
+            }
+        )
+        setup.publish(request(30))
+        setup.esm.poll_once()
+        assert setup.esm.stats.errors == []  # handled, not raised
+        assert setup.esm.stats.reported_failures == 0
+        assert [m.recipients for m in plain.messages()] == [("lab@example.org",)]
+    (dead,) = setup.sqs.receive_message(
+        QueueUrl=setup.queues.dlq_url, MessageAttributeNames=["All"]
+    )["Messages"]
+    reason = dead["MessageAttributes"]["reason"]["StringValue"]
+    assert "jürgen@lab.example" in reason and "SMTPUTF8" in reason
+    assert setup.status("S-30") is NotificationStatus.DEAD
