@@ -20,6 +20,7 @@ from uvqc.adapters.sqlite import (
     SqliteStore,
     connect,
 )
+from uvqc.adapters.sqlite.db import WORK_CACHE_KIB
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.notify import MailSettings, RetryPolicy
 from uvqc.pipeline.ports import Channel
@@ -55,7 +56,7 @@ class Database:
     @classmethod
     def open(cls, path: Path, *, max_receive_count: int = 10, max_attempts: int = 5) -> Database:
         conn = connect(path)
-        work_conn = connect(path, synchronous="NORMAL")
+        work_conn = connect(path, synchronous="NORMAL", cache_kib=WORK_CACHE_KIB)
         ledger_conn = connect(path, synchronous="NORMAL")
         # The notify stage dead-letters after max_attempts itself; the queue's own limit is a
         # safety net above it (like an SQS RedrivePolicy), never reached in normal operation.
@@ -117,6 +118,8 @@ class Runtime:
     visibility_timeout: float
     lease: timedelta = field(default=timedelta(minutes=5))
     poll_seconds: float = 0.1
+    housekeeping_seconds: float = 3600.0  # 0: never
+    ledger_retention: timedelta = field(default=timedelta(days=90))
 
     @classmethod
     def from_settings(cls, settings: Settings, *, channel: Channel | None = None) -> Runtime:
@@ -135,6 +138,8 @@ class Runtime:
             # worker can see the message again, it may also take over the notification.
             lease=timedelta(seconds=settings.visibility_timeout_seconds),
             poll_seconds=settings.poll_seconds,
+            housekeeping_seconds=settings.housekeeping_interval_minutes * 60,
+            ledger_retention=timedelta(days=settings.ledger_retention_days),
         )
 
     def close(self) -> None:

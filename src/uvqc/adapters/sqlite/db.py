@@ -17,11 +17,16 @@ from typing import Literal
 
 from uvqc.errors import InfrastructureError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
-# Page cache per connection (default 2 MiB): records and their sample-id index outgrow it
-# within ~20,000 results, and every batch then re-reads index pages from the OS.
-CACHE_KIB = 64 * 1024
+# Page cache per connection (SQLite's default is 2 MiB). The worker's connection gets more:
+# records and their sample-id index outgrow 2 MiB within ~20,000 results, and every batch
+# then re-reads index pages from the OS page cache. A process holds several connections
+# (`uvqc run`: 6), and each cache grows up to its size, so the big one is given to the
+# worker's connection only (see local/runtime.py); 64 MiB on every connection made
+# `uvqc run` reach 134 MB peak RSS at 1M results.
+CACHE_KIB = 2 * 1024
+WORK_CACHE_KIB = 16 * 1024
 Synchronous = Literal["FULL", "NORMAL"]
 
 _MIGRATIONS: dict[int, str] = {
@@ -74,6 +79,22 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX notifications_sample ON notifications (sample_id);
     CREATE INDEX notifications_record ON notifications (record_id);
     """,
+    # Exports of records (`uvqc export`): what was written, when, for which received_at
+    # range; `uvqc prune` drops only records an export covered (uvqc.housekeeping).
+    4: """
+    CREATE TABLE exports (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        exported_at  TEXT    NOT NULL,
+        format       TEXT    NOT NULL,
+        destination  TEXT    NOT NULL,
+        since        TEXT,
+        until        TEXT,
+        covered_from TEXT    NOT NULL,
+        covered_to   TEXT    NOT NULL,
+        records      INTEGER NOT NULL,
+        sha256       TEXT    NOT NULL
+    );
+    """,
 }
 
 
@@ -98,9 +119,13 @@ def _file_lock(path: Path) -> threading.Lock:
         return _FILE_LOCKS.setdefault(key, threading.Lock())
 
 
-def connect(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
+def connect(
+    path: Path, *, synchronous: Synchronous = "FULL", cache_kib: int = CACHE_KIB
+) -> sqlite3.Connection:
     """Open (creating and migrating if needed) the database; autocommit mode, explicit
-    transactions only (see `transaction`)."""
+    transactions only (see `transaction`). A new file gets `auto_vacuum=INCREMENTAL`
+    (housekeeping returns freed pages with `PRAGMA incremental_vacuum`); it must be set
+    before the first write (journal mode included), and is a no-op on an existing file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
@@ -111,10 +136,11 @@ def connect(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connect
             factory=_Connection,
         )
         conn.write_lock = _file_lock(path)
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         conn.execute("PRAGMA wal_autocheckpoint=8000")
         _migrate(conn)
     except (sqlite3.Error, OSError) as exc:
@@ -159,8 +185,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
     with transaction(conn):
         # Another process may have migrated between our check and the lock.
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-        for target in range(version + 1, SCHEMA_VERSION + 1):
+        # Numbers may have gaps while parallel branches are merged: apply those that exist.
+        for target in sorted(n for n in _MIGRATIONS if version < n <= SCHEMA_VERSION):
             for statement in _MIGRATIONS[target].split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={target}")
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
