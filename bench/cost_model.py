@@ -299,3 +299,30 @@ def uvqc(inputs: UvqcInputs = UvqcInputs()) -> SystemCost:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else math.inf
+
+
+def _value_bytes(value: dict[str, Any]) -> float:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(str(inner).encode("utf-8"))
+    if kind == "N":
+        digits = len(str(inner).lstrip("-").replace(".", "").lstrip("0")) or 1
+        return math.ceil(digits / 2) + 1
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind == "B":
+        return len(inner)
+    if kind in {"SS", "NS", "BS"}:
+        return sum(_value_bytes({kind[0]: v}) for v in inner)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode("utf-8")) + _value_bytes(v) for k, v in inner.items())
+    raise ValueError(f"unknown DynamoDB type {kind}")
+
+
+def item_bytes(item: dict[str, Any]) -> float:
+    """An item's size as DynamoDB counts it for capacity units: attribute names plus values
+    (strings as UTF-8, numbers ~1 byte per 2 digits + 1, lists/maps 3 bytes + 1 per
+    element; DynamoDB developer guide, 'Item sizes')."""
+    return sum(len(name.encode("utf-8")) + _value_bytes(value) for name, value in item.items())

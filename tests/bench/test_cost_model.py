@@ -61,3 +61,13 @@ def test_uvqc_requests_and_the_lines_add_up_to_the_total() -> None:
     assert cost.sqs_requests == 200_000 + 10_000 * 2 + 20_000
     assert sum(cost.lines().values()) == pytest.approx(cost.total_usd())
     assert cost.lines()["DynamoDB writes"] == pytest.approx(2.3 * 0.625)
+
+
+def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:
+    item = {
+        "recordId": {"S": "abc"},  # 8 + 3
+        "rawBytes": {"N": "1234"},  # 8 + 3
+        "ok": {"BOOL": True},  # 2 + 1
+        "to": {"L": [{"S": "ä"}]},  # 2 + 3 + 1 + 2
+    }
+    assert cm.item_bytes(item) == 11 + 11 + 3 + 8
