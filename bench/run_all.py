@@ -11,6 +11,7 @@ from bench import report
 ORDER = [
     "check_throughput",
     "pipeline_e2e",
+    "db_size",
     "lambda_bench",
     "latency",
     "bad_input",

@@ -180,6 +180,7 @@ def test_sweep_removes_only_finished_ledger_rows_older_than_the_retention(
     rt = make_runtime(db=db)
     report = housekeeping.sweep(rt.db.work_conn)
     assert report.ledger_rows_removed == 0  # sent today: kept
+    assert report.wal_truncated and Path(f"{db}-wal").stat().st_size == 0
 
     _age_ledger(db, 91)
     with sqlite3.connect(db) as conn:  # one still retrying: never removed, however old

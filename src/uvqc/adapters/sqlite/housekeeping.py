@@ -13,7 +13,9 @@ without an export.
   records inside a range an export covered, unless forced.
 - Space: new files are created with `auto_vacuum=INCREMENTAL` (adapters/sqlite/db.py);
   `sweep` and `prune_records` give freed pages back to the file system with
-  `PRAGMA incremental_vacuum`, so the file stays flat under a steady state.
+  `PRAGMA incremental_vacuum`, so the file stays flat under a steady state. `sweep` also
+  checkpoints the WAL with TRUNCATE: between sweeps the WAL file grows up to about
+  `wal_autocheckpoint` pages (8000 x 4 KiB) and SQLite keeps that size, reusing it.
 
 Times are the records' own ISO-8601 UTC strings (`2026-11-29T06:19:07.957Z`), compared as
 text: the format is fixed-width, so text order is time order.
@@ -45,6 +47,7 @@ class SweepReport:
 
     ledger_rows_removed: int
     pages_freed: int
+    wal_truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,20 @@ def sweep(
         "status IN (?, ?) AND COALESCE(sent_at, created_at) < ?",
         (*FINISHED, cutoff),
     )
-    return SweepReport(removed, incremental_vacuum(conn))
+    freed = incremental_vacuum(conn)
+    return SweepReport(removed, freed, truncate_wal(conn))
+
+
+def truncate_wal(conn: sqlite3.Connection) -> bool:
+    """Checkpoint the WAL into the database and truncate the WAL file to zero bytes; False
+    when a reader (another connection's open transaction) kept it from completing."""
+    lock = getattr(conn, "write_lock", None) or threading.Lock()
+    with lock:
+        try:
+            (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            raise InfrastructureError(f"WAL checkpoint failed: {exc}") from exc
+    return int(busy) == 0
 
 
 # -- exports -------------------------------------------------------------------------------
