@@ -282,3 +282,27 @@ def test_csv_and_jsonl_round_trip_any_text(sample: str, raw: str) -> None:
     summary = write_records([record], buffer, "jsonl")
     assert json.loads(buffer.getvalue()) == record_row(record)
     assert summary.records == 1 and summary.bytes == len(buffer.getvalue().encode())
+
+
+def test_a_reader_keeps_the_wal_from_being_truncated_without_blocking_the_sweep(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "u.db"
+    conn = connect(db)
+    conn.execute(
+        "INSERT INTO exports (exported_at, format, destination, covered_from, "
+        "covered_to, records, sha256) VALUES ('a', 'jsonl', '-', '', 'b', 0, '')"
+    )
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM exports").fetchone()  # holds a snapshot
+    conn.execute(
+        "INSERT INTO exports (exported_at, format, destination, covered_from, "
+        "covered_to, records, sha256) VALUES ('c', 'jsonl', '-', '', 'd', 0, '')"
+    )
+    assert housekeeping.truncate_wal(conn) is False
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000  # restored
+    reader.execute("COMMIT")
+    assert housekeeping.truncate_wal(conn) is True
+    reader.close()
+    conn.close()

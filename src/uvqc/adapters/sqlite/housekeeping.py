@@ -36,6 +36,7 @@ from uvqc.errors import InfrastructureError
 from uvqc.housekeeping.export import ExportFormat, ExportSummary, write_records
 from uvqc.pipeline.records import iso
 
+TRUNCATE_WAIT_MS = 200  # the WAL truncation waits this long for readers, then gives up
 DELETE_CHUNK = 1000  # rows per write transaction: the write lock is never held for long
 LEDGER_RETENTION = timedelta(days=90)  # == adapters/dynamodb.py LEDGER_RETENTION (TTL)
 FINISHED = ("sent", "dead")  # NotificationStatus values a sweep may remove
@@ -138,10 +139,17 @@ def truncate_wal(conn: sqlite3.Connection) -> bool:
     when a reader (another connection's open transaction) kept it from completing."""
     lock = getattr(conn, "write_lock", None) or threading.Lock()
     with lock:
+        # A reader (an export's snapshot, another process) would make TRUNCATE wait for the
+        # whole busy timeout while this thread holds the write lock: wait briefly instead;
+        # the next sweep tries again.
+        (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
         try:
+            conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
             (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as exc:
             raise InfrastructureError(f"WAL checkpoint failed: {exc}") from exc
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
     return int(busy) == 0
 
 
