@@ -76,21 +76,24 @@ def runtime_paths() -> tuple[str, list[str], str]:
     return py313, [str(task), str(runtime)], "CPython 3.13 from the artifact as shipped"
 
 
-def write_events(tmp: Path, arn: str, warm: int) -> dict[str, Path]:
-    """Events per kind: the first invocation, then `warm` more."""
-    rng = random.Random(3)
+def write_events(tmp: Path, arn: str, warm: int, round_: int) -> dict[str, Path]:
+    """Events per kind for one round: the first invocation, then `warm` more. Every round
+    gets new results and notifications: a notification the ledger has already seen would
+    be a cheap duplicate, not a first send."""
+    rng = random.Random(3 + round_)
+    base = (round_ + 1) * 1_000_000
     check_batches = [
         {"Records": [sqs_record(result_line(rng, i, flagged_share=0.1), arn) for i in range(100)]}
         for _ in range(warm + 1)
     ]
-    passing = json.dumps({"sampleId": "S-0001", "absorbanceResult": "0.45"})
+    passing = json.dumps({"sampleId": f"S-{base}", "absorbanceResult": "0.45"})
     original_check = [{"Records": [sqs_record(passing, arn)]}] * (warm + 1)
     notify_batches = [
-        {"Records": [sqs_record(notification(b * 10 + i), arn) for i in range(10)]}
+        {"Records": [sqs_record(notification(base + b * 10 + i), arn) for i in range(10)]}
         for b in range(warm + 1)
     ]
     original_notifier = [
-        {"sampleId": f"S-{i:04d}", "message": "Absorbance for S exceeds 1. Consider diluting."}
+        {"sampleId": f"S-{base + i}", "message": "Absorbance for S exceeds 1. Consider diluting."}
         for i in range(warm + 1)
     ]
     paths = {}
@@ -100,7 +103,7 @@ def write_events(tmp: Path, arn: str, warm: int) -> dict[str, Path]:
         "uvqc-notify": notify_batches,
         "original-notifier": original_notifier,
     }.items():
-        paths[kind] = tmp / f"{kind}.json"
+        paths[kind] = tmp / f"{kind}-{round_}.json"
         paths[kind].write_text(json.dumps(events))
     return paths
 
@@ -136,8 +139,8 @@ def paired(pairs: int, envs: dict[str, dict[str, str]], arn: str, warm: int = 5)
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        events = write_events(tmp, arn, warm)
         for round_ in range(pairs):
+            events = write_events(tmp, arn, warm, round_)
             order = KINDS[round_ % 4 :] + KINDS[: round_ % 4]
             for kind in order:
                 runs[kind].append(run_one(python, paths, kind, events[kind], envs[kind], tmp))
