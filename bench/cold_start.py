@@ -56,7 +56,8 @@ def runtime_paths() -> tuple[str, list[str], str]:
     root = CACHE / _tree_digest()
     task, runtime = root / "task", root / "runtime"
     if not (root / "ready").exists():
-        shutil.rmtree(root, ignore_errors=True)
+        for stale in CACHE.glob("*") if CACHE.is_dir() else []:
+            shutil.rmtree(stale, ignore_errors=True)  # builds of other trees
         root.mkdir(parents=True)
         artifact = build.build(ROOT, root / "zip", uv, python=py313, platform=_host_platform())
         with zipfile.ZipFile(artifact) as zf:
