@@ -64,7 +64,7 @@ def measure(n: int, rounds: int, workdir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", type=int, default=500_000)
+    parser.add_argument("--results", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="50,000 results, 3 rounds")
     args = parser.parse_args(argv)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             "uvqc", write_results(Path(tmp) / "small.jsonl", args.results // 10), Path(tmp) / "o"
         )
         big = measure(args.results, args.rounds, Path(tmp))
-    note = validators.run(20_000 if args.quick else 50_000, 3 if args.quick else 5)
+    note = validators.run(20_000, 3 if args.quick else 5)
     save(
         "check_throughput",
         {
