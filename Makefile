@@ -58,7 +58,7 @@ remove:
 	npx osls remove --stage $(STAGE) --region $(REGION)
 
 ## bench: regenerate docs/PERFORMANCE.md and docs/RELIABILITY.md
-bench: $(VENV)/.synced
+bench: $(VENV)/.synced node_modules/.installed
 	$(BIN)/python -m bench.run_all
 
 clean:

@@ -36,12 +36,12 @@ from bench.chaos import (
     _table,
     analyse,
     hard_timeout,
-    make_items,
     outage_failures,
-    submission_order,
+    traffic_rows,
     verdict_rows,
 )
 from bench.common import machine, save
+from bench.traffic import body_of, describe, lab_items, submission_order
 from tests.support.relay import FaultyRelay
 
 NAME = "chaos_aws"
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 UVQC_MAX_ATTEMPTS=str(args.max_attempts),
             )
             settings = stack.settings()
-            items = make_items(args.results, seed=args.seed, prefix="AW")
+            items = lab_items(args.results, seed=args.seed, prefix="AW")
             order = submission_order(args.results, seed=args.seed)
             t0 = time.monotonic()
 
@@ -169,8 +169,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 events.append({"t": round(now(), 2), "event": what, **extra})
 
             intake = ops.intake_queue(settings, stack.outputs["IntakeQueueUrl"])
-            ids = intake.submit([items[i].body for i in order])
-            submitted = list(zip(ids, order, strict=True))
+            ids = intake.submit([body_of(items, e) for e in order])
+            submitted = list(zip(ids, [i for i, _ in order], strict=True))
             note("submitted", messages=len(submitted))
 
             outage_end = args.outage_start + args.seconds_outage
@@ -229,6 +229,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         last_email = max((m.at for m in received), default=None)
         t_end = drained_at if drained_at is not None else now()
         figures.update(
+            traffic=describe(items),
             drained=drained_at is not None,
             seconds_total=round(t_end, 1),
             seconds_to_drain_after_outage=round(t_end - outage_end, 1),
@@ -361,6 +362,7 @@ def render(data: dict[str, Any] | None) -> str:
     )
     counts = [
         ("submitted messages", f"{f['submitted']:,} ({f['duplicate_submissions']} twice)"),
+        *traffic_rows(f),
         ("records in the records table", f"{f['records']:,} ({_pairs(f['records_by_verdict'])})"),
         ("flagged / malformed (distinct, ground truth)",
          f"{f['expected_flagged']} / {f['expected_rejected']}"),
@@ -385,8 +387,9 @@ def render(data: dict[str, Any] | None) -> str:
         f"{f['timings'].get('stack_s', '?')} s of stack creation; measured "
         f"{data.get('measured_at', 'now')}). The packaged CloudFormation stack on moto, the "
         "real handlers driven by the event source mapping emulator (`tests/aws/esm.py`) with "
-        f"the stack's batch sizes; {p['results']} results ({p['flagged']:.0%} flagged, "
-        f"{p['malformed']:.0%} malformed, {p['duplicates']:.0%} submitted twice); relay: "
+        f"the stack's batch sizes; {p['results']} distinct results of the modelled lab week "
+        f"(`bench/traffic.py`; {p['flagged']:.0%} flagged, {p['malformed']:.0%} malformed, "
+        f"{p['duplicates']:.0%} delivered twice, half of those re-serialised); relay: "
         f"{p['transient_rate']:.0%} answered 451, {p['drop_rate']:.0%} connections dropped, down "
         f"(connection refused) for {p['seconds_outage']:.0f} s from t = "
         f"{_event_time(f, 'relay down', p['outage_start']):.1f} s; one notify invocation dies "

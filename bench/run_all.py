@@ -8,9 +8,11 @@ import time
 
 from bench import report
 
+BUDGET_S = 15 * 60  # `make bench` on 2 cores (README)
 ORDER = [
     "check_throughput",
     "pipeline_e2e",
+    "db_size",
     "lambda_bench",
     "latency",
     "spectra",
@@ -31,7 +33,13 @@ def main(argv: list[str] | None = None) -> None:
         importlib.import_module(f"bench.{name}").main(quick)
         print(f"   {time.perf_counter() - t:.0f} s", flush=True)
     report.main()
-    print(f"bench done in {time.perf_counter() - started:.0f} s")
+    total = time.perf_counter() - started
+    print(f"bench done in {total:.0f} s")
+    if total > BUDGET_S and not quick:
+        print(
+            f"warning: over the {BUDGET_S // 60} minute budget of `make bench`: a loaded "
+            "machine, or a benchmark that grew (each takes --results/--rounds options)"
+        )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,20 @@ class Settings(BaseModel):
     max_receive_count: int = Field(
         10, ge=2, le=1000, description="receives before a queue moves a message to its DLQ"
     )
+    housekeeping_interval_minutes: float = Field(
+        60.0,
+        ge=0,
+        le=7 * 24 * 60,
+        description="how often the embedded worker sweeps expired ledger rows and frees "
+        "pages (0: never)",
+    )
+    ledger_retention_days: float = Field(
+        90.0,
+        gt=0,
+        le=3650,
+        description="SENT/DEAD ledger rows older than this are removed (the DynamoDB "
+        "ledger's TTL is 90 days)",
+    )
     # notification channel
     channel: ChannelName = "file"
     outbox: Path = Path("var/outbox")

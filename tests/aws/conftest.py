@@ -130,7 +130,7 @@ def make_records_table(db: Any) -> str:
                     {"AttributeName": "sampleId", "KeyType": "HASH"},
                     {"AttributeName": "receivedAt", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
         ],
     )
@@ -156,7 +156,7 @@ def make_ledger_table(db: Any) -> str:
                     {"AttributeName": "sampleId", "KeyType": "HASH"},
                     {"AttributeName": "createdAt", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
         ],
     )

@@ -77,8 +77,8 @@ def test_the_canonical_event_is_recorded_and_the_flagged_result_queued_for_notif
     assert queued["MessageAttributes"]["correlationId"]["StringValue"] == "instrument-batch-7"
 
     results = [line for line in json_logs() if line.get("message", "").startswith("result ")]
+    # Flagged/rejected results at INFO; passes at DEBUG (log cost: docs/PERFORMANCE.md).
     assert {(r["sampleId"], r["messageId"]) for r in results} == {
-        ("S-2026-0001", "059f36b4-87a3-44ab-83d2-661975830a7d"),
         ("S-2026-0002", "2e1424d4-f796-459a-8184-9c92662be6da"),
     }
     assert all(r["service"] == "uvqc" and r["function_request_id"] for r in results)

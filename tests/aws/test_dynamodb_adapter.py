@@ -60,6 +60,38 @@ def test_records_round_trip_and_are_found_by_sample_in_order(aws: AwsFactory) ->
     assert found[0].findings[0].value == 1.25
 
 
+def test_a_trace_reads_items_behind_the_keys_only_index_in_batches_of_100(
+    aws: AwsFactory,
+) -> None:
+    """The bySample index projects KEYS_ONLY (cost): the query yields keys, BatchGetItem
+    (at most 100 keys per call, a DynamoDB limit moto does not enforce: checked here) the
+    records, in the index's receivedAt order."""
+    db = aws("dynamodb")
+    table = make_records_table(db)
+    store = DynamoRecordStore(db, table)
+    records = [record(n, sample="S-1") for n in range(230)]
+    store.save_results(records)
+    index_page = db.query(
+        TableName=table,
+        IndexName="bySample",
+        KeyConditionExpression="sampleId = :s",
+        ExpressionAttributeValues={":s": {"S": "S-1"}},
+        Limit=1,
+    )["Items"][0]
+    assert set(index_page) <= {"recordId", "sampleId", "receivedAt"}
+
+    gets: list[int] = []
+
+    def count_keys(params: dict[str, Any], **_: Any) -> None:
+        (request,) = params["RequestItems"].values()
+        assert len(request["Keys"]) <= 100
+        gets.append(len(request["Keys"]))
+
+    db.meta.events.register("provide-client-params.dynamodb.BatchGetItem", count_keys)
+    assert store.results_for_sample("S-1") == records
+    assert sum(gets) == 230 and len(gets) == 3
+
+
 def test_records_without_a_sample_id_are_stored_but_not_indexed(aws: AwsFactory) -> None:
     db = aws("dynamodb")
     table = make_records_table(db)

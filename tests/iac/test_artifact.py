@@ -44,7 +44,7 @@ def test_artifact_leaves_out_cli_embedded_runtime_sdk_and_install_noise(names: l
     assert not [n for n in names if n.startswith(("uvqc/cli", "uvqc/local/", "uvqc/__main__"))]
     assert not [n for n in names if n.startswith("uvqc/adapters/sqlite")]
     assert "uvqc/aws/build.py" not in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.endswith(".pyc") and not n.endswith(".cpython-313.pyc")]
     assert not [n for n in names if n.endswith((".dist-info/RECORD", ".dist-info/INSTALLER"))]
 
 
@@ -58,6 +58,36 @@ def test_native_extensions_are_cpython_313_aarch64_elf(lab: Packaged) -> None:
             assert header[:4] == b"\x7fELF", name
             assert header[4] == 2, f"{name}: not a 64-bit ELF"
             assert int.from_bytes(header[18:20], "little") == EM_AARCH64, name
+
+
+# CPython 3.13's bytecode magic number (importlib.util.MAGIC_NUMBER: 3571, then \r\n) and
+# the PEP 552 flags of an unchecked hash-based .pyc (bit 0 hash-based, bit 1 check_source).
+MAGIC_313 = (3571).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH = 0b01
+
+
+def _pyc_name(source: str) -> str:
+    folder, _, name = source.rpartition("/")
+    cached = f"__pycache__/{name.removesuffix('.py')}.cpython-313.pyc"
+    return f"{folder}/{cached}" if folder else cached
+
+
+def test_every_module_ships_unchecked_hash_bytecode_for_python_313(lab: Packaged) -> None:
+    """/var/task is read-only: without .pyc files every cold start compiles every module.
+    Timestamp .pyc files would be stale against the zip's 1980 dates, so they must be
+    unchecked-hash ones, compiled by 3.13 with /var/task paths (no build-machine path)."""
+    with zipfile.ZipFile(lab.artifact) as zf:
+        names = set(zf.namelist())
+        sources = sorted(n for n in names if n.endswith(".py"))
+        assert sources
+        assert not [s for s in sources if _pyc_name(s) not in names]
+        for source in sources:
+            header = zf.read(_pyc_name(source))[:16]
+            assert header[:4] == MAGIC_313, source
+            assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH, source
+        handler = zf.read(_pyc_name("uvqc/aws/check_handler.py"))
+    assert b"/var/task/uvqc/aws/check_handler.py" in handler
+    assert b"/tmp/" not in handler
 
 
 def test_artifact_is_reproducible_sorted_with_fixed_timestamps(lab: Packaged) -> None:

@@ -224,7 +224,7 @@ def test_tables_are_on_demand_recoverable_encrypted_with_a_by_sample_index(
         {"AttributeName": "sampleId", "KeyType": "HASH"},
         {"AttributeName": range_key, "KeyType": "RANGE"},
     ]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}  # cost: docs/PERFORMANCE.md
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
     assert types == {key: "S", "sampleId": "S", range_key: "S"}
 

@@ -2,6 +2,7 @@
 ledger (Ledger + trace), with the same semantics as the SQLite and in-memory ones.
 
 Records: key `recordId`, GSI `bySample` (sampleId, receivedAt); written with BatchWriteItem
+<<<<<<< HEAD
 in chunks of 25, UnprocessedItems retried with backoff. Findings are kept as a JSON string,
 as in the embedded store (exact round trip; no Decimal or NaN surprises). Every item is sized
 before it is written (DynamoDB's 400 KB item limit counts attribute names and values in
@@ -9,6 +10,14 @@ UTF-8): an item over the limit keeps less of its raw payload (`rawTruncated`); o
 cannot fit even so, or that DynamoDB refuses as invalid, fails alone: BatchWriteItem refuses
 a whole request for one bad item, so a refused chunk is written item by item (PutItem) and
 the others are stored; the caller gets UnstorableRecords naming the ones that failed.
+=======
+in chunks of 25, UnprocessedItems retried with backoff. Both GSIs project KEYS_ONLY: an
+index copy of every attribute doubled the storage of each record (and, for items over
+1 KB, its write units), and on the ledger it cost an index write on every status update;
+a trace queries the index for keys, then reads the items with BatchGetItem. Findings are
+kept as a JSON string, as in the embedded store (exact round trip; no Decimal or NaN
+surprises).
+>>>>>>> f10
 
 Ledger: key `notificationKey`, GSI `bySample` (sampleId, createdAt), TTL `expiration`.
 `claim` is a conditional PutItem (new key) or a conditional UpdateItem guarded by a version
@@ -44,6 +53,7 @@ from uvqc.pipeline.records import (
 
 SDK_ERRORS = (BotoCoreError, ClientError)
 BATCH_ITEMS = 25  # BatchWriteItem limit
+BATCH_GET_KEYS = 100  # BatchGetItem limit
 UNPROCESSED_RETRIES = 8
 LEDGER_RETENTION = timedelta(days=90)  # > queue (4 d) + DLQ (14 d) retention: no resend
 CLAIM_RACES = 5  # re-reads after losing a conditional-update race before giving up
@@ -87,6 +97,41 @@ def _query_all(client: Any, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _items_by_key(
+    client: Any,
+    table: str,
+    key: str,
+    index_items: Sequence[Mapping[str, Any]],
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Mapping[str, Any]]:
+    """The full items behind a KEYS_ONLY index query's results, in the query's order
+    (BatchGetItem, 100 keys per call, UnprocessedKeys retried with backoff). An item gone
+    between the query and the read (TTL expiry) is left out."""
+    wanted = [str(i[key]["S"]) for i in index_items]
+    found: dict[str, Mapping[str, Any]] = {}
+    for chunk in _chunks(list(dict.fromkeys(wanted)), BATCH_GET_KEYS):
+        pending: dict[str, Any] = {table: {"Keys": [{key: _s(k)} for k in chunk]}}
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            try:
+                response = client.batch_get_item(RequestItems=pending)
+            except SDK_ERRORS as exc:
+                raise InfrastructureError(
+                    f"BatchGetItem on {table} failed: {describe(exc)}"
+                ) from exc
+            for item in response.get("Responses", {}).get(table, []):
+                found[str(item[key]["S"])] = item
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            sleep(min(2.0, 0.05 * 2**attempt))
+        else:
+            raise InfrastructureError(
+                f"BatchGetItem on {table}: keys still unprocessed after "
+                f"{UNPROCESSED_RETRIES} retries (throttled)"
+            )
+    return [found[k] for k in wanted if k in found]
 
 
 # -- records -----------------------------------------------------------------------------
@@ -284,13 +329,14 @@ class DynamoRecordStore:
         )
 
     def results_for_sample(self, sample_id: str) -> list[ResultRecord]:
-        items = _query_all(
+        keys = _query_all(
             self._db,
             TableName=self._table,
             IndexName="bySample",
             KeyConditionExpression="sampleId = :s",
             ExpressionAttributeValues={":s": _s(sample_id)},
         )
+        items = _items_by_key(self._db, self._table, "recordId", list(keys), self._sleep)
         return [record_from_item(i) for i in items]
 
     def result_by_id(self, record_id: str) -> ResultRecord | None:
@@ -494,13 +540,14 @@ class DynamoLedger:
             raise InfrastructureError(f"ledger UpdateItem failed: {describe(exc)}") from exc
 
     def notifications_for_sample(self, sample_id: str) -> list[NotificationRecord]:
-        items = _query_all(
+        keys = _query_all(
             self._db,
             TableName=self._table,
             IndexName="bySample",
             KeyConditionExpression="sampleId = :s",
             ExpressionAttributeValues={":s": _s(sample_id)},
         )
+        items = _items_by_key(self._db, self._table, "notificationKey", list(keys))
         return [notification_from_item(i) for i in items]
 
     def notification_by_key(self, key: str) -> NotificationRecord | None:

@@ -6,7 +6,15 @@ manylinux aarch64 wheels only: nothing is ever compiled on the build machine. Th
 deterministic (sorted entries, fixed timestamps and permissions), so an unchanged lock and
 source tree give a byte-identical artifact and CloudFormation sees no code change.
 
-    python -m uvqc.aws.build --out build/lambda
+Bytecode ships in the zip, compiled by a CPython of the runtime's version (3.13) with
+`--invalidation-mode unchecked-hash`: /var/task is read-only, so without it every cold start
+compiles uvqc, pydantic and Powertools from source (measured: check handler import 480 ms
+without, 238 ms with, on 3.13). Timestamp-checked .pyc files would not do: the zip's fixed
+1980 timestamps never match the mtime recorded in them, so Python would recompile anyway.
+Unchecked-hash .pyc files hold no mtime and no build path (`-s`/`-p` make co_filename
+`/var/task/...`), so the artifact stays reproducible.
+
+    python -m uvqc.aws.build --out build/lambda [--python /path/to/python3.13]
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from pathlib import Path, PurePosixPath
 ARTIFACT_NAME = "uvqc.zip"
 PLATFORM = "manylinux2014_aarch64"
 PYTHON_VERSION = "3.13"
+BYTECODE_TAG = "cpython-313"
+LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip: the co_filename prefix
 
 # Not imported by the Lambda handlers: the CLI stack (typer and friends) and the AWS SDK,
 # which the Lambda python runtime ships (boto3, botocore, s3transfer, urllib3, dateutil,
@@ -69,9 +79,10 @@ EXCLUDED_SOURCE = (
     "uvqc/digest/",
 )
 
-# Install-time noise: hashes of the build machine's files, installer markers, bytecode.
+# Install-time noise: hashes of the build machine's files, installer markers, test suites.
+# Bytecode other than the runtime's own (BYTECODE_TAG) is noise too.
 NOISE_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
-NOISE_DIRS = frozenset({"__pycache__", "tests", "test"})
+NOISE_DIRS = frozenset({"tests", "test"})
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -121,8 +132,9 @@ def _pip_environment() -> dict[str, str]:
     return env
 
 
-def install_wheels(requirements: Sequence[str], target: Path) -> None:
-    """Install ``requirements`` for CPython 3.13 on manylinux aarch64, binaries only."""
+def install_wheels(requirements: Sequence[str], target: Path, *, platform: str = PLATFORM) -> None:
+    """Install ``requirements`` for CPython 3.13 on ``platform`` (manylinux aarch64 for
+    Lambda), binaries only."""
     requirements_file = target.parent / "requirements.txt"
     requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
     command = [
@@ -136,7 +148,7 @@ def install_wheels(requirements: Sequence[str], target: Path) -> None:
         "--no-compile",
         "--only-binary=:all:",
         "--platform",
-        PLATFORM,
+        platform,
         "--implementation",
         "cp",
         "--python-version",
@@ -151,7 +163,7 @@ def install_wheels(requirements: Sequence[str], target: Path) -> None:
     )
     if result.returncode != 0:
         raise BuildError(
-            f"pip could not install {PLATFORM} wheels for Python {PYTHON_VERSION}:\n"
+            f"pip could not install {platform} wheels for Python {PYTHON_VERSION}:\n"
             f"{result.stdout}{result.stderr}"
         )
 
@@ -179,7 +191,13 @@ def _is_noise(relative: PurePosixPath) -> bool:
         return True
     if any(part in NOISE_DIRS for part in relative.parts[:-1]):
         return True
-    if relative.suffix in {".pyc", ".pyo"}:
+    if relative.suffix == ".pyo":
+        return True
+    if relative.suffix == ".pyc":
+        return not (
+            relative.parent.name == "__pycache__" and relative.name.endswith(f".{BYTECODE_TAG}.pyc")
+        )
+    if "__pycache__" in relative.parts:
         return True
     in_dist_info = any(part.endswith(".dist-info") for part in relative.parts[:-1])
     return in_dist_info and relative.name in NOISE_FILES
@@ -211,17 +229,105 @@ def write_zip(entries: Iterable[tuple[PurePosixPath, Path]], destination: Path) 
     partial.replace(destination)
 
 
-def build(project: Path, out: Path, uv: str) -> Path:
-    """Build ``out/uvqc.zip`` for ``project`` and return its path."""
+def _python_version(python: str) -> str | None:
+    try:
+        result = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def find_runtime_python(uv: str | None = None) -> str | None:
+    """A CPython of the Lambda runtime's version (PYTHON_VERSION) on this machine: on PATH,
+    found by uv, or installed by pyenv; None if there is none."""
+    candidates = [shutil.which(f"python{PYTHON_VERSION}") or ""]
+    if uv:
+        try:
+            found = subprocess.run(
+                [uv, "python", "find", "--no-project", PYTHON_VERSION],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+            candidates.append(found.stdout.strip() if found.returncode == 0 else "")
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    home = Path.home()
+    versions = home / ".pyenv" / "versions"
+    candidates += sorted(
+        (str(p / "bin" / "python3") for p in versions.glob(f"{PYTHON_VERSION}*")), reverse=True
+    )
+    for candidate in candidates:
+        if candidate and _python_version(candidate) == PYTHON_VERSION:
+            return candidate
+    return None
+
+
+def compile_bytecode(root: Path, python: str) -> None:
+    """Compile every .py under ``root`` with ``python`` (unchecked-hash .pyc files whose
+    co_filename is the file's path under LAMBDA_TASK_ROOT)."""
+    version = _python_version(python)
+    if version != PYTHON_VERSION:
+        raise BuildError(
+            f"{python} is Python {version or '(not runnable)'}; the bytecode must be compiled "
+            f"by Python {PYTHON_VERSION}, the Lambda runtime's"
+        )
+    command = [
+        python,
+        "-m",
+        "compileall",
+        "-q",
+        "--invalidation-mode",
+        "unchecked-hash",
+        "-s",
+        str(root),
+        "-p",
+        LAMBDA_TASK_ROOT,
+        str(root),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"compileall failed:\n{result.stdout}{result.stderr}")
+
+
+def build(
+    project: Path,
+    out: Path,
+    uv: str,
+    *,
+    python: str | None = None,
+    bytecode: bool = True,
+    platform: str = PLATFORM,
+) -> Path:
+    """Build ``out/uvqc.zip`` for ``project`` and return its path. ``python`` compiles the
+    bytecode (default: find_runtime_python); ``bytecode=False`` ships sources only."""
     source = project / "src" / "uvqc"
     if not source.is_dir():
         raise BuildError(f"{source} not found: run from the project root or pass --project")
+    compiler = None
+    if bytecode:
+        compiler = python or find_runtime_python(uv)
+        if compiler is None:
+            raise BuildError(
+                f"no Python {PYTHON_VERSION} found to compile the bytecode for the Lambda "
+                f"runtime: install one (e.g. `uv python install {PYTHON_VERSION}`), pass "
+                "--python PATH, or build without bytecode (--no-bytecode: slower cold starts)"
+            )
     requirements = runtime_requirements(export_lock(project, uv))
     with tempfile.TemporaryDirectory(prefix="uvqc-lambda-") as scratch:
         staging = Path(scratch) / "package"
         staging.mkdir()
-        install_wheels(requirements, staging)
+        install_wheels(requirements, staging, platform=platform)
         copy_package(source, staging)
+        if compiler is not None:
+            compile_bytecode(staging, compiler)
         artifact = out / ARTIFACT_NAME
         write_zip(artifact_entries(staging), artifact)
     return artifact
@@ -241,9 +347,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build/lambda"), help="output folder")
     parser.add_argument("--project", type=Path, default=Path.cwd(), help="project root")
     parser.add_argument("--uv", default=None, help="uv executable (default: the venv's uv)")
+    parser.add_argument(
+        "--python", default=None, help=f"Python {PYTHON_VERSION} that compiles the bytecode"
+    )
+    parser.add_argument(
+        "--no-bytecode", action="store_true", help="ship sources only (slower cold starts)"
+    )
     args = parser.parse_args(argv)
     try:
-        artifact = build(args.project.resolve(), args.out, args.uv or _default_uv())
+        artifact = build(
+            args.project.resolve(),
+            args.out,
+            args.uv or _default_uv(),
+            python=args.python,
+            bytecode=not args.no_bytecode,
+        )
     except BuildError as error:
         print(f"build failed: {error}", file=sys.stderr)
         return 1

@@ -146,6 +146,8 @@ class Runtime:
     bind_identity: str | None = None  # the channel to bind the database to at first notify
     switch_channel: bool = False
     channel_bound: bool = False
+    housekeeping_seconds: float = 3600.0  # 0: never
+    ledger_retention: timedelta = field(default=timedelta(days=90))
 
     @classmethod
     def from_settings(
@@ -190,6 +192,8 @@ class Runtime:
             window=timedelta(seconds=settings.dedup_window_seconds),
             bind_identity=identity,
             switch_channel=switch_channel,
+            housekeeping_seconds=settings.housekeeping_interval_minutes * 60,
+            ledger_retention=timedelta(days=settings.ledger_retention_days),
         )
 
     def ensure_channel_bound(self) -> None:

@@ -19,15 +19,17 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from uvqc.adapters.sqlite import housekeeping
 from uvqc.adapters.sqlite.db import transaction
 from uvqc.adapters.sqlite.queue import Message
 from uvqc.core.verdicts import Verdict
-from uvqc.errors import DatabaseBusyError
+from uvqc.errors import DatabaseBusyError, InfrastructureError
 from uvqc.local.runtime import Runtime
 from uvqc.pipeline.check import Incoming, judge_batch, message_ids, record_batch
 from uvqc.pipeline.notify import Delivery, Outcome, notify_batch
@@ -93,6 +95,11 @@ class Worker:
         self.poll_seconds = runtime.poll_seconds
         self.busy_pause_seconds = BUSY_PAUSE_SECONDS
         self._busy_in_a_row = 0
+        # The check-stage worker does the housekeeping (one per `uvqc run`), at start and
+        # then every housekeeping_seconds.
+        self.housekeeping_due: float | None = (
+            time.monotonic() if "check" in stages and runtime.housekeeping_seconds > 0 else None
+        )
 
     def check_once(self) -> int:
         """One intake batch; returns how many messages were received."""
@@ -206,8 +213,30 @@ class Worker:
         if self.on_batch is not None:
             self.on_batch(done)
 
+    def housekeep(self) -> housekeeping.SweepReport:
+        """Expired ledger rows out, free pages back (adapters/sqlite/housekeeping.py)."""
+        report = housekeeping.sweep(self.rt.db.work_conn, ledger_retention=self.rt.ledger_retention)
+        if report.ledger_rows_removed or report.pages_freed:
+            log.info(
+                "housekeeping: %d expired ledger row(s) removed, %d page(s) freed",
+                report.ledger_rows_removed,
+                report.pages_freed,
+            )
+        return report
+
+    def _maybe_housekeep(self) -> None:
+        if self.housekeeping_due is None or time.monotonic() < self.housekeeping_due:
+            return
+        self.housekeeping_due = time.monotonic() + self.rt.housekeeping_seconds
+        try:
+            self.housekeep()
+        except InfrastructureError:
+            # Housekeeping is never urgent: the next pass (one interval later) tries again.
+            log.exception("housekeeping failed; retrying in %.0f s", self.rt.housekeeping_seconds)
+
     def step(self) -> int:
         """One batch of each stage this worker runs; how many messages it handled."""
+        self._maybe_housekeep()
         handled = 0
         if "check" in self.stages:
             handled += self.check_once()

@@ -93,7 +93,10 @@ def judge_batch(
         if msg.oversized is not None:
             record = replace(record, raw_truncated=True, raw_bytes=msg.oversized.size)
         records.append(record)
-        log.info(
+        # Flagged and rejected results at INFO; passes at DEBUG: they are in the records,
+        # and on AWS a line per passing result was the largest CloudWatch Logs cost.
+        log.log(
+            logging.DEBUG if record.verdict is Verdict.PASS else logging.INFO,
             "result %s",
             record.verdict.value,
             extra={

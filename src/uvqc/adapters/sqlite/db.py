@@ -43,9 +43,14 @@ SCHEMA_VERSION = 8
 APPLICATION_ID = 0x75767163  # the bytes "uvqc" (PRAGMA application_id, offset 68 of the file)
 UVQC_TABLES = frozenset({"messages", "results", "notifications"})
 BUSY_TIMEOUT_MS = 30_000
-# Page cache per connection (default 2 MiB): records and their sample-id index outgrow it
-# within ~20,000 results, and every batch then re-reads index pages from the OS.
-CACHE_KIB = 64 * 1024
+# Page cache per connection (SQLite's default is 2 MiB). The worker's connection gets more:
+# records and their sample-id index outgrow 2 MiB within ~20,000 results, and every batch
+# then re-reads index pages from the OS page cache. A process holds several connections
+# (`uvqc run`: 6), and each cache grows up to its size, so the big one is given to the
+# worker's connection only (see local/runtime.py); 64 MiB on every connection made
+# `uvqc run` reach 134 MB peak RSS at 1M results.
+CACHE_KIB = 2 * 1024
+WORK_CACHE_KIB = 16 * 1024
 Synchronous = Literal["FULL", "NORMAL"]
 _BUSY_NAMES = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 _BROKEN_NAMES = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
@@ -121,6 +126,22 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # Mark the file as uvqc's, so a foreign SQLite file is told apart from ours.
     3: f"PRAGMA application_id = {APPLICATION_ID}",
+    # Exports of records (`uvqc export`): what was written, when, for which received_at
+    # range; `uvqc prune` drops only records an export covered (uvqc.housekeeping).
+    4: """
+    CREATE TABLE exports (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        exported_at  TEXT    NOT NULL,
+        format       TEXT    NOT NULL,
+        destination  TEXT    NOT NULL,
+        since        TEXT,
+        until        TEXT,
+        covered_from TEXT    NOT NULL,
+        covered_to   TEXT    NOT NULL,
+        records      INTEGER NOT NULL,
+        sha256       TEXT    NOT NULL
+    );
+    """,
     # Submissions (n8c): where each queued result came from and its stable identity, the
     # run that queued it, and every submission ever queued, so a re-run skips what was sent.
     7: """
@@ -250,16 +271,25 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     state = retry_busy(lambda: _state(conn))
     _check_usable(path, state, reading=False)
     if state.journal_mode != "wal":
+        # auto_vacuum must be set before the file's first write (the journal mode included);
+        # on an existing file it changes nothing.
+        retry_busy(lambda: conn.execute("PRAGMA auto_vacuum=INCREMENTAL").fetchone())
         retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
     if state.version < SCHEMA_VERSION:
         retry_busy(lambda: _migrate(conn, path))
 
 
 def connect(
-    path: Path, *, synchronous: Synchronous = "FULL", create: bool = True
+    path: Path,
+    *,
+    synchronous: Synchronous = "FULL",
+    create: bool = True,
+    cache_kib: int = CACHE_KIB,
 ) -> sqlite3.Connection:
     """Open a database for writing, creating it (unless `create=False`) and migrating it to
-    SCHEMA_VERSION; autocommit mode, explicit transactions only (see `transaction`).
+    SCHEMA_VERSION; autocommit mode, explicit transactions only (see `transaction`). A new
+    file gets `auto_vacuum=INCREMENTAL` (housekeeping returns freed pages with `PRAGMA
+    incremental_vacuum`). `cache_kib`: this connection's page cache.
     DatabaseFileError for a file uvqc must not write (missing with create=False, foreign,
     newer, corrupt); InfrastructureError when SQLite or the file system fails."""
     if path.is_dir() or (not create and not path.is_file()):
@@ -281,7 +311,7 @@ def connect(
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         _prepare(conn, path)
         conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         conn.execute("PRAGMA wal_autocheckpoint=8000")
     except sqlite3.Error as exc:
         conn.close()
@@ -410,3 +440,4 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={target}")
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

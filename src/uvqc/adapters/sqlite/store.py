@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from uvqc.adapters.sqlite.db import transaction
@@ -96,6 +96,24 @@ class SqliteStore:
             (key,),
         ).fetchall()
         return [_record(r) for r in rows]
+
+    def results_between(self, since: str | None, until: str | None) -> Iterator[ResultRecord]:
+        """Records with since <= received_at < until (ISO-8601 UTC text as stored; None:
+        open), oldest first, streamed from one cursor (for `uvqc export`)."""
+        where, args = [], []
+        if since is not None:
+            where.append("received_at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("received_at < ?")
+            args.append(until)
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM results WHERE {' AND '.join(where) or '1'} "
+            "ORDER BY received_at, record_id",
+            args,
+        )
+        for row in rows:
+            yield _record(row)
 
     def counts(self) -> dict[str, int]:
         """Results per verdict, for summaries."""
