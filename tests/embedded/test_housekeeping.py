@@ -36,8 +36,10 @@ def fast_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def day_file(tmp_path: Path, name: str = "day.jsonl") -> Path:
     path = tmp_path / name
+    # Another day's file holds other readings (the same bytes again would be recognised as
+    # a re-submission and skipped).
     lines = [
-        json.dumps({"sampleId": "Zürichsee Süd 4", "absorbance": 0.4}).encode(),
+        json.dumps({"sampleId": "Zürichsee Süd 4", "absorbance": 0.4, "file": name}).encode(),
         result("F-1", 3.5),
         b'{"sampleId": "R-1", "absorb',
     ]
@@ -139,7 +141,9 @@ def test_an_export_covers_nothing_a_waiting_intake_message_may_still_add(
     run_day(tmp_path, db)
     assert main(["submit", str(day_file(tmp_path, "late.jsonl")), "--db", str(db)]) == 0
     assert main(["export", "--db", str(db), "--out", str(tmp_path / "x.jsonl")]) == 0
-    assert main(["work", "--db", str(db), "--until-idle"]) == 0
+    # the channel this database was bound to by run_day
+    outbox = str(tmp_path / "outbox")
+    assert main(["work", "--db", str(db), "--until-idle", "--outbox", outbox]) == 0
     capsys.readouterr()
     assert count(db, "SELECT COUNT(*) FROM results") == 6
 
@@ -229,11 +233,11 @@ def test_new_files_are_incremental_auto_vacuum_and_shrink_after_a_prune(tmp_path
 
 
 def test_a_version_1_file_is_migrated_to_the_exports_table(tmp_path: Path) -> None:
+    from uvqc.adapters.sqlite.db import _MIGRATIONS
+
     db = tmp_path / "old.db"
-    connect(db).close()
     with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE exports")
-        conn.execute("PRAGMA user_version=1")
+        conn.executescript(_MIGRATIONS[1] + "; PRAGMA user_version=1;")
     conn2 = connect(db)
     assert conn2.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert housekeeping.exports(conn2) == []

@@ -2,22 +2,17 @@
 ledger (Ledger + trace), with the same semantics as the SQLite and in-memory ones.
 
 Records: key `recordId`, GSI `bySample` (sampleId, receivedAt); written with BatchWriteItem
-<<<<<<< HEAD
 in chunks of 25, UnprocessedItems retried with backoff. Findings are kept as a JSON string,
 as in the embedded store (exact round trip; no Decimal or NaN surprises). Every item is sized
 before it is written (DynamoDB's 400 KB item limit counts attribute names and values in
 UTF-8): an item over the limit keeps less of its raw payload (`rawTruncated`); one that
 cannot fit even so, or that DynamoDB refuses as invalid, fails alone: BatchWriteItem refuses
 a whole request for one bad item, so a refused chunk is written item by item (PutItem) and
-the others are stored; the caller gets UnstorableRecords naming the ones that failed.
-=======
-in chunks of 25, UnprocessedItems retried with backoff. Both GSIs project KEYS_ONLY: an
-index copy of every attribute doubled the storage of each record (and, for items over
-1 KB, its write units), and on the ledger it cost an index write on every status update;
-a trace queries the index for keys, then reads the items with BatchGetItem. Findings are
-kept as a JSON string, as in the embedded store (exact round trip; no Decimal or NaN
-surprises).
->>>>>>> f10
+the others are stored; the caller gets UnstorableRecords naming the ones that failed. Both
+GSIs project KEYS_ONLY: an index copy of every attribute doubled the storage of each record
+(and, for items over 1 KB, its write units), and on the ledger it cost an index write on
+every status update; a trace queries the index for keys, then reads the items with
+BatchGetItem.
 
 Ledger: key `notificationKey`, GSI `bySample` (sampleId, createdAt), TTL `expiration`.
 `claim` is a conditional PutItem (new key) or a conditional UpdateItem guarded by a version

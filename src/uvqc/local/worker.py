@@ -230,6 +230,11 @@ class Worker:
         self.housekeeping_due = time.monotonic() + self.rt.housekeeping_seconds
         try:
             self.housekeep()
+        except DatabaseBusyError:
+            # Another process holds the lock: the step's busy handling waits and says so;
+            # housekeeping is tried again at the next step.
+            self.housekeeping_due = time.monotonic()
+            raise
         except InfrastructureError:
             # Housekeeping is never urgent: the next pass (one interval later) tries again.
             log.exception("housekeeping failed; retrying in %.0f s", self.rt.housekeeping_seconds)
