@@ -9,9 +9,14 @@ from uvqc.core.verdicts import Finding, Judgement, Verdict, verdict_for
 
 
 def apply_method(method: Method, result: ResultMessage) -> tuple[Finding, ...]:
-    """Run every rule of a method, then drop findings suppressed by another that fired."""
+    """Run every rule of a method, then drop findings suppressed by another that fired.
+    In a calibrated run (a `[run]` method and a `batchId`) the run's own calibration
+    replaces the fixed `outside_calibration_range` (docs/RUNS.md)."""
     fired: dict[str, Finding] = {}
+    calibrated = method.run is not None and result.batch_id is not None
     for call in method.rules:
+        if calibrated and call.name == "outside_calibration_range":
+            continue
         finding = call.func(result, **call.params)
         if finding is not None:
             fired[call.name] = finding

@@ -28,8 +28,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from uvqc.core.rules import REGISTRY, Rule
 from uvqc.errors import MethodError
+from uvqc.runs.config import RunConfig, run_config_from_mapping
 
-_TOP_LEVEL_KEYS = {"name", "description", "rules", "suppress"}
+_TOP_LEVEL_KEYS = {"name", "description", "rules", "suppress", "run"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Method:
     suppress: Mapping[str, frozenset[str]] = field(default_factory=dict)
     description: str = ""
     source: str = "built-in"
+    run: RunConfig | None = None  # the [run] section: run-level QC (uvqc.runs)
 
 
 def rule_parameters(name: str) -> dict[str, inspect.Parameter]:
@@ -117,8 +119,9 @@ def method_from_mapping(data: Any, *, source: str = "built-in") -> Method:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise MethodError(f"{source}: `name` is required and must be a non-empty string")
-    rules = data.get("rules")
-    if not isinstance(rules, Mapping) or not rules:
+    run = run_config_from_mapping(name, data["run"]) if "run" in data else None
+    rules = data.get("rules", {} if run is not None else None)
+    if not isinstance(rules, Mapping) or (not rules and run is None):
         raise MethodError(f"method {name!r} ({source}): `rules` must list at least one rule")
     calls = []
     for rname, params in rules.items():
@@ -138,7 +141,7 @@ def method_from_mapping(data: Any, *, source: str = "built-in") -> Method:
                 )
         suppress[str(key)] = frozenset(targets)
     description = data.get("description", "")
-    return Method(name, tuple(calls), suppress, str(description), source)
+    return Method(name, tuple(calls), suppress, str(description), source, run)
 
 
 def load_method(path: str | Path) -> Method:

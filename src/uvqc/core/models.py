@@ -84,6 +84,9 @@ Identifier = Annotated[
 ]
 FiniteFloat = Annotated[float, BeforeValidator(_finite_number), Field(allow_inf_nan=False)]
 PositiveFloat = Annotated[FiniteFloat, Field(gt=0)]
+NonNegativeFloat = Annotated[FiniteFloat, Field(ge=0)]
+# A position in a run: a JSON integer (not 3.0, "3" or true), 1 .. 1,000,000.
+Position = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 
 
 class Spectrum(BaseModel):
@@ -122,6 +125,15 @@ class ResultMessage(BaseModel):
     wavelength_nm: PositiveFloat | None = Field(default=None, alias="wavelengthNm")
     dilution_factor: PositiveFloat | None = Field(default=None, alias="dilutionFactor")
     spectrum: Spectrum | None = None
+    # -- analytical runs (uvqc.runs, docs/RUNS.md): all optional ---------------------------
+    sequence: Position | None = None
+    batch_size: Position | None = Field(default=None, alias="batchSize")
+    analyte: Identifier | None = None
+    units: Identifier = "mg/L"
+    nominal: NonNegativeFloat | None = None
+    duplicate_of: Identifier | None = Field(default=None, alias="duplicateOf")
+    spike_of: Identifier | None = Field(default=None, alias="spikeOf")
+    spike_added: PositiveFloat | None = Field(default=None, alias="spikeAdded")
 
     @model_validator(mode="before")
     @classmethod
@@ -149,6 +161,14 @@ _DESCRIPTIONS = {
     "wavelengthNm": "The wavelength of the reading, in nm.",
     "dilutionFactor": "The dilution factor applied before measuring (1 = undiluted).",
     "spectrum": "A full scan: wavelengths and absorbances, two arrays of equal length.",
+    "sequence": "Position in the run (`batchId`), an integer >= 1.",
+    "batchSize": "Number of positions in the run, when the sender knows it.",
+    "analyte": "What is measured, e.g. nitrate-N.",
+    "units": "Concentration units of `nominal` and `spikeAdded` (default mg/L).",
+    "nominal": "True concentration of a calibration_standard or check_standard, in units.",
+    "duplicateOf": "For a duplicate: the sampleId of the original in the same run.",
+    "spikeOf": "For a spike: the sampleId of the unspiked sample in the same run.",
+    "spikeAdded": "For a spike: the concentration added, in units.",
 }
 
 
@@ -185,7 +205,16 @@ def result_schema() -> dict[str, Any]:
     for name, text in _DESCRIPTIONS.items():
         props[name]["description"] = text
     # Identifiers: no control characters and not blank, as `_identifier` checks.
-    for name in ("sampleId", "method", "batchId", "instrumentId"):
+    for name in (
+        "sampleId",
+        "method",
+        "batchId",
+        "instrumentId",
+        "analyte",
+        "units",
+        "duplicateOf",
+        "spikeOf",
+    ):
         for branch in [props[name], *props[name].get("anyOf", [])]:
             if branch.get("type") == "string":
                 branch["pattern"] = _IDENTIFIER_PATTERN

@@ -20,6 +20,7 @@ from uvqc.adapters.sqlite import (
     SqliteStore,
     connect,
 )
+from uvqc.adapters.sqlite.runs import SqliteRunStore
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.notify import MailSettings, RetryPolicy
 from uvqc.pipeline.ports import Channel
@@ -117,6 +118,13 @@ class Runtime:
     visibility_timeout: float
     lease: timedelta = field(default=timedelta(minutes=5))
     poll_seconds: float = 0.1
+    runs: SqliteRunStore | None = None  # analytical runs, on the worker's connection
+
+    def __post_init__(self) -> None:
+        if self.runs is None:
+            self.runs = SqliteRunStore(
+                self.db.work_conn, self.methods, quiet_seconds=self.settings.run_quiet_seconds
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, channel: Channel | None = None) -> Runtime:

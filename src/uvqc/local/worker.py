@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ from uvqc.adapters.sqlite.db import transaction
 from uvqc.adapters.sqlite.queue import Message
 from uvqc.core.verdicts import Verdict
 from uvqc.local.runtime import Runtime
-from uvqc.pipeline.check import Incoming, judge_batch, record_batch
+from uvqc.pipeline.check import Incoming, judge_batch, publish_notices, record_batch
 from uvqc.pipeline.notify import Delivery, Outcome, notify_batch
+from uvqc.runs.notices import RunArrival
 
 log = logging.getLogger("uvqc.local.worker")
 
@@ -73,6 +75,7 @@ class Worker:
         self.tally = Tally()
         self.on_batch = on_batch
         self.poll_seconds = runtime.poll_seconds
+        self._last_finalise = float("-inf")
 
     def check_once(self) -> int:
         """One intake batch; returns how many messages were received."""
@@ -81,12 +84,20 @@ class Worker:
         if not messages:
             return 0
         incoming = [Incoming(m.id, m.body, _received_at(m)) for m in messages]
-        records = judge_batch(incoming, methods=self.rt.methods)
-        # One unit of work: records, notification requests and the intake deletes commit
-        # together (one fsync per batch instead of three, and nothing half-done on a crash);
-        # judging happens before, so the write lock is held only for the writes.
+        arrivals: list[RunArrival] = []
+        records = judge_batch(incoming, methods=self.rt.methods, arrivals=arrivals)
+        # One unit of work: records, notification requests, run updates and the intake
+        # deletes commit together (one fsync per batch instead of three, and nothing
+        # half-done on a crash); judging happens before, so the write lock is held only for
+        # the writes. Runs are evaluated inside it: two workers never decide on one run at once.
         with transaction(db.work_conn):
-            outcome = record_batch(records, store=db.store, notify=db.notify_port)
+            outcome = record_batch(
+                records,
+                store=db.store,
+                notify=db.notify_port,
+                runs=self.rt.runs,
+                arrivals=arrivals,
+            )
             failed = set(outcome.failed)
             db.intake.delete([m.receipt for m in messages if m.id not in failed])
         done = Tally(
@@ -98,6 +109,20 @@ class Worker:
         )
         self._count(done)
         return len(messages)
+
+    def finalise_once(self, now: datetime | None = None) -> int:
+        """Finalise runs quiet for UVQC_RUN_QUIET_SECONDS (checked at most once a second);
+        returns how many run notices were queued."""
+        runs = self.rt.runs
+        clock = time.monotonic()
+        if runs is None or (now is None and clock - self._last_finalise < 1.0):
+            return 0
+        self._last_finalise = clock
+        db = self.rt.db
+        with transaction(db.work_conn):
+            notices = runs.finalise_quiet(now=now or datetime.now(UTC))
+            publish_notices(notices, runs=runs, notify=db.notify_port)
+        return len(notices)
 
     def notify_once(self) -> int:
         """One notify batch; returns how many messages were received."""
@@ -147,6 +172,7 @@ class Worker:
         handled = 0
         if "check" in self.stages:
             handled += self.check_once()
+            handled += self.finalise_once()
         if "notify" in self.stages:
             handled += self.notify_once()
         return handled

@@ -16,8 +16,9 @@ from uvqc.core.engine import judge
 from uvqc.core.methods import MethodBook
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import InfrastructureError
-from uvqc.pipeline.ports import NotificationQueue, RecordStore
+from uvqc.pipeline.ports import NotificationQueue, RecordStore, RunStore
 from uvqc.pipeline.records import NotificationRequest, ResultRecord, utcnow
+from uvqc.runs.notices import RunArrival, arrival_for
 
 log = logging.getLogger("uvqc.pipeline.check")
 
@@ -48,12 +49,14 @@ def judge_batch(
     *,
     methods: MethodBook,
     clock: Callable[[], datetime] = utcnow,
+    arrivals: list[RunArrival] | None = None,
 ) -> list[ResultRecord]:
-    """The pure half of the stage: a record (verdict, findings, raw payload) per message."""
+    """The pure half of the stage: a record (verdict, findings, raw payload) per message.
+    Results of runs judged with a `[run]` method are also appended to `arrivals`."""
     records: list[ResultRecord] = []
     checked_at = clock()
     for msg in messages:
-        judgement, _ = judge(msg.body, methods)
+        judgement, message = judge(msg.body, methods)
         record = ResultRecord.create(
             record_id=msg.message_id,
             judgement=judgement,
@@ -63,6 +66,10 @@ def judge_batch(
             correlation_id=msg.correlation_id or msg.message_id,
         )
         records.append(record)
+        if arrivals is not None and message is not None and message.batch_id is not None:
+            arrival = arrival_for(message, record, methods)
+            if arrival is not None:
+                arrivals.append(arrival)
         log.info(
             "result %s",
             record.verdict.value,
@@ -78,10 +85,17 @@ def judge_batch(
 
 
 def record_batch(
-    records: list[ResultRecord], *, store: RecordStore, notify: NotificationQueue
+    records: list[ResultRecord],
+    *,
+    store: RecordStore,
+    notify: NotificationQueue,
+    runs: RunStore | None = None,
+    arrivals: Sequence[RunArrival] = (),
+    clock: Callable[[], datetime] = utcnow,
 ) -> CheckOutcome:
     """The durable half: store every record, then queue a notification request for each
-    flagged or rejected one. Failed message ids are for the transport to redeliver."""
+    flagged or rejected one, then update the runs of `arrivals` and queue their decisions.
+    Failed message ids are for the transport to redeliver."""
     outcome = CheckOutcome(records=records)
     if not records:
         return outcome
@@ -103,7 +117,41 @@ def record_batch(
                 extra={"messageId": record_id},
             )
         outcome.failed = [r.record_id for r in records if r.record_id in failed_records]
+    if runs is not None and arrivals:
+        failed_runs = track_runs(arrivals, runs=runs, notify=notify, now=clock())
+        lost = {a.result.record_id for a in arrivals if a.batch_id in failed_runs}
+        outcome.failed = [r.record_id for r in records if r.record_id in lost | set(outcome.failed)]
     return outcome
+
+
+def track_runs(
+    arrivals: Sequence[RunArrival], *, runs: RunStore, notify: NotificationQueue, now: datetime
+) -> set[str]:
+    """Update the runs of these arrivals and queue the decisions to announce; returns the
+    batchIds whose update or notices failed (their messages are redelivered, and the run
+    store hands unconfirmed notices out again)."""
+    batches = {a.batch_id for a in arrivals}
+    try:
+        notices = runs.track(arrivals, now=now)
+    except InfrastructureError:
+        log.exception("could not update %d run(s); their results will be retried", len(batches))
+        return batches
+    return publish_notices(notices, runs=runs, notify=notify)
+
+
+def publish_notices(
+    notices: Sequence[NotificationRequest], *, runs: RunStore, notify: NotificationQueue
+) -> set[str]:
+    """Queue run notices and confirm those queued; the batchIds of those that were not."""
+    if not notices:
+        return set()
+    try:
+        failed = notify.publish(notices)
+    except InfrastructureError:
+        log.exception("could not queue %d run notice(s)", len(notices))
+        failed = {n.record_id for n in notices}
+    runs.confirm([n for n in notices if n.record_id not in failed])
+    return {(n.run or {}).get("batchId", "") for n in notices if n.record_id in failed}
 
 
 def check_batch(
@@ -112,8 +160,13 @@ def check_batch(
     methods: MethodBook,
     store: RecordStore,
     notify: NotificationQueue,
+    runs: RunStore | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> CheckOutcome:
-    """Judge, record and queue notifications for every message of a batch."""
-    records = judge_batch(messages, methods=methods, clock=clock)
-    return record_batch(records, store=store, notify=notify)
+    """Judge, record and queue notifications for every message of a batch (and, with a run
+    store, update runs and queue their decisions)."""
+    arrivals: list[RunArrival] = []
+    records = judge_batch(messages, methods=methods, clock=clock, arrivals=arrivals)
+    return record_batch(
+        records, store=store, notify=notify, runs=runs, arrivals=arrivals, clock=clock
+    )

@@ -140,7 +140,10 @@ def compose(
     mail_to: Sequence[str],
     subject_prefix: str = "",
 ) -> Email:
-    """The e-mail for a request; Subject and X-UVQC-Sample-Id name the sample."""
+    """The e-mail for a request; Subject and X-UVQC-Sample-Id name the sample (a run
+    decision: Subject "Run <batchId>: <decision>", its body lists the affected samples)."""
+    if request.run is not None:
+        return _run_email(request, mail_from, mail_to, subject_prefix)
     who = header_safe(request.sample_id) if request.sample_id is not None else "unknown sample"
     what = "Rejected result" if request.verdict is Verdict.REJECT else "Data Quality Issue"
     headers = [
@@ -157,3 +160,23 @@ def compose(
     if request.correlation_id:
         headers.append(("X-UVQC-Correlation-Id", header_safe(request.correlation_id)))
     return Email(tuple(headers), _body(request))
+
+
+def _run_email(
+    request: NotificationRequest, mail_from: str, mail_to: Sequence[str], subject_prefix: str
+) -> Email:
+    """A run decision's e-mail (uvqc.runs.notices composed subject and body)."""
+    run = request.run or {}
+    headers = [
+        ("Subject", header_safe(f"{subject_prefix}{run.get('subject', 'Run decision')}", 400)),
+        ("From", header_safe(mail_from, 400)),
+        ("To", header_safe(", ".join(mail_to), 900)),
+        ("Message-ID", message_id(request.key, mail_from)),
+        ("Date", format_datetime(request.received_at)),
+        ("X-UVQC-Batch-Id", header_safe(str(run.get("batchId", "")))),
+        ("X-UVQC-Run-Decision", header_safe(str(run.get("code", "")))),
+        ("X-UVQC-Notification-Key", header_safe(request.key)),
+        ("X-UVQC-Verdict", request.verdict.value),
+    ]
+    lines = [*str(run.get("body", "")).splitlines(), f"Notification key: {request.key}"]
+    return Email(tuple(headers), "\n".join(lines) + "\n")

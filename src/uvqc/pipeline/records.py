@@ -154,6 +154,9 @@ class NotificationRequest:
     received_at: datetime
     excerpt: str = ""
     correlation_id: str | None = None
+    # A run decision (uvqc.runs.notices): batchId, code, anchor, affected, positions,
+    # subject, body. None for a result's notification.
+    run: dict[str, Any] | None = None
 
     @classmethod
     def for_record(cls, record: ResultRecord) -> NotificationRequest:
@@ -172,20 +175,20 @@ class NotificationRequest:
         )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "key": self.key,
-                "sampleId": self.sample_id,
-                "recordId": self.record_id,
-                "verdict": self.verdict.value,
-                "findings": [f.to_dict() for f in self.findings],
-                "method": self.method,
-                "receivedAt": iso(self.received_at),
-                "excerpt": self.excerpt,
-                "correlationId": self.correlation_id,
-            },
-            separators=(",", ":"),
-        )
+        data: dict[str, Any] = {
+            "key": self.key,
+            "sampleId": self.sample_id,
+            "recordId": self.record_id,
+            "verdict": self.verdict.value,
+            "findings": [f.to_dict() for f in self.findings],
+            "method": self.method,
+            "receivedAt": iso(self.received_at),
+            "excerpt": self.excerpt,
+            "correlationId": self.correlation_id,
+        }
+        if self.run is not None:
+            data["run"] = self.run
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> NotificationRequest:
@@ -200,6 +203,7 @@ class NotificationRequest:
             received_at=parse_iso(data["receivedAt"]),
             excerpt=data.get("excerpt", ""),
             correlation_id=data.get("correlationId"),
+            run=data.get("run"),
         )
 
 

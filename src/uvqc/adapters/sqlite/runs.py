@@ -1,0 +1,290 @@
+"""RunStore on SQLite: the results of each run, its latest decision, the run verdict history
+of each result, and the run decisions announced (tables of migration 5).
+
+Every evaluation happens inside one `BEGIN IMMEDIATE` transaction that also stores the
+arrivals (in the worker, the same transaction as the records and the notify-queue rows), so
+two workers on one file evaluate a run one after the other, each on every result stored so
+far: no conflicting decisions, and a notice's key is inserted once (`run_notices`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from uvqc.adapters.sqlite.db import transaction
+from uvqc.core.methods import MethodBook
+from uvqc.pipeline.records import NotificationRequest, iso
+from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
+from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
+from uvqc.runs.report import decision_document, empty_document
+
+log = logging.getLogger("uvqc.adapters.sqlite.runs")
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One line of `uvqc runs list`."""
+
+    batch_id: str
+    method: str
+    status: str
+    verdict: str
+    positions: int
+    batch_size: int | None
+    flagged: int
+    findings: int
+    last_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batchId": self.batch_id,
+            "method": self.method,
+            "status": self.status,
+            "verdict": self.verdict,
+            "positions": self.positions,
+            "batchSize": self.batch_size,
+            "flagged": self.flagged,
+            "findings": self.findings,
+            "lastArrival": iso(self.last_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictChange:
+    """A result's verdict as run QC changed it (its record keeps the check-time verdict)."""
+
+    record_id: str
+    batch_id: str
+    at: datetime
+    verdict: str
+    findings: tuple[str, ...]
+
+
+def summary_from_decision(
+    batch_id: str, method: str, decision: dict[str, Any] | None, last_at: datetime, status: str
+) -> RunSummary:
+    doc = decision or {}
+    results = doc.get("results", [])
+    return RunSummary(
+        batch_id=batch_id,
+        method=method,
+        status=doc.get("status", status),
+        verdict=doc.get("verdict", "pass"),
+        positions=sum(1 for r in results if r.get("sequence") is not None),
+        batch_size=doc.get("meta", {}).get("batchSize"),
+        flagged=sum(1 for r in results if r.get("verdict") != "pass"),
+        findings=len(doc.get("findings", [])),
+        last_at=last_at,
+    )
+
+
+class SqliteRunStore:
+    """RunStore on the embedded database."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, methods: MethodBook, *, quiet_seconds: float = 900.0
+    ) -> None:
+        self.conn = conn
+        self.methods = methods
+        self.quiet_seconds = quiet_seconds
+
+    # -- the port ---------------------------------------------------------------------
+
+    def track(self, arrivals: Sequence[RunArrival], *, now: datetime) -> list[NotificationRequest]:
+        """Store arrivals, re-evaluate their runs; return the decisions to announce (with
+        any earlier ones not yet confirmed)."""
+        by_batch: dict[str, list[RunArrival]] = {}
+        for a in arrivals:
+            by_batch.setdefault(a.batch_id, []).append(a)
+        pending: list[NotificationRequest] = []
+        with transaction(self.conn) as c:
+            for batch_id in sorted(by_batch):
+                items = by_batch[batch_id]
+                c.executemany(
+                    "INSERT INTO run_results (batch_id, record_id, result) VALUES (?, ?, ?) "
+                    "ON CONFLICT (batch_id, record_id) DO UPDATE SET result = excluded.result",
+                    [(batch_id, a.result.record_id, _dumps(a.result.to_dict())) for a in items],
+                )
+                row = c.execute(
+                    "SELECT method, status FROM runs WHERE batch_id = ?", (batch_id,)
+                ).fetchone()
+                if row is None:
+                    method, status = items[0].method, "open"
+                    c.execute(
+                        "INSERT INTO runs (batch_id, method, first_at, last_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (batch_id, method, iso(now), now.timestamp()),
+                    )
+                else:
+                    method, status = row
+                    c.execute(
+                        "UPDATE runs SET last_at = MAX(last_at, ?) WHERE batch_id = ?",
+                        (now.timestamp(), batch_id),
+                    )
+                pending += self._evaluate(c, batch_id, method, status == "final", now)
+        return pending
+
+    def confirm(self, requests: Sequence[NotificationRequest]) -> None:
+        """These run notices are on the notify queue: never return them again."""
+        if not requests:
+            return
+        with transaction(self.conn) as c:
+            c.executemany(
+                "UPDATE run_notices SET published = 1 WHERE key = ?", [(r.key,) for r in requests]
+            )
+
+    def finalise_quiet(self, *, now: datetime) -> list[NotificationRequest]:
+        """Finalise open runs without a new result for `quiet_seconds` (also runs an earlier
+        worker left open); return their decisions to announce."""
+        limit = now.timestamp() - self.quiet_seconds
+        pending: list[NotificationRequest] = []
+        with transaction(self.conn) as c:
+            rows = c.execute(
+                "SELECT batch_id, method FROM runs WHERE status = 'open' AND last_at <= ? "
+                "ORDER BY batch_id",
+                (limit,),
+            ).fetchall()
+            for batch_id, method in rows:
+                pending += self._evaluate(c, batch_id, method, True, now)
+        return pending
+
+    # -- evaluation -------------------------------------------------------------------
+
+    def _evaluate(
+        self, c: sqlite3.Connection, batch_id: str, method: str, final: bool, now: datetime
+    ) -> list[NotificationRequest]:
+        config = self.methods[method].run if method in self.methods else None
+        if config is None:
+            log.warning(
+                "run %s: method %r with a [run] section is not loaded; not evaluated",
+                batch_id,
+                method,
+                extra={"batchId": batch_id},
+            )
+            return []
+        rows = c.execute(
+            "SELECT result, verdict, findings FROM run_results WHERE batch_id = ?", (batch_id,)
+        ).fetchall()
+        results = [RunResult.from_dict(json.loads(r[0])) for r in rows]
+        decision = evaluate_run(results, config, batch_id=batch_id, final=final)
+        self._history(c, batch_id, results, rows, decision, now)
+        announced: dict[str, tuple[str, ...]] = {}
+        for anchor, affected in c.execute(
+            "SELECT anchor, affected FROM run_notices WHERE batch_id = ? ORDER BY rowid",
+            (batch_id,),
+        ):
+            announced[anchor] = tuple(json.loads(affected))
+        for request in requests_for(decision, announced, method=method, decided_at=now):
+            run = request.run or {}
+            c.execute(
+                "INSERT OR IGNORE INTO run_notices (key, batch_id, anchor, code, affected, "
+                "request, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request.key,
+                    batch_id,
+                    run.get("anchor", ""),
+                    run.get("code", ""),
+                    _dumps(run.get("affected", [])),
+                    request.to_json(),
+                    iso(now),
+                ),
+            )
+        c.execute(
+            "UPDATE runs SET status = ?, verdict = ?, positions = ?, batch_size = ?, "
+            "version = version + 1, decision = ?, "
+            "finalised_at = CASE WHEN ? = 'final' THEN COALESCE(finalised_at, ?) END "
+            "WHERE batch_id = ?",
+            (
+                decision.status,
+                decision.verdict,
+                sum(1 for r in decision.results if r.sequence is not None),
+                decision.batch_size,
+                _dumps(decision_document(decision, method, config)),
+                decision.status,
+                iso(now),
+                batch_id,
+            ),
+        )
+        pending = c.execute(
+            "SELECT request FROM run_notices WHERE batch_id = ? AND published = 0 ORDER BY rowid",
+            (batch_id,),
+        ).fetchall()
+        return [NotificationRequest.from_json(r[0]) for r in pending]
+
+    @staticmethod
+    def _history(
+        c: sqlite3.Connection,
+        batch_id: str,
+        results: list[RunResult],
+        rows: Iterable[Sequence[Any]],
+        decision: RunDecision,
+        now: datetime,
+    ) -> None:
+        """Append a history row for each result whose run verdict changed."""
+        by_record = {r.record_id: r for r in results}
+        previous = {
+            r.record_id: (row[1], tuple(json.loads(row[2])) if row[2] else None)
+            for r, row in zip(results, rows, strict=True)
+        }
+        for record_id, (verdict, codes) in result_verdicts(decision).items():
+            before_verdict, before_codes = previous.get(record_id, (None, None))
+            if before_verdict == verdict and before_codes == codes:
+                continue
+            own = by_record[record_id]
+            c.execute(
+                "UPDATE run_results SET verdict = ?, findings = ? "
+                "WHERE batch_id = ? AND record_id = ?",
+                (verdict, _dumps(list(codes)), batch_id, record_id),
+            )
+            if before_verdict is None and (own.verdict, own.findings) == (verdict, codes):
+                continue  # run QC agrees with the check-time verdict: nothing to tell
+            c.execute(
+                "INSERT INTO run_verdicts (record_id, batch_id, sample_id, at, verdict, "
+                "findings) VALUES (?, ?, ?, ?, ?, ?)",
+                (record_id, batch_id, own.sample_id, iso(now), verdict, _dumps(list(codes))),
+            )
+
+    # -- reading ----------------------------------------------------------------------
+
+    def list_runs(self) -> list[RunSummary]:
+        rows = self.conn.execute(
+            "SELECT batch_id, method, status, decision, last_at FROM runs ORDER BY first_at, "
+            "batch_id"
+        ).fetchall()
+        return [
+            summary_from_decision(
+                b, m, json.loads(d) if d else None, datetime.fromtimestamp(t, UTC), s
+            )
+            for b, m, s, d, t in rows
+        ]
+
+    def show(self, batch_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT decision, method, status FROM runs WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row[0] is None:
+            return empty_document(batch_id, row[1], row[2])
+        document: dict[str, Any] = json.loads(row[0])
+        return document
+
+    def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
+        rows = self.conn.execute(
+            "SELECT record_id, batch_id, at, verdict, findings FROM run_verdicts "
+            "WHERE sample_id = ? ORDER BY id",
+            (sample_id,),
+        ).fetchall()
+        return [
+            VerdictChange(
+                r, b, datetime.fromisoformat(at.replace("Z", "+00:00")), v, tuple(json.loads(f))
+            )
+            for r, b, at, v, f in rows
+        ]
