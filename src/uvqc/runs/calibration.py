@@ -79,9 +79,10 @@ def fit(points: Sequence[tuple[float, float]], model: str, weighting: str = "non
     """Fit (nominal, absorbance) points; None when they do not determine the model (too few
     points, or all at one concentration)."""
     powers = MODELS[model]
-    used = [(x, y, 1.0 if weighting == "none" else 1.0 / x) for x, y in points]
     if weighting == "1/x":
-        used = [(x, y, w) for x, y, w in used if x > 0]
+        used = [(x, y, 1.0 / x) for x, y in points if x > 0]
+    else:
+        used = [(x, y, 1.0) for x, y in points]
     if len(used) < len(powers):
         return None
     matrix = [[sum(w * x ** (p + q) for x, _, w in used) for q in powers] for p in powers]
