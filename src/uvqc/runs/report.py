@@ -122,13 +122,13 @@ def document_text(doc: dict[str, Any]) -> str:
         lines.append(f"  - {f['severity']}: {f['code']}: {f['message']}")
     lines += [
         "",
-        f"{'pos':>4}  {'sampleId':<24} {'type':<20} {'A':>8}  {('conc ' + units):>14}"
+        f"{'pos':>4}  {'sampleId':<24} {'type':<20} {'A':>8}  {("conc " + units):>18}"
         "  verdict  findings",
     ]
     for r in results:
         seq = "-" if r.get("sequence") is None else str(r["sequence"])
         lines.append(
             f"{seq:>4}  {r['sampleId']:<24} {r['sampleType']:<20} {num(r['absorbance'], 4):>8}  "
-            f"{_concentration(r, meta):>14}  {r['verdict']:<7}  {', '.join(r['findings']) or '-'}"
+            f"{_concentration(r, meta):>18}  {r['verdict']:<7}  {', '.join(r['findings']) or '-'}"
         )
     return "\n".join(lines) + "\n"
