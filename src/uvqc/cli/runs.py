@@ -22,8 +22,9 @@ from uvqc.local.runtime import Database
 from uvqc.runs.report import document_text, public
 from uvqc.settings import Settings, load_settings
 
-runs_app = typer.Typer(help="Analytical runs: calibration, concentrations, run QC.",
-                       no_args_is_help=True)
+runs_app = typer.Typer(
+    help="Analytical runs: calibration, concentrations, run QC.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
 
 

@@ -120,10 +120,10 @@ def document_text(doc: dict[str, Any]) -> str:
     lines.append(f"Run findings ({len(findings)}):" if findings else "Run findings: none")
     for f in findings:
         lines.append(f"  - {f['severity']}: {f['code']}: {f['message']}")
+    conc_header = f"conc {units}"
     lines += [
         "",
-        f"{'pos':>4}  {'sampleId':<24} {'type':<20} {'A':>8}  {("conc " + units):>18}"
-        "  verdict  findings",
+        f"{'pos':>4}  {'sampleId':<24} {'type':<20} {'A':>8}  {conc_header:>18}  verdict  findings",
     ]
     for r in results:
         seq = "-" if r.get("sequence") is None else str(r["sequence"])
