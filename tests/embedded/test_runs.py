@@ -1,0 +1,140 @@
+"""Analytical runs on the embedded runtime: the example nitrate run through the real worker,
+arrival order and redelivery, two workers on one run, quiet finalisation, verdict history."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+from uvqc.local.runtime import Runtime
+from uvqc.local.worker import Worker, run_together
+from uvqc.runs.report import public
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_FILE = ROOT / "examples" / "runs" / "nitrate-run-2026-11-28.jsonl"
+METHOD = ROOT / "examples" / "methods" / "nitrate-run.toml"
+BATCH = "NO3-2026-11-28-A"
+
+
+def lines() -> list[bytes]:
+    return [line.encode() for line in RUN_FILE.read_text().splitlines()]
+
+
+def runtime(make_runtime: Callable[..., Runtime], **overrides: Any) -> Runtime:
+    return make_runtime(method=METHOD, **overrides)
+
+
+def emails(outbox: Path) -> list[Any]:
+    return [message_from_bytes(p.read_bytes()) for p in sorted(outbox.glob("*.eml"))]
+
+
+def run_notices(rt: Runtime) -> list[tuple[str, str]]:
+    return rt.db.conn.execute("SELECT code, anchor FROM run_notices ORDER BY code").fetchall()
+
+
+def test_the_example_run_is_decided_and_the_failed_ccv_is_emailed_once(
+    make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> None:
+    rt = runtime(make_runtime)
+    rt.db.intake_port.submit(lines())
+    Worker(rt).run_until_idle()
+    assert rt.runs is not None
+    doc = rt.runs.show(BATCH)
+    assert doc is not None and doc["status"] == "final" and doc["verdict"] == "flag"
+    assert [f["code"] for f in doc["findings"]] == ["check_standard_failed"]
+    assert doc["findings"][0]["affected"] == [f"W-1128-{i:02d}" for i in range(9, 19)]
+    assert len(doc["calibrations"]) == 2
+    mails = emails(tmp_path / "outbox")
+    subjects = sorted(m["Subject"] for m in mails)
+    assert subjects == [f"Run {BATCH}: above_calibration", f"Run {BATCH}: check_standard_failed"]
+    body = next(m for m in mails if "check_standard" in m["Subject"]).get_payload()
+    assert "position 31 recovered 83.7 %" in body and "re-measure positions 21-30" in body
+    # the same run submitted again (a redrive) decides the same and e-mails nothing new
+    rt.db.intake_port.submit(lines())
+    Worker(rt).run_until_idle()
+    assert rt.runs.show(BATCH) == doc | {"meta": rt.runs.show(BATCH)["meta"]}  # type: ignore[index]
+    assert len(emails(tmp_path / "outbox")) == 2
+
+
+def test_one_by_one_shuffled_and_duplicated_arrivals_reach_the_same_decision(
+    make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> None:
+    whole = runtime(make_runtime, db=tmp_path / "whole.db", outbox=tmp_path / "a")
+    whole.db.intake_port.submit(lines())
+    Worker(whole).run_until_idle()
+    assert whole.runs is not None
+    expected = public(whole.runs.show(BATCH) or {})
+
+    pieces = runtime(
+        make_runtime, db=tmp_path / "pieces.db", outbox=tmp_path / "b", worker_batch_size=1
+    )
+    order = lines() + random.Random(7).sample(lines(), 10)
+    random.Random(11).shuffle(order)
+    worker = Worker(pieces)
+    for body in order:
+        pieces.db.intake_port.submit([body])
+        worker.run_until_idle()
+    assert pieces.runs is not None
+    assert public(pieces.runs.show(BATCH) or {}) == expected
+    notices = run_notices(pieces)
+    assert ("check_standard_failed", "check:31") in notices
+    assert len({anchor for _, anchor in notices}) == len(emails(tmp_path / "b"))
+
+
+def test_two_workers_on_one_run_make_one_decision_and_no_duplicate_emails(
+    make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> None:
+    first = runtime(make_runtime, worker_batch_size=3)
+    second = runtime(make_runtime, worker_batch_size=3)
+    first.db.intake_port.submit(lines())
+    run_together([Worker(first), Worker(second)], threading.Event())
+    assert first.runs is not None
+    doc = first.runs.show(BATCH)
+    assert doc is not None and doc["status"] == "final"
+    assert [f["code"] for f in doc["findings"]] == ["check_standard_failed"]
+    keys = [m["X-UVQC-Notification-Key"] for m in emails(tmp_path / "outbox")]
+    assert len(keys) == len(set(keys))
+    anchors = [a for _, a in run_notices(first)]
+    assert anchors.count("check:31") == 1
+
+
+def test_a_quiet_run_is_finalised_by_the_worker_with_its_missing_positions(
+    make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> None:
+    rt = runtime(make_runtime)
+    kept = [b for b in lines() if json.loads(b)["sequence"] not in (12, 63)]
+    rt.db.intake_port.submit(kept)
+    worker = Worker(rt)
+    worker.run_until_idle()
+    assert rt.runs is not None
+    assert (rt.runs.show(BATCH) or {})["status"] == "open"
+    # a later worker (e.g. after a restart) finalises it once the quiet period has passed
+    later = Worker(runtime(make_runtime))
+    later.finalise_once(now=datetime.now(UTC) + timedelta(seconds=901))
+    later.run_until_idle()
+    doc = rt.runs.show(BATCH) or {}
+    assert doc["status"] == "final"
+    incomplete = next(f for f in doc["findings"] if f["code"] == "run_incomplete")
+    assert "12, 63" in incomplete["message"]
+    subjects = [m["Subject"] for m in emails(tmp_path / "outbox")]
+    assert f"Run {BATCH}: run_incomplete" in subjects
+    assert f"Run {BATCH}: qc_frequency" in subjects  # no check standard after 53-62
+
+
+def test_a_samples_verdict_changed_by_the_run_is_kept_beside_its_record(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    rt = runtime(make_runtime)
+    rt.db.intake_port.submit(lines())
+    Worker(rt).run_until_idle()
+    assert rt.runs is not None
+    records = rt.db.store.results_for_sample("W-1128-09")
+    assert [r.verdict.value for r in records] == ["pass", "pass"]  # check-time verdicts
+    changes = rt.runs.verdicts_for_sample("W-1128-09")
+    assert [(c.verdict, c.findings) for c in changes] == [("flag", ("bracketing_check_failed",))]
