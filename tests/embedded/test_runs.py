@@ -138,3 +138,19 @@ def test_a_samples_verdict_changed_by_the_run_is_kept_beside_its_record(
     assert [r.verdict.value for r in records] == ["pass", "pass"]  # check-time verdicts
     changes = rt.runs.verdicts_for_sample("W-1128-09")
     assert [(c.verdict, c.findings) for c in changes] == [("flag", ("bracketing_check_failed",))]
+
+
+def test_trace_shows_the_verdict_run_qc_gave_a_recorded_result(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    from uvqc.adapters.sqlite.trace import SqliteTrace
+    from uvqc.cli.story import gather, story_dict, story_text
+
+    rt = runtime(make_runtime)
+    rt.db.intake_port.submit(lines())
+    Worker(rt).run_until_idle()
+    story = gather(SqliteTrace(rt.db.store, rt.db.ledger), "W-1128-09")
+    text = story_text(story)
+    assert "verdict    PASS" in text
+    assert f"FLAG (bracketing_check_failed) in run {BATCH}" in text
+    assert story_dict(story)["runVerdicts"][0]["findings"] == ["bracketing_check_failed"]

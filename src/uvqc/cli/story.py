@@ -3,6 +3,7 @@ embedded and the AWS runtimes print the same thing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,11 +22,19 @@ class RecordLookup(Protocol):
     def notification_by_key(self, key: str) -> NotificationRecord | None: ...
 
 
+@runtime_checkable
+class RunVerdictSource(Protocol):
+    """Optional TraceSource extension: run QC's verdict changes (uvqc.runs)."""
+
+    def run_verdicts_for_sample(self, sample_id: str) -> list[Any]: ...
+
+
 @dataclass
 class Story:
     query: str
     results: list[ResultRecord] = field(default_factory=list)
     notifications: list[NotificationRecord] = field(default_factory=list)
+    run_verdicts: list[Any] = field(default_factory=list)  # VerdictChange, oldest first
 
     @property
     def found(self) -> bool:
@@ -35,6 +44,8 @@ class Story:
 def gather(source: TraceSource, query: str) -> Story:
     """Everything about a sample ID; failing that, about a record (message) id."""
     story = Story(query, source.results_for_sample(query), source.notifications_for_sample(query))
+    if isinstance(source, RunVerdictSource):
+        story.run_verdicts = source.run_verdicts_for_sample(query)
     if story.found or not isinstance(source, RecordLookup):
         return story
     record = source.result_by_id(query)
@@ -68,10 +79,22 @@ def story_dict(story: Story) -> dict[str, Any]:
         "query": story.query,
         "results": [r.to_dict() for r in story.results],
         "notifications": [_notification_dict(n) for n in story.notifications],
+        "runVerdicts": [
+            {
+                "recordId": c.record_id,
+                "batchId": c.batch_id,
+                "at": iso(c.at),
+                "verdict": c.verdict,
+                "findings": list(c.findings),
+            }
+            for c in story.run_verdicts
+        ],
     }
 
 
-def _result_lines(r: ResultRecord, notes: dict[str, NotificationRecord]) -> list[str]:
+def _result_lines(
+    r: ResultRecord, notes: dict[str, NotificationRecord], changes: Sequence[Any] = ()
+) -> list[str]:
     lines = [
         f"Result {r.record_id}",
         f"  received   {iso(r.received_at)}",
@@ -83,6 +106,12 @@ def _result_lines(r: ResultRecord, notes: dict[str, NotificationRecord]) -> list
             "" if f.value is None and f.limit is None else f"  [value {f.value}, limit {f.limit}]"
         )
         lines.append(f"    - {f.severity.value}: {f.code}: {f.message}{numbers}")
+    for c in changes:
+        codes = ", ".join(c.findings) or "no findings"
+        lines.append(
+            f"  run QC     {iso(c.at)}: {c.verdict.upper()} ({codes}) in run {c.batch_id}"
+            f"  (uvqc runs show {c.batch_id})"
+        )
     raw = safe_excerpt(r.raw, RAW_SHOWN)
     size = f"{r.raw_bytes} bytes" + (", truncated when stored" if r.raw_truncated else "")
     lines.append(f"  payload    ({size}) {raw}")
@@ -122,7 +151,8 @@ def story_text(story: Story) -> str:
     used: set[str] = set()
     lines = [f"Sample {story.query}: {len(story.results)} result(s)", ""]
     for r in story.results:
-        lines.extend(_result_lines(r, notes))
+        changes = [c for c in story.run_verdicts if c.record_id == r.record_id]
+        lines.extend(_result_lines(r, notes, changes))
         lines.append("")
         if r.notification_key:
             used.add(r.notification_key)

@@ -277,14 +277,19 @@ class SqliteRunStore:
         return document
 
     def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
-        rows = self.conn.execute(
-            "SELECT record_id, batch_id, at, verdict, findings FROM run_verdicts "
-            "WHERE sample_id = ? ORDER BY id",
-            (sample_id,),
-        ).fetchall()
-        return [
-            VerdictChange(
-                r, b, datetime.fromisoformat(at.replace("Z", "+00:00")), v, tuple(json.loads(f))
-            )
-            for r, b, at, v, f in rows
-        ]
+        return verdicts_for_sample(self.conn, sample_id)
+
+
+def verdicts_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[VerdictChange]:
+    """The run verdict history of a sample's results, oldest first."""
+    rows = conn.execute(
+        "SELECT record_id, batch_id, at, verdict, findings FROM run_verdicts "
+        "WHERE sample_id = ? ORDER BY id",
+        (sample_id,),
+    ).fetchall()
+    return [
+        VerdictChange(
+            r, b, datetime.fromisoformat(at.replace("Z", "+00:00")), v, tuple(json.loads(f))
+        )
+        for r, b, at, v, f in rows
+    ]

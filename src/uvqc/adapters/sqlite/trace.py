@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from uvqc.adapters.sqlite.ledger import SqliteLedger
+from uvqc.adapters.sqlite.runs import VerdictChange, verdicts_for_sample
 from uvqc.adapters.sqlite.store import SqliteStore
 from uvqc.pipeline.records import NotificationRecord, ResultRecord
 
@@ -23,3 +24,7 @@ class SqliteTrace:
 
     def notification_by_key(self, key: str) -> NotificationRecord | None:
         return self.ledger.notification_by_key(key)
+
+    def run_verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
+        """How run QC changed the verdicts of the sample's results (docs/RUNS.md)."""
+        return verdicts_for_sample(self.store.conn, sample_id)
