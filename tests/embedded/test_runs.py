@@ -154,3 +154,26 @@ def test_trace_shows_the_verdict_run_qc_gave_a_recorded_result(
     assert "verdict    PASS" in text
     assert f"FLAG (bracketing_check_failed) in run {BATCH}" in text
     assert story_dict(story)["runVerdicts"][0]["findings"] == ["bracketing_check_failed"]
+
+
+def test_runs_list_and_show_print_the_run_in_text_and_in_the_issues_json_shape(
+    make_runtime: Callable[..., Runtime], db_path: Path, capsys: Any
+) -> None:
+    from uvqc.cli import main
+
+    rt = runtime(make_runtime)
+    rt.db.intake_port.submit(lines())
+    Worker(rt).run_until_idle()
+    assert main(["runs", "list", "--db", str(db_path)]) == 0
+    assert f"{BATCH}  final  FLAG  positions 64/64" in capsys.readouterr().out
+    assert main(["runs", "show", BATCH, "--db", str(db_path), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert list(doc) == [
+        "batchId", "status", "verdict", "calibration", "calibrations", "results", "findings"
+    ]
+    assert doc["results"][20]["findings"] == ["bracketing_check_failed"]
+    assert isinstance(doc["calibration"]["slope"], float)  # unrounded
+    assert main(["runs", "show", BATCH, "--db", str(db_path)]) == 0
+    assert "Calibration positions 33-38 (linear, passed)" in capsys.readouterr().out
+    assert main(["runs", "show", "nope", "--db", str(db_path)]) == 1
+    assert "no run 'nope'" in capsys.readouterr().err
