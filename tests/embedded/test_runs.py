@@ -169,7 +169,13 @@ def test_runs_list_and_show_print_the_run_in_text_and_in_the_issues_json_shape(
     assert main(["runs", "show", BATCH, "--db", str(db_path), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert list(doc) == [
-        "batchId", "status", "verdict", "calibration", "calibrations", "results", "findings"
+        "batchId",
+        "status",
+        "verdict",
+        "calibration",
+        "calibrations",
+        "results",
+        "findings",
     ]
     assert doc["results"][20]["findings"] == ["bracketing_check_failed"]
     assert isinstance(doc["calibration"]["slope"], float)  # unrounded

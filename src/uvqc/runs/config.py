@@ -148,7 +148,7 @@ def run_config_from_mapping(method: str, data: Any) -> RunConfig:
             msg = "is required"
         got = (
             ""
-            if error["type"] in ("missing", "extra_forbidden")
+            if error["type"] in ("missing", "extra_forbidden", "value_error")
             else f" (got {error.get('input')!r:.60})"
         )
         raise MethodError(f"method {method!r}: {where} {msg}{got}") from None
