@@ -83,6 +83,7 @@ class Settings(BaseModel):
     intake_dlq_url: str | None = None
     records_table: str | None = None
     ledger_table: str | None = None
+    runs_table: str | None = Field(None, description="DynamoDB table of analytical runs")
     runtime: Literal["embedded", "aws"] = "embedded"
     # logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

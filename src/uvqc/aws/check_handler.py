@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoRecordStore
+from uvqc.adapters.dynamodb_runs import DynamoRunStore
 from uvqc.adapters.sqs import SqsNotificationQueue
 from uvqc.aws import sqs_event
 from uvqc.aws.observability import logger, metrics
@@ -38,6 +39,7 @@ class CheckWiring:
     methods: MethodBook
     store: DynamoRecordStore
     notify: SqsNotificationQueue
+    runs: DynamoRunStore | None = None  # analytical runs, when UVQC_RUNS_TABLE is set
 
 
 @functools.cache  # one per container: Lambda runs one invocation at a time in it
@@ -46,10 +48,20 @@ def wiring() -> CheckWiring:
     settings = load_settings()
     if not settings.records_table or not settings.notify_queue_url:
         raise SettingsError("the check function needs UVQC_RECORDS_TABLE and UVQC_NOTIFY_QUEUE_URL")
+    methods = MethodBook.from_paths([settings.method] if settings.method else [])
+    runs = None
+    if settings.runs_table:
+        runs = DynamoRunStore(
+            boto.client("dynamodb"),
+            settings.runs_table,
+            methods,
+            quiet_seconds=settings.run_quiet_seconds,
+        )
     return CheckWiring(
-        methods=MethodBook.from_paths([settings.method] if settings.method else []),
+        methods=methods,
         store=DynamoRecordStore(boto.client("dynamodb"), settings.records_table),
         notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
+        runs=runs,
     )
 
 
@@ -63,7 +75,7 @@ def reset() -> None:
 def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     w = wiring()
     messages = [sqs_event.incoming(r) for r in sqs_event.records(event)]
-    outcome = check_batch(messages, methods=w.methods, store=w.store, notify=w.notify)
+    outcome = check_batch(messages, methods=w.methods, store=w.store, notify=w.notify, runs=w.runs)
     flagged, rejected = outcome.count(Verdict.FLAG), outcome.count(Verdict.REJECT)
     # Records are saved for the whole batch or not at all, so these count stored results.
     metrics.add_metric(name="ResultsChecked", unit=MetricUnit.Count, value=len(outcome.records))

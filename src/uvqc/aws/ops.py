@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoLedger, DynamoRecordStore, DynamoTrace
+from uvqc.adapters.dynamodb_runs import DynamoRunStore
 from uvqc.adapters.sqs import DeadLetterQueue, SqsDeadLetters, SqsIntakeQueue
+from uvqc.core.methods import MethodBook
 from uvqc.errors import SettingsError
 from uvqc.pipeline.ports import DeadLetters, IntakeQueue, TraceSource
 from uvqc.settings import Settings
@@ -32,6 +34,15 @@ def trace_source(settings: Settings) -> TraceSource:
     return DynamoTrace(
         DynamoRecordStore(db, settings.records_table), DynamoLedger(db, settings.ledger_table)
     )
+
+
+def run_reader(settings: Settings) -> DynamoRunStore:
+    """`uvqc runs --aws`: the runs table (stack output RunsTableName)."""
+    if not settings.runs_table:
+        raise SettingsError(
+            "uvqc runs --aws needs UVQC_RUNS_TABLE (the stack output RunsTableName)"
+        )
+    return DynamoRunStore(boto.client("dynamodb"), settings.runs_table, MethodBook())
 
 
 def dead_letters(settings: Settings) -> DeadLetters:

@@ -7,10 +7,17 @@ that `runs show --format json` leaves out (method, units, levels, blocks, batch 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from uvqc.runs.config import RunConfig
 from uvqc.runs.evaluate import RunDecision, num
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
 
 SHAPE_KEYS = ("batchId", "status", "verdict", "calibration", "calibrations", "results", "findings")
 
@@ -31,6 +38,11 @@ def decision_document(
             {"first": c.first, "last": c.last, "passed": c.passed, "reasons": list(c.reasons)}
             for c in decision.calibrations
         ],
+        "verdicts": {
+            r.record_id: [r.verdict, list(r.findings)]
+            for r in decision.results
+            if r.sequence is not None
+        },
         "dilutionFactors": {
             str(r.sequence): r.dilution_factor
             for r in decision.results
@@ -132,3 +144,49 @@ def document_text(doc: dict[str, Any]) -> str:
             f"{_concentration(r, meta):>18}  {r['verdict']:<7}  {', '.join(r['findings']) or '-'}"
         )
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One line of `uvqc runs list`."""
+
+    batch_id: str
+    method: str
+    status: str
+    verdict: str
+    positions: int
+    batch_size: int | None
+    flagged: int
+    findings: int
+    last_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batchId": self.batch_id,
+            "method": self.method,
+            "status": self.status,
+            "verdict": self.verdict,
+            "positions": self.positions,
+            "batchSize": self.batch_size,
+            "flagged": self.flagged,
+            "findings": self.findings,
+            "lastArrival": _iso(self.last_at),
+        }
+
+
+def summary_from_decision(
+    batch_id: str, method: str, decision: dict[str, Any] | None, last_at: datetime, status: str
+) -> RunSummary:
+    doc = decision or {}
+    results = doc.get("results", [])
+    return RunSummary(
+        batch_id=batch_id,
+        method=method,
+        status=doc.get("status", status),
+        verdict=doc.get("verdict", "pass"),
+        positions=sum(1 for r in results if r.get("sequence") is not None),
+        batch_size=doc.get("meta", {}).get("batchSize"),
+        flagged=sum(1 for r in results if r.get("verdict") != "pass"),
+        findings=len(doc.get("findings", [])),
+        last_at=last_at,
+    )

@@ -22,38 +22,15 @@ from uvqc.core.methods import MethodBook
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
 from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
-from uvqc.runs.report import decision_document, empty_document
+from uvqc.runs.report import (
+    RunSummary,
+    decision_document,
+    empty_document,
+    summary_from_decision,
+)
 
 log = logging.getLogger("uvqc.adapters.sqlite.runs")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    """One line of `uvqc runs list`."""
-
-    batch_id: str
-    method: str
-    status: str
-    verdict: str
-    positions: int
-    batch_size: int | None
-    flagged: int
-    findings: int
-    last_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "batchId": self.batch_id,
-            "method": self.method,
-            "status": self.status,
-            "verdict": self.verdict,
-            "positions": self.positions,
-            "batchSize": self.batch_size,
-            "flagged": self.flagged,
-            "findings": self.findings,
-            "lastArrival": iso(self.last_at),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,24 +42,6 @@ class VerdictChange:
     at: datetime
     verdict: str
     findings: tuple[str, ...]
-
-
-def summary_from_decision(
-    batch_id: str, method: str, decision: dict[str, Any] | None, last_at: datetime, status: str
-) -> RunSummary:
-    doc = decision or {}
-    results = doc.get("results", [])
-    return RunSummary(
-        batch_id=batch_id,
-        method=method,
-        status=doc.get("status", status),
-        verdict=doc.get("verdict", "pass"),
-        positions=sum(1 for r in results if r.get("sequence") is not None),
-        batch_size=doc.get("meta", {}).get("batchSize"),
-        flagged=sum(1 for r in results if r.get("verdict") != "pass"),
-        findings=len(doc.get("findings", [])),
-        last_at=last_at,
-    )
 
 
 class SqliteRunStore:
