@@ -52,6 +52,7 @@ OPEN = "open"
 OPEN_INDEX = "openRuns"
 TRANSACT_ITEMS = 100  # TransactWriteItems limit per request
 BATCH_ITEMS = 25  # BatchWriteItem limit per request
+NOTICE_LEASE_SECONDS = 120  # > check timeout (30 s): the committer queues its notices first
 RACES = 8  # re-evaluations after losing a version race before giving up
 
 
@@ -184,6 +185,7 @@ class DynamoRunStore:
             for r in requests_for(decision, announced, method=method, decided_at=now)
             if r.key not in known
         ]
+        lease_until = now.timestamp() + NOTICE_LEASE_SECONDS
         last_at = float(header["lastAt"]["N"]) if header is not None else 0.0
         if arrival:
             last_at = max(last_at, now.timestamp())
@@ -225,9 +227,33 @@ class DynamoRunStore:
                             "affected": _s(json.dumps(run.get("affected", []))),
                             "request": _s(request.to_json()),
                             "published": {"BOOL": False},
+                            "leaseUntil": _n(lease_until),
                             "version": _n(version + 1),
                         },
                         "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                }
+            )
+        # Notices another writer committed but never confirmed (it died before queueing
+        # them) are taken over once their lease ran out, under a condition on that lease.
+        orphans = [
+            i
+            for i in notices
+            if not i.get("published", {}).get("BOOL", False)
+            and float(i.get("leaseUntil", {"N": "0"})["N"]) <= now.timestamp()
+        ][: TRANSACT_ITEMS - len(writes)]
+        for i in orphans:
+            writes.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"batchId": i["batchId"], "sk": i["sk"]},
+                        "UpdateExpression": "SET leaseUntil = :next",
+                        "ConditionExpression": "leaseUntil = :old",
+                        "ExpressionAttributeValues": {
+                            ":next": _n(lease_until),
+                            ":old": i.get("leaseUntil", {"N": "0"}),
+                        },
                     }
                 }
             )
@@ -247,12 +273,7 @@ class DynamoRunStore:
                 f"runs table TransactWriteItems failed: {describe(exc)}"
             ) from exc
         self._history(batch_id, header, result_verdicts(decision), results, version + 1, now)
-        unpublished = [
-            NotificationRequest.from_json(i["request"]["S"])
-            for i in notices
-            if not i.get("published", {}).get("BOOL", False)
-        ]
-        return unpublished + fresh
+        return [NotificationRequest.from_json(i["request"]["S"]) for i in orphans] + fresh
 
     def _history(
         self,
@@ -354,6 +375,9 @@ class DynamoRunStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
+        # One item per key per request: BatchWriteItem rejects duplicates (a redelivered
+        # message in the same batch).
+        items = list({(i["batchId"]["S"], i["sk"]["S"]): i for i in items}.values())
         for start in range(0, len(items), BATCH_ITEMS):
             pending: dict[str, Any] = {
                 self._table: [
