@@ -12,6 +12,7 @@ never turns an exact limit into a failure.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -160,14 +161,11 @@ class Calibration:
     r: float | None
     standards: tuple[Standard, ...]
     reasons: tuple[str, ...]  # empty: passed
+    highest: float = 0.0  # the highest nominal of the block
 
     @property
     def passed(self) -> bool:
         return not self.reasons and self.fit is not None
-
-    @property
-    def highest(self) -> float:
-        return max((s.nominal for s in self.standards if s.nominal is not None), default=0.0)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -290,25 +288,22 @@ class RunDecision:
         return data
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     """Mutable working state of one position during evaluation."""
 
     result: RunResult
+    seq: int = 0
+    kind: str = ""
     cal: Calibration | None = None
     in_cuvette: float | None = None
     concentration: float | None = None
     qualifier: str | None = None
     codes: list[str] = field(default_factory=list)
 
-    @property
-    def seq(self) -> int:
-        assert self.result.sequence is not None
-        return self.result.sequence
-
-    @property
-    def kind(self) -> str:
-        return self.result.sample_type
+    def __post_init__(self) -> None:
+        self.seq = self.result.sequence or 0
+        self.kind = self.result.sample_type
 
     def add(self, code: str) -> None:
         if code not in self.codes:
@@ -377,7 +372,9 @@ def _calibrate(block: list[RunResult], config: RunConfig) -> Calibration:
         standards.append(
             Standard(s.sample_id, s.sequence or 0, s.nominal, s.absorbance, back, error, passed)
         )
-    return Calibration(first, last, cc.model, curve, r, tuple(standards), tuple(reasons))
+    return Calibration(
+        first, last, cc.model, curve, r, tuple(standards), tuple(reasons), max(nonzero, default=0.0)
+    )
 
 
 def _blocks(lines: list[_Line]) -> list[list[RunResult]]:
@@ -579,9 +576,10 @@ class _Check:
 
 
 def _nearest(seq: int, points: Sequence[int]) -> tuple[int | None, int | None]:
-    before = [p for p in points if p < seq]
-    after = [p for p in points if p > seq]
-    return (before[-1] if before else None, after[0] if after else None)
+    """The nearest of sorted `points` before and after `seq` (None when there is none)."""
+    i = bisect.bisect_left(points, seq)
+    j = bisect.bisect_right(points, seq)
+    return (points[i - 1] if i > 0 else None, points[j] if j < len(points) else None)
 
 
 def _check_standards(
@@ -756,8 +754,11 @@ def _frequency(
     problems: list[str] = []
     affected: list[_Line] = []
     first_gap_end: int | None = None
+    sample_seqs = [ln.seq for ln in samples]
     for start, end in itertools.pairwise(positions):
-        gap = [ln for ln in samples if start < ln.seq < end]
+        lo = bisect.bisect_right(sample_seqs, start)
+        hi = bisect.bisect_left(sample_seqs, end)
+        gap = samples[lo:hi]
         if len(gap) > limit:
             problems.append(
                 f"{len(gap)} samples between the check standards at positions {start} and "

@@ -99,8 +99,6 @@ _MIGRATIONS: dict[int, str] = {
         batch_id  TEXT NOT NULL,
         record_id TEXT NOT NULL,
         result    TEXT NOT NULL,
-        verdict   TEXT,
-        findings  TEXT,
         PRIMARY KEY (batch_id, record_id)
     );
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from uvqc.runs.report import (
 )
 
 log = logging.getLogger("uvqc.adapters.sqlite.runs")
+RUN_CACHE = 32  # runs whose parsed results a store keeps (a worker's batch spans a few)
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -53,6 +55,11 @@ class SqliteRunStore:
         self.conn = conn
         self.methods = methods
         self.quiet_seconds = quiet_seconds
+        # Parsed results and the last run verdicts of recently evaluated runs: a result's
+        # row never changes (same record id, same message), and the verdicts are used only
+        # while the run's version matches; so several workers may share the file.
+        self._parsed: OrderedDict[str, dict[str, RunResult]] = OrderedDict()
+        self._verdicts: dict[str, tuple[int, dict[str, Any]]] = {}
 
     # -- the port ---------------------------------------------------------------------
 
@@ -128,12 +135,9 @@ class SqliteRunStore:
                 extra={"batchId": batch_id},
             )
             return []
-        rows = c.execute(
-            "SELECT result, verdict, findings FROM run_results WHERE batch_id = ?", (batch_id,)
-        ).fetchall()
-        results = [RunResult.from_dict(json.loads(r[0])) for r in rows]
+        results = self._results(c, batch_id)
         decision = evaluate_run(results, config, batch_id=batch_id, final=final)
-        self._history(c, batch_id, results, rows, decision, now)
+        self._history(c, batch_id, results, self._previous(c, batch_id), decision, now)
         announced: dict[str, tuple[str, ...]] = {}
         for anchor, affected in c.execute(
             "SELECT anchor, affected FROM run_notices WHERE batch_id = ? ORDER BY rowid",
@@ -177,37 +181,69 @@ class SqliteRunStore:
         ).fetchall()
         return [NotificationRequest.from_json(r[0]) for r in pending]
 
-    @staticmethod
+    def _results(self, c: sqlite3.Connection, batch_id: str) -> list[RunResult]:
+        known = self._parsed.pop(batch_id, {})
+        current: dict[str, RunResult] = {}
+        for record_id, text in c.execute(
+            "SELECT record_id, result FROM run_results WHERE batch_id = ?", (batch_id,)
+        ):
+            found = known.get(record_id)
+            current[record_id] = found or RunResult.from_dict(json.loads(text))
+        self._parsed[batch_id] = current
+        while len(self._parsed) > RUN_CACHE:
+            self._parsed.popitem(last=False)
+        return list(current.values())
+
+    def _previous(self, c: sqlite3.Connection, batch_id: str) -> dict[str, Any]:
+        """The run verdicts of the previous decision, by record id."""
+        (version,) = c.execute(
+            "SELECT version FROM runs WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        cached = self._verdicts.get(batch_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        (text,) = c.execute("SELECT decision FROM runs WHERE batch_id = ?", (batch_id,)).fetchone()
+        verdicts: dict[str, Any] = (
+            json.loads(text).get("meta", {}).get("verdicts", {}) if text else {}
+        )
+        return verdicts
+
     def _history(
+        self,
         c: sqlite3.Connection,
         batch_id: str,
         results: list[RunResult],
-        rows: Iterable[Sequence[Any]],
+        before: dict[str, Any],
         decision: RunDecision,
         now: datetime,
     ) -> None:
-        """Append a history row for each result whose run verdict changed."""
+        """Append a history row for each result whose run verdict changed (the previous
+        verdicts are in the previous decision document; a result seen for the first time
+        is compared with its check-time verdict)."""
         by_record = {r.record_id: r for r in results}
-        previous = {
-            r.record_id: (row[1], tuple(json.loads(row[2])) if row[2] else None)
-            for r, row in zip(results, rows, strict=True)
-        }
+        rows = []
         for record_id, (verdict, codes) in result_verdicts(decision).items():
-            before_verdict, before_codes = previous.get(record_id, (None, None))
-            if before_verdict == verdict and before_codes == codes:
-                continue
             own = by_record[record_id]
-            c.execute(
-                "UPDATE run_results SET verdict = ?, findings = ? "
-                "WHERE batch_id = ? AND record_id = ?",
-                (verdict, _dumps(list(codes)), batch_id, record_id),
-            )
-            if before_verdict is None and (own.verdict, own.findings) == (verdict, codes):
-                continue  # run QC agrees with the check-time verdict: nothing to tell
-            c.execute(
+            old = before.get(record_id)
+            old_pair = (own.verdict, own.findings) if old is None else (old[0], tuple(old[1]))
+            if old_pair != (verdict, codes):
+                rows.append(
+                    (record_id, batch_id, own.sample_id, iso(now), verdict, _dumps(list(codes)))
+                )
+        (version,) = c.execute(
+            "SELECT version FROM runs WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        self._verdicts[batch_id] = (
+            version + 1,  # the UPDATE of the run that follows bumps it
+            {k: [v, list(f)] for k, (v, f) in result_verdicts(decision).items()},
+        )
+        if len(self._verdicts) > RUN_CACHE:
+            self._verdicts.pop(next(iter(self._verdicts)))
+        if rows:
+            c.executemany(
                 "INSERT INTO run_verdicts (record_id, batch_id, sample_id, at, verdict, "
                 "findings) VALUES (?, ?, ?, ?, ?, ?)",
-                (record_id, batch_id, own.sample_id, iso(now), verdict, _dumps(list(codes))),
+                rows,
             )
 
     # -- reading ----------------------------------------------------------------------
