@@ -241,3 +241,28 @@ def test_notices_a_crashed_invocation_never_queued_are_taken_over_after_their_le
     assert sorted(n.key for n in taken) == sorted(n.key for n in first)
     store.confirm(taken)
     assert store.track(arrivals[:1], now=later + timedelta(seconds=NOTICE_LEASE_SECONDS + 1)) == []
+
+
+def test_run_qc_keeps_the_check_stage_under_30_api_calls_per_100_results(
+    deployed: dict[str, str], lambda_context: LambdaContext
+) -> None:
+    from uvqc.adapters import boto
+
+    calls: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    for service in ("dynamodb", "sqs"):
+        boto.client(service).meta.events.register("before-call", count)
+    second = [line.replace(BATCH, "NO3-2026-11-28-B") for line in lines()]
+    bodies = [(f"m-{i}", body) for i, body in enumerate(lines() + second)]
+    calls.clear()
+    for start in range(0, len(bodies), 100):  # the deployed batch size
+        check_handler.handler(event(bodies[start : start + 100]), lambda_context)
+    # records (BatchWriteItem), run results (BatchWriteItem), the run (Query), the decision
+    # (TransactWriteItems), verdict changes (BatchWriteItem), notices (SendMessageBatch,
+    # UpdateItem): a handful per run and batch
+    per_100 = len(calls) * 100 / len(bodies)
+    print(f"check stage with run QC: {per_100:.1f} API calls per 100 results")
+    assert per_100 <= 30, sorted(calls)
