@@ -183,3 +183,24 @@ def test_runs_list_and_show_print_the_run_in_text_and_in_the_issues_json_shape(
     assert "Calibration positions 33-38 (linear, passed)" in capsys.readouterr().out
     assert main(["runs", "show", "nope", "--db", str(db_path)]) == 1
     assert "no run 'nope'" in capsys.readouterr().err
+
+
+def test_results_of_a_method_without_a_run_section_are_listed_under_their_run(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    rt = make_runtime()  # the built-in default method: no [run] section
+    bodies = [
+        json.dumps({"sampleId": f"D-{i}", "absorbance": a, "batchId": "DAY-1", "sequence": i})
+        for i, a in ((1, 0.3), (2, 1.2), (3, 0.5))
+    ]
+    rt.db.intake_port.submit([b.encode() for b in bodies])
+    Worker(rt).run_until_idle()
+    assert rt.runs is not None
+    doc = public(rt.runs.show("DAY-1") or {})
+    assert doc["calibration"] is None and doc["findings"] == []
+    assert [(r["sampleId"], r["verdict"], r["findings"]) for r in doc["results"]] == [
+        ("D-1", "pass", []),
+        ("D-2", "flag", ["dilution_required"]),  # judged exactly as without runs
+        ("D-3", "pass", []),
+    ]
+    assert rt.runs.verdicts_for_sample("D-2") == []

@@ -162,10 +162,10 @@ class DynamoRunStore:
         if header is not None:
             method = header["method"]["S"]
             final = final or header.get("status", {}).get("S") == "final"
-        config = self.methods[method].run if method in self.methods else None
-        if config is None:
-            log.warning("run %s: method %r is not loaded; not evaluated", batch_id, method)
+        if method not in self.methods:
+            log.warning("run %s: its method %r is not loaded here; not evaluated", batch_id, method)
             return []
+        config = self.methods[method].run  # None: the run only lists its results
         results = [
             RunResult.from_dict(json.loads(i["result"]["S"]))
             for i in items

@@ -392,10 +392,15 @@ def _blocks(lines: list[_Line]) -> list[list[RunResult]]:
 
 
 def evaluate_run(
-    results: Iterable[RunResult], config: RunConfig, *, batch_id: str, final: bool = False
+    results: Iterable[RunResult],
+    config: RunConfig | None,
+    *,
+    batch_id: str,
+    final: bool = False,
 ) -> RunDecision:
     """Decide a run from the set of its results. `final`: the run is closed (quiet period
-    over); a run whose positions 1..batchSize are all present is final anyway."""
+    over); a run whose positions 1..batchSize are all present is final anyway. Without a
+    config (a method without a `[run]` section) the run only lists its results."""
     pool = list(results)
     by_position, loose = winners(pool)
     batch_size = max((r.batch_size for r in pool if r.batch_size is not None), default=None)
@@ -407,6 +412,18 @@ def evaluate_run(
     lines = [_Line(by_position[s]) for s in sorted(by_position)]
     findings: list[RunFinding] = []
     notices: list[RunFinding] = []
+    if config is None:
+        return RunDecision(
+            batch_id=batch_id,
+            status="final" if final else "open",
+            calibrations=(),
+            results=tuple(_result_line(line) for line in lines)
+            + tuple(_loose_line(r) for r in loose),
+            findings=(),
+            notices=(),
+            prefix=prefix,
+            batch_size=batch_size,
+        )
 
     calibrations = _concentrations(lines, config, findings, notices)
     checks = _check_standards(lines, config, findings)
@@ -426,21 +443,7 @@ def evaluate_run(
                     anchor="missing:" + positions_text(missing),
                 )
             )
-    table = [_result_line(line) for line in lines] + [
-        ResultLine(
-            None,
-            r.sample_id,
-            r.sample_type,
-            r.absorbance,
-            r.record_id,
-            None,
-            None,
-            r.verdict,
-            r.findings,
-            r.dilution_factor,
-        )
-        for r in loose
-    ]
+    table = [_result_line(line) for line in lines] + [_loose_line(r) for r in loose]
     return RunDecision(
         batch_id=batch_id,
         status="final" if final else "open",
@@ -452,6 +455,22 @@ def evaluate_run(
         batch_size=batch_size,
         missing=missing,
         units=config.units,
+    )
+
+
+def _loose_line(r: RunResult) -> ResultLine:
+    """A result of the run without a `sequence`: listed, not judged by run QC."""
+    return ResultLine(
+        None,
+        r.sample_id,
+        r.sample_type,
+        r.absorbance,
+        r.record_id,
+        None,
+        None,
+        r.verdict,
+        r.findings,
+        r.dilution_factor,
     )
 
 

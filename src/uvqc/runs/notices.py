@@ -60,12 +60,11 @@ class RunArrival:
 def arrival_for(
     message: ResultMessage | None, record: ResultRecord, methods: MethodBook
 ) -> RunArrival | None:
-    """The run result of a recorded message, or None (no batchId, or no `[run]` section)."""
+    """The run result of a recorded message with a `batchId` (None without one). Results of a
+    method without a `[run]` section are listed under their run, not judged by run QC."""
     method = record.method
     if message is None or message.batch_id is None or method is None or method not in methods:
-        return None
-    if methods[method].run is None:
-        return None
+        return None  # (a method not loaded: the result was rejected for it)
     result = RunResult(
         record_id=record.record_id,
         sample_id=message.sample_id,

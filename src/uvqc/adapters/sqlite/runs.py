@@ -126,15 +126,15 @@ class SqliteRunStore:
     def _evaluate(
         self, c: sqlite3.Connection, batch_id: str, method: str, final: bool, now: datetime
     ) -> list[NotificationRequest]:
-        config = self.methods[method].run if method in self.methods else None
-        if config is None:
+        if method not in self.methods:
             log.warning(
-                "run %s: method %r with a [run] section is not loaded; not evaluated",
+                "run %s: its method %r is not loaded here; not evaluated",
                 batch_id,
                 method,
                 extra={"batchId": batch_id},
             )
             return []
+        config = self.methods[method].run  # None: the run only lists its results
         results = self._results(c, batch_id)
         decision = evaluate_run(results, config, batch_id=batch_id, final=final)
         self._history(c, batch_id, results, self._previous(c, batch_id), decision, now)
