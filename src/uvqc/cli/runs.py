@@ -33,6 +33,7 @@ class RunSummaryLike(Protocol):
     status: str
     verdict: str
     positions: int
+    results: int
     batch_size: int | None
     flagged: int
     findings: int
@@ -81,7 +82,7 @@ def runs_list(
         size = f"/{r.batch_size}" if r.batch_size else ""
         typer.echo(
             f"{r.batch_id}  {r.status:<5}  {r.verdict.upper():<4}  positions {r.positions}{size}"
-            f"  flagged {r.flagged}  run findings {r.findings}"
+            f"  results {r.results}  flagged {r.flagged}  run findings {r.findings}"
         )
 
 

@@ -154,11 +154,12 @@ class RunSummary:
     method: str
     status: str
     verdict: str
-    positions: int
+    positions: int  # results with a sequence (one per position)
     batch_size: int | None
     flagged: int
     findings: int
     last_at: datetime
+    results: int = 0  # every result listed, with or without a sequence
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +168,7 @@ class RunSummary:
             "status": self.status,
             "verdict": self.verdict,
             "positions": self.positions,
+            "results": self.results,
             "batchSize": self.batch_size,
             "flagged": self.flagged,
             "findings": self.findings,
@@ -185,6 +187,7 @@ def summary_from_decision(
         status=doc.get("status", status),
         verdict=doc.get("verdict", "pass"),
         positions=sum(1 for r in results if r.get("sequence") is not None),
+        results=len(results),
         batch_size=doc.get("meta", {}).get("batchSize"),
         flagged=sum(1 for r in results if r.get("verdict") != "pass"),
         findings=len(doc.get("findings", [])),
