@@ -119,8 +119,11 @@ class Worker:
             return 0
         self._last_finalise = clock
         db = self.rt.db
+        moment = now or datetime.now(UTC)
+        if not runs.quiet_due(now=moment):
+            return 0
         with transaction(db.work_conn):
-            notices = runs.finalise_quiet(now=now or datetime.now(UTC))
+            notices = runs.finalise_quiet(now=moment)
             publish_notices(notices, runs=runs, notify=db.notify_port)
         return len(notices)
 

@@ -106,6 +106,14 @@ class SqliteRunStore:
                 "UPDATE run_notices SET published = 1 WHERE key = ?", [(r.key,) for r in requests]
             )
 
+    def quiet_due(self, *, now: datetime) -> bool:
+        """Whether an open run has been quiet long enough (a read: no write lock)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM runs WHERE status = 'open' AND last_at <= ? LIMIT 1",
+            (now.timestamp() - self.quiet_seconds,),
+        ).fetchone()
+        return row is not None
+
     def finalise_quiet(self, *, now: datetime) -> list[NotificationRequest]:
         """Finalise open runs without a new result for `quiet_seconds` (also runs an earlier
         worker left open); return their decisions to announce."""
