@@ -78,6 +78,8 @@ class SqliteRunStore:
                     "ON CONFLICT (batch_id, record_id) DO UPDATE SET result = excluded.result",
                     [(batch_id, a.result.record_id, _dumps(a.result.to_dict())) for a in items],
                 )
+                known = self._parsed.setdefault(batch_id, {})
+                known.update((a.result.record_id, a.result) for a in items)
                 row = c.execute(
                     "SELECT method, status FROM runs WHERE batch_id = ?", (batch_id,)
                 ).fetchone()
