@@ -266,3 +266,15 @@ def test_run_qc_keeps_the_check_stage_under_30_api_calls_per_100_results(
     per_100 = len(calls) * 100 / len(bodies)
     print(f"check stage with run QC: {per_100:.1f} API calls per 100 results")
     assert per_100 <= 30, sorted(calls)
+
+
+def test_a_run_too_large_for_a_dynamodb_item_fails_with_the_reason(
+    deployed: dict[str, str], lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uvqc.adapters import dynamodb_runs
+
+    # DynamoDB limits an item to 400 KB; a smaller budget stands in for a huge run here.
+    monkeypatch.setattr(dynamodb_runs, "RUN_ITEM_BUDGET", 1_000)
+    bodies = [(f"m-{i}", body) for i, body in enumerate(lines())]
+    response = check_handler.handler(event(bodies[:10]), lambda_context)
+    assert len(response["batchItemFailures"]) == 10  # retried, then dead-lettered with it

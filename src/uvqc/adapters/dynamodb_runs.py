@@ -52,6 +52,10 @@ OPEN = "open"
 OPEN_INDEX = "openRuns"
 TRANSACT_ITEMS = 100  # TransactWriteItems limit per request
 BATCH_ITEMS = 25  # BatchWriteItem limit per request
+# DynamoDB's item size limit is 400 KB; the run item holds the decision document (about
+# 200 bytes per position), so a run of more than ~1,500 positions does not fit.
+ITEM_LIMIT_BYTES = 400 * 1024
+RUN_ITEM_BUDGET = ITEM_LIMIT_BYTES - 8 * 1024  # the other attributes of the run item
 NOTICE_LEASE_SECONDS = 120  # > check timeout (30 s): the committer queues its notices first
 RACES = 8  # re-evaluations after losing a version race before giving up
 
@@ -189,6 +193,13 @@ class DynamoRunStore:
         last_at = float(header["lastAt"]["N"]) if header is not None else 0.0
         if arrival:
             last_at = max(last_at, now.timestamp())
+        text = json.dumps(document, separators=(",", ":"))
+        if len(text.encode()) > RUN_ITEM_BUDGET:
+            raise InfrastructureError(
+                f"run {batch_id}: its decision ({len(text.encode())} bytes for "
+                f"{len(results)} results) exceeds DynamoDB's 400 KB item limit; split the run "
+                "into batches of at most ~1,500 positions"
+            )
         run_item: dict[str, Any] = {
             "batchId": _s(batch_id),
             "sk": _s(RUN),
@@ -197,7 +208,7 @@ class DynamoRunStore:
             "verdict": _s(decision.verdict),
             "lastAt": _n(last_at),
             "version": _n(version + 1),
-            "decision": _s(json.dumps(document, separators=(",", ":"))),
+            "decision": _s(text),
             "firstAt": header["firstAt"] if header is not None else _s(iso(now)),
         }
         if decision.status != "final":
