@@ -43,6 +43,8 @@ def make_runs_table(db: Any) -> str:
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "runStatus", "AttributeType": "S"},
             {"AttributeName": "lastAt", "AttributeType": "N"},
+            {"AttributeName": "sampleId", "AttributeType": "S"},
+            {"AttributeName": "at", "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "batchId", "KeyType": "HASH"},
@@ -56,7 +58,15 @@ def make_runs_table(db: Any) -> str:
                     {"AttributeName": "lastAt", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": "bySample",
+                "KeySchema": [
+                    {"AttributeName": "sampleId", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
     )
     return name
@@ -278,3 +288,22 @@ def test_a_run_too_large_for_a_dynamodb_item_fails_with_the_reason(
     bodies = [(f"m-{i}", body) for i, body in enumerate(lines())]
     response = check_handler.handler(event(bodies[:10]), lambda_context)
     assert len(response["batchItemFailures"]) == 10  # retried, then dead-lettered with it
+
+
+def test_trace_with_aws_shows_the_verdict_run_qc_gave_a_result(
+    deployed: dict[str, str],
+    aws: AwsFactory,
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from .conftest import make_ledger_table
+
+    monkeypatch.setenv("UVQC_LEDGER_TABLE", make_ledger_table(aws("dynamodb")))
+    check_handler.handler(event([(f"m-{i}", b) for i, b in enumerate(lines())]), lambda_context)
+    from uvqc.cli import main
+
+    capsys.readouterr()
+    assert main(["trace", "W-1128-09", "--aws"]) == 0
+    out = capsys.readouterr().out
+    assert f"FLAG (bracketing_check_failed) in run {BATCH}" in out

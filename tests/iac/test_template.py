@@ -107,8 +107,7 @@ def test_the_runs_function_runs_every_five_minutes_against_the_runs_table(
         {"AttributeName": "batchId", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
-    (index,) = props["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "openRuns"
+    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["openRuns", "bySample"]
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
 

@@ -40,6 +40,7 @@ from uvqc.runs.evaluate import RunResult, evaluate_run
 from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
 from uvqc.runs.report import (
     RunSummary,
+    VerdictChange,
     decision_document,
     empty_document,
     summary_from_decision,
@@ -50,6 +51,7 @@ SDK_ERRORS = (BotoCoreError, ClientError)
 RUN = "RUN"
 OPEN = "open"
 OPEN_INDEX = "openRuns"
+SAMPLE_INDEX = "bySample"  # sparse: only the V# (verdict change) items carry sampleId
 TRANSACT_ITEMS = 100  # TransactWriteItems limit per request
 BATCH_ITEMS = 25  # BatchWriteItem limit per request
 # DynamoDB's item size limit is 400 KB; the run item holds the decision document (about
@@ -355,6 +357,25 @@ class DynamoRunStore:
         document: dict[str, Any] = json.loads(item["decision"]["S"])
         return document
 
+    def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
+        """The run verdict changes of a sample's results (sparse GSI `bySample`)."""
+        items = self._query(
+            IndexName=SAMPLE_INDEX,
+            KeyConditionExpression="sampleId = :s",
+            ExpressionAttributeValues={":s": _s(sample_id)},
+        )
+        changes = [
+            VerdictChange(
+                i["recordId"]["S"],
+                i["batchId"]["S"],
+                datetime.fromisoformat(i["at"]["S"].replace("Z", "+00:00")),
+                i["verdict"]["S"],
+                tuple(json.loads(i["findings"]["S"])),
+            )
+            for i in items
+        ]
+        return sorted(changes, key=lambda c: (c.at, c.record_id))
+
     # -- SDK plumbing -----------------------------------------------------------------
 
     def _query(self, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
@@ -408,3 +429,22 @@ class DynamoRunStore:
                 time.sleep(min(2.0, 0.05 * 2**attempt))
             if pending:
                 raise InfrastructureError("runs table BatchWriteItem: items left unprocessed")
+
+
+class RunVerdictTrace:
+    """A TraceSource plus run QC's verdict changes, for `uvqc trace --aws`."""
+
+    def __init__(self, source: Any, runs: DynamoRunStore) -> None:
+        self._source = source
+        self._runs = runs
+
+    def results_for_sample(self, sample_id: str) -> list[Any]:
+        found: list[Any] = self._source.results_for_sample(sample_id)
+        return found
+
+    def notifications_for_sample(self, sample_id: str) -> list[Any]:
+        found: list[Any] = self._source.notifications_for_sample(sample_id)
+        return found
+
+    def run_verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
+        return self._runs.verdicts_for_sample(sample_id)

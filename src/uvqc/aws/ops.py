@@ -5,9 +5,11 @@ settings the functions read (take the values from the stack's Outputs).
 
 from __future__ import annotations
 
+from typing import cast
+
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoLedger, DynamoRecordStore, DynamoTrace
-from uvqc.adapters.dynamodb_runs import DynamoRunStore
+from uvqc.adapters.dynamodb_runs import DynamoRunStore, RunVerdictTrace
 from uvqc.adapters.sqs import DeadLetterQueue, SqsDeadLetters, SqsIntakeQueue
 from uvqc.core.methods import MethodBook
 from uvqc.errors import SettingsError
@@ -31,9 +33,13 @@ def trace_source(settings: Settings) -> TraceSource:
             "(the stack outputs RecordsTableName and LedgerTableName)"
         )
     db = boto.client("dynamodb")
-    return DynamoTrace(
+    trace = DynamoTrace(
         DynamoRecordStore(db, settings.records_table), DynamoLedger(db, settings.ledger_table)
     )
+    if not settings.runs_table:
+        return trace
+    runs = DynamoRunStore(db, settings.runs_table, MethodBook())
+    return cast(TraceSource, RunVerdictTrace(trace, runs))
 
 
 def run_reader(settings: Settings) -> DynamoRunStore:

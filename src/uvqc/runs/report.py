@@ -193,3 +193,14 @@ def summary_from_decision(
         findings=len(doc.get("findings", [])),
         last_at=last_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictChange:
+    """A result's verdict as run QC changed it (its record keeps the check-time verdict)."""
+
+    record_id: str
+    batch_id: str
+    at: datetime
+    verdict: str
+    findings: tuple[str, ...]

@@ -14,7 +14,6 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
 from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
 from uvqc.runs.report import (
     RunSummary,
+    VerdictChange,
     decision_document,
     empty_document,
     summary_from_decision,
@@ -33,17 +33,6 @@ from uvqc.runs.report import (
 log = logging.getLogger("uvqc.adapters.sqlite.runs")
 RUN_CACHE = 32  # runs whose parsed results a store keeps (a worker's batch spans a few)
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-@dataclass(frozen=True, slots=True)
-class VerdictChange:
-    """A result's verdict as run QC changed it (its record keeps the check-time verdict)."""
-
-    record_id: str
-    batch_id: str
-    at: datetime
-    verdict: str
-    findings: tuple[str, ...]
 
 
 class SqliteRunStore:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from uvqc.adapters.sqlite.ledger import SqliteLedger
-from uvqc.adapters.sqlite.runs import VerdictChange, verdicts_for_sample
+from uvqc.adapters.sqlite.runs import verdicts_for_sample
 from uvqc.adapters.sqlite.store import SqliteStore
 from uvqc.pipeline.records import NotificationRecord, ResultRecord
+from uvqc.runs.report import VerdictChange
 
 
 class SqliteTrace:
