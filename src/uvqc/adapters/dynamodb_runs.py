@@ -125,8 +125,9 @@ class DynamoRunStore:
             KeyConditionExpression="runStatus = :open AND lastAt <= :limit",
             ExpressionAttributeValues={":open": _s(OPEN), ":limit": _n(limit)},
         ):
-            batch_id = item["batchId"]["S"]
-            pending += self._evaluate(batch_id, item["method"]["S"], now, final=True)
+            batch_id, method = item["batchId"]["S"], item["method"]["S"]
+            if method in self.methods:  # a function without the run's method leaves it
+                pending += self._evaluate(batch_id, method, now, final=True)
         return pending
 
     # -- evaluation -------------------------------------------------------------------

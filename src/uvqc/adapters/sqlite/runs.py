@@ -99,11 +99,11 @@ class SqliteRunStore:
 
     def quiet_due(self, *, now: datetime) -> bool:
         """Whether an open run has been quiet long enough (a read: no write lock)."""
-        row = self.conn.execute(
-            "SELECT 1 FROM runs WHERE status = 'open' AND last_at <= ? LIMIT 1",
+        rows = self.conn.execute(
+            "SELECT DISTINCT method FROM runs WHERE status = 'open' AND last_at <= ?",
             (now.timestamp() - self.quiet_seconds,),
-        ).fetchone()
-        return row is not None
+        ).fetchall()
+        return any(m in self.methods for (m,) in rows)
 
     def finalise_quiet(self, *, now: datetime) -> list[NotificationRequest]:
         """Finalise open runs without a new result for `quiet_seconds` (also runs an earlier
@@ -117,7 +117,8 @@ class SqliteRunStore:
                 (limit,),
             ).fetchall()
             for batch_id, method in rows:
-                pending += self._evaluate(c, batch_id, method, True, now)
+                if method in self.methods:  # a worker without the run's method leaves it
+                    pending += self._evaluate(c, batch_id, method, True, now)
         return pending
 
     # -- evaluation -------------------------------------------------------------------
