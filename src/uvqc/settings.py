@@ -44,6 +44,12 @@ class Settings(BaseModel):
 
     # QC
     method: Path | None = Field(None, description="QC method file used when a result names none")
+    run_quiet_seconds: float = Field(
+        900.0,
+        ge=0,
+        le=7 * 86400,
+        description="a run without a new result for this long is final (docs/RUNS.md)",
+    )
     # embedded runtime
     db: Path = Field(Path("var/uvqc.db"), description="SQLite database of the embedded runtime")
     batch_size: int = Field(10, ge=1, le=1000)
@@ -124,6 +130,7 @@ class Settings(BaseModel):
     intake_dlq_url: str | None = None
     records_table: str | None = None
     ledger_table: str | None = None
+    runs_table: str | None = Field(None, description="DynamoDB table of analytical runs")
     runtime: Literal["embedded", "aws"] = "embedded"
     submit_journal: Path = Field(
         Path("var/sqs-submissions.db"),

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from uvqc.core.methods import MethodBook
 from uvqc.pipeline.email import Email
 from uvqc.pipeline.identity import STORE, Window, decide_window
 from uvqc.pipeline.ports import Claim, ClaimState, decide_claim
@@ -19,6 +20,8 @@ from uvqc.pipeline.records import (
     NotificationStatus,
     ResultRecord,
 )
+from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
+from uvqc.runs.notices import RunArrival, requests_for
 
 
 class MemoryStore:
@@ -139,6 +142,59 @@ class MemoryLedger:
 
     def notification_by_key(self, key: str) -> NotificationRecord | None:
         return self.rows.get(key)
+
+
+class MemoryRunStore:
+    """RunStore in memory, with the SQLite and DynamoDB stores' rules: every arrival
+    re-decides its run on all its results; a decision is announced once (again when final
+    with a changed affected set); notices are handed out until confirmed."""
+
+    def __init__(self, methods: MethodBook) -> None:
+        self.methods = methods
+        self.results: dict[str, dict[str, RunResult]] = {}
+        self.method: dict[str, str] = {}
+        self.final: set[str] = set()
+        self.decisions: dict[str, RunDecision] = {}
+        self.announced: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.pending: dict[str, NotificationRequest] = {}
+        self._lock = threading.Lock()
+
+    def track(self, arrivals: Sequence[RunArrival], *, now: datetime) -> list[NotificationRequest]:
+        with self._lock:
+            for a in arrivals:
+                self.results.setdefault(a.batch_id, {})[a.result.record_id] = a.result
+                self.method.setdefault(a.batch_id, a.method)
+            return [n for b in sorted({a.batch_id for a in arrivals}) for n in self._decide(b, now)]
+
+    def finalise(self, batch_id: str, *, now: datetime) -> list[NotificationRequest]:
+        """Make a run final (what the quiet period does in the real stores)."""
+        with self._lock:
+            self.final.add(batch_id)
+            return self._decide(batch_id, now)
+
+    def confirm(self, requests: Sequence[NotificationRequest]) -> None:
+        with self._lock:
+            for r in requests:
+                self.pending.pop(r.key, None)
+
+    def _decide(self, batch_id: str, now: datetime) -> list[NotificationRequest]:
+        method = self.method[batch_id]
+        config = self.methods[method].run if method in self.methods else None
+        decision = evaluate_run(
+            self.results[batch_id].values(),
+            config,
+            batch_id=batch_id,
+            final=batch_id in self.final,
+        )
+        if decision.status == "final":
+            self.final.add(batch_id)
+        self.decisions[batch_id] = decision
+        announced = self.announced.setdefault(batch_id, {})
+        for request in requests_for(decision, announced, method=method, decided_at=now):
+            run = request.run or {}
+            announced[str(run.get("anchor", ""))] = tuple(run.get("affected", ()))
+            self.pending[request.key] = request
+        return [r for r in self.pending.values() if (r.run or {}).get("batchId") == batch_id]
 
 
 class RecordingChannel:

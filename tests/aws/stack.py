@@ -79,7 +79,9 @@ def deployed(
     resources = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=name)["StackResources"]
-        if "LogicalResourceId" in r
+        # moto records some resources without a physical id (seen since the template has
+        # the scheduled runs function); none of those is looked up here
+        if "LogicalResourceId" in r and "PhysicalResourceId" in r
     }
     lambda_ = client("lambda")
     functions = {

@@ -204,7 +204,8 @@ def test_several_paths_are_read_in_order(
 def test_the_examples_give_the_verdicts_a_chemist_expects(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    status, out, _ = run(capsys, "check", "-f", "json", str(EXAMPLES))
+    # examples/runs/ holds an analytical run for its own method (checked below)
+    status, out, _ = run(capsys, "check", "-f", "json", str(DAY), str(SINGLE))
     results = rows(out)
     assert status == 1
     assert len(results) >= 201
@@ -220,6 +221,16 @@ def test_the_examples_give_the_verdicts_a_chemist_expects(
 
 
 # --- the json format ----------------------------------------------------------------------
+
+
+def test_the_example_run_passes_result_level_qc_with_its_method(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run_file = EXAMPLES / "runs" / "nitrate-run-2026-11-28.jsonl"
+    method = EXAMPLES / "methods" / "nitrate-run.toml"
+    status, out, _ = run(capsys, "check", "-f", "json", "--method", str(method), str(run_file))
+    assert status == 0
+    assert {r["verdict"] for r in rows(out)} == {"pass"} and len(rows(out)) == 64
 
 
 def test_json_output_has_one_object_per_result_with_every_finding_field(

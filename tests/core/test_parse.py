@@ -86,9 +86,9 @@ def test_every_sample_type_is_accepted(raw: RawFactory, kind: str) -> None:
 
 
 def test_unknown_fields_are_kept_for_the_record(raw: RawFactory) -> None:
-    msg = parsed(raw(analyte="nitrate", lims={"id": 7, "tags": ["a"]}))
-    assert msg.model_extra == {"analyte": "nitrate", "lims": {"id": 7, "tags": ["a"]}}
-    assert msg.model_dump(by_alias=True)["analyte"] == "nitrate"
+    msg = parsed(raw(operator="nitrate", lims={"id": 7, "tags": ["a"]}))
+    assert msg.model_extra == {"operator": "nitrate", "lims": {"id": 7, "tags": ["a"]}}
+    assert msg.model_dump(by_alias=True)["operator"] == "nitrate"
 
 
 def test_absorbance_and_absorbance_result_may_both_be_given_when_they_agree() -> None:

@@ -18,12 +18,14 @@ EXPECTED_SKIPS = {
     *((check, q) for check in ["CKV_AWS_27"] for q in ["NotifyQueue", "NotifyDLQ"]),
     ("CKV_AWS_119", "RecordsTable"),
     ("CKV_AWS_119", "LedgerTable"),
+    ("CKV_AWS_119", "RunsTable"),
     ("CKV_AWS_158", "CheckLogGroup"),
     ("CKV_AWS_158", "NotifyLogGroup"),
+    ("CKV_AWS_158", "RunsLogGroup"),
     *(
         (check, function)
         for check in ["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"]
-        for function in ["CheckLambdaFunction", "NotifyLambdaFunction"]
+        for function in ["CheckLambdaFunction", "NotifyLambdaFunction", "RunsLambdaFunction"]
     ),
 }
 

@@ -27,6 +27,8 @@ FUNCTIONS = {
         "NotifyDLQ",
     ),
 }
+# functions without a queue: (handler, timeout, role)
+SCHEDULED = {"RunsLambdaFunction": ("uvqc.aws.runs_handler.handler", 60, "RunsFunctionRole")}
 COMMON_ENV = {
     "POWERTOOLS_SERVICE_NAME": "uvqc",
     "POWERTOOLS_METRICS_NAMESPACE": "uvqc",
@@ -41,6 +43,7 @@ EMF_METRICS = [
     "NotificationsFailed",
     "NotificationsRetried",
     "NotificationsDeadLettered",
+    "RunNoticesQueued",
     "ColdStart",
 ]
 
@@ -59,11 +62,11 @@ def _target(value: Any) -> str:
 # ------------------------------------------------------------------------------- functions
 
 
-@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+@pytest.mark.parametrize("function", sorted([*FUNCTIONS, *SCHEDULED]))
 def test_functions_run_python313_on_arm64_at_128_mb_from_the_built_artifact(
     resources: dict[str, Any], function: str
 ) -> None:
-    handler, timeout, role, _, _ = FUNCTIONS[function]
+    handler, timeout, role = (FUNCTIONS.get(function) or SCHEDULED[function])[:3]
     props = resources[function]["Properties"]
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
@@ -75,12 +78,38 @@ def test_functions_run_python313_on_arm64_at_128_mb_from_the_built_artifact(
     assert props["Code"]["S3Key"].endswith("/uvqc.zip")
 
 
-def test_only_the_two_functions_exist_and_no_shared_execution_role(
+def test_only_the_three_functions_exist_and_no_shared_execution_role(
     resources: dict[str, Any],
 ) -> None:
-    assert set(_of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
+    assert set(_of_type(resources, "AWS::Lambda::Function")) == {*FUNCTIONS, *SCHEDULED}
     assert "IamRoleLambdaExecution" not in resources
-    assert set(_of_type(resources, "AWS::IAM::Role")) == {"CheckFunctionRole", "NotifyFunctionRole"}
+    assert set(_of_type(resources, "AWS::IAM::Role")) == {
+        "CheckFunctionRole",
+        "NotifyFunctionRole",
+        "RunsFunctionRole",
+    }
+
+
+def test_the_runs_function_runs_every_five_minutes_against_the_runs_table(
+    resources: dict[str, Any],
+) -> None:
+    (rule,) = _of_type(resources, "AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    env = resources["RunsLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env == {
+        **COMMON_ENV,
+        "UVQC_NOTIFY_QUEUE_URL": {"Ref": "NotifyQueue"},
+        "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
+        "UVQC_RUN_QUIET_SECONDS": "900",
+    }
+    props = resources["RunsTable"]["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "batchId", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["openRuns", "bySample"]
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
 
 
 def test_log_groups_keep_30_days(resources: dict[str, Any]) -> None:
@@ -88,6 +117,7 @@ def test_log_groups_keep_30_days(resources: dict[str, Any]) -> None:
     assert {g["Properties"]["LogGroupName"] for g in groups.values()} == {
         "/aws/lambda/uvqc-lab-check",
         "/aws/lambda/uvqc-lab-notify",
+        "/aws/lambda/uvqc-lab-runs",
     }
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
 
@@ -104,6 +134,7 @@ def test_check_environment_names_the_notify_queue_and_records_table(
         "UVQC_LEDGER_TABLE": {"Ref": "LedgerTable"},
         "UVQC_DEDUP_WINDOW_SECONDS": "86400",
         "UVQC_INTAKE_DLQ_URL": {"Ref": "IntakeDLQ"},
+        "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
     }
 
 
@@ -241,7 +272,7 @@ def test_lab_tables_go_away_with_the_stack_but_prod_tables_are_kept_and_protecte
     resources: dict[str, Any], prod: Packaged
 ) -> None:
     prod_resources = prod.template()["Resources"]
-    for table in ("RecordsTable", "LedgerTable"):
+    for table in ("RecordsTable", "LedgerTable", "RunsTable"):
         assert resources[table]["DeletionPolicy"] == "Delete"
         assert resources[table]["Properties"]["DeletionProtectionEnabled"] is False
         assert prod_resources[table]["DeletionPolicy"] == "Retain"
@@ -292,6 +323,10 @@ def _log_arn(function: str) -> str:
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 CONSUME += ["sqs:ChangeMessageVisibility"]
 LOGS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+# the run store: results (BatchWriteItem), a run (Query), a decision (TransactWriteItems of
+# Put/Update: authorised as PutItem/UpdateItem), a queued notice (UpdateItem)
+RUNS_WRITE = ["dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:PutItem"]
+RUNS_WRITE += ["dynamodb:UpdateItem"]
 
 
 def test_check_role_grants_exactly_what_the_check_function_calls(
@@ -304,7 +339,19 @@ def test_check_role_grants_exactly_what_the_check_function_calls(
         ("dynamodb:BatchWriteItem", "RecordsTable"),
         ("dynamodb:UpdateItem", "LedgerTable"),  # deduplication windows (issue 8, case 1)
         ("dynamodb:PutItem", "RecordsTable"),
+        *((a, "RunsTable") for a in RUNS_WRITE),
         *((a, _log_arn("check")) for a in LOGS),
+    }
+
+
+def test_runs_role_grants_exactly_what_the_runs_function_calls(
+    resources: dict[str, Any],
+) -> None:
+    assert _grants(resources, "RunsFunctionRole") == {
+        ("dynamodb:Query", "${RunsTable.Arn}/index/openRuns"),
+        *((a, "RunsTable") for a in RUNS_WRITE),
+        ("sqs:SendMessage", "NotifyQueue"),
+        *((a, _log_arn("runs")) for a in LOGS),
     }
 
 
@@ -373,6 +420,7 @@ EXPECTED_ALARMS = {
     ("AWS/Lambda", "Throttles", "CheckLambdaFunction"): 0,
     ("AWS/Lambda", "Errors", "NotifyLambdaFunction"): 0,
     ("AWS/Lambda", "Throttles", "NotifyLambdaFunction"): 0,
+    ("AWS/Lambda", "Errors", "RunsLambdaFunction"): 0,
 }
 
 
@@ -449,6 +497,7 @@ def test_outputs_name_the_queues_tables_and_alarm_topic(template: dict[str, Any]
         "NotifyDLQUrl": "NotifyDLQ",
         "RecordsTableName": "RecordsTable",
         "LedgerTableName": "LedgerTable",
+        "RunsTableName": "RunsTable",
         "AlarmTopicArn": "AlarmTopic",
     }
     assert expected.items() <= outputs.items()

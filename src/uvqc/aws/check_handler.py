@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoRecordStore
+from uvqc.adapters.dynamodb_runs import DynamoRunStore
 from uvqc.adapters.dynamodb_windows import DynamoWindows
 from uvqc.adapters.sqs import SqsNotificationQueue, dead_letter
 from uvqc.aws import sqs_event
@@ -43,6 +44,7 @@ class CheckWiring:
     windows: DynamoWindows
     window: timedelta
     dlq_url: str | None = None  # intake DLQ: where a message that can never be stored goes
+    runs: DynamoRunStore | None = None  # analytical runs, when UVQC_RUNS_TABLE is set
 
 
 @functools.cache  # one per container: Lambda runs one invocation at a time in it
@@ -54,13 +56,23 @@ def wiring() -> CheckWiring:
             "the check function needs UVQC_RECORDS_TABLE, UVQC_NOTIFY_QUEUE_URL and "
             "UVQC_LEDGER_TABLE (deduplication windows)"
         )
+    methods = MethodBook.from_paths([settings.method] if settings.method else [])
+    runs = None
+    if settings.runs_table:
+        runs = DynamoRunStore(
+            boto.client("dynamodb"),
+            settings.runs_table,
+            methods,
+            quiet_seconds=settings.run_quiet_seconds,
+        )
     return CheckWiring(
-        methods=MethodBook.from_paths([settings.method] if settings.method else []),
+        methods=methods,
         store=DynamoRecordStore(boto.client("dynamodb"), settings.records_table),
         notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
         windows=DynamoWindows(boto.client("dynamodb"), settings.ledger_table),
         window=timedelta(seconds=settings.dedup_window_seconds),
         dlq_url=settings.intake_dlq_url,
+        runs=runs,
     )
 
 
@@ -82,6 +94,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         notify=w.notify,
         windows=w.windows,
         window=w.window,
+        runs=w.runs,
     )
     failed = list(outcome.failed)
     for message_id, reason in outcome.dead.items():

@@ -5,10 +5,14 @@ settings the functions read (take the values from the stack's Outputs).
 
 from __future__ import annotations
 
+from typing import cast
+
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoLedger, DynamoRecordStore, DynamoTrace
+from uvqc.adapters.dynamodb_runs import DynamoRunStore, RunVerdictTrace
 from uvqc.adapters.sqs import DeadLetterQueue, SqsDeadLetters, SqsIntakeQueue
 from uvqc.adapters.submit_journal import SubmitJournal
+from uvqc.core.methods import MethodBook
 from uvqc.errors import SettingsError
 from uvqc.pipeline.ports import DeadLetters, IntakeQueue, TraceSource
 from uvqc.pipeline.submission import SubmissionQueue
@@ -40,9 +44,22 @@ def trace_source(settings: Settings) -> TraceSource:
             "(the stack outputs RecordsTableName and LedgerTableName)"
         )
     db = boto.client("dynamodb")
-    return DynamoTrace(
+    trace = DynamoTrace(
         DynamoRecordStore(db, settings.records_table), DynamoLedger(db, settings.ledger_table)
     )
+    if not settings.runs_table:
+        return trace
+    runs = DynamoRunStore(db, settings.runs_table, MethodBook())
+    return cast(TraceSource, RunVerdictTrace(trace, runs))
+
+
+def run_reader(settings: Settings) -> DynamoRunStore:
+    """`uvqc runs --aws`: the runs table (stack output RunsTableName)."""
+    if not settings.runs_table:
+        raise SettingsError(
+            "uvqc runs --aws needs UVQC_RUNS_TABLE (the stack output RunsTableName)"
+        )
+    return DynamoRunStore(boto.client("dynamodb"), settings.runs_table, MethodBook())
 
 
 def dead_letters(settings: Settings) -> DeadLetters:

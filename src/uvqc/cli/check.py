@@ -112,9 +112,14 @@ def methods_validate(
     """Load each method file; exit 2 with the reason if any is invalid."""
     for file in files:
         m = load_method(file)
+        run = (
+            ""
+            if m.run is None
+            else f"; run QC for {m.run.analyte}, {m.run.calibration.model} calibration"
+        )
         typer.echo(
             f"{file}: method {m.name!r} is valid ({len(m.rules)} rule(s): "
-            f"{', '.join(r.name for r in m.rules)})"
+            f"{', '.join(r.name for r in m.rules)}{run})"
         )
 
 

@@ -4,6 +4,7 @@ embedded and the AWS runtimes print the same thing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,12 +31,20 @@ _MESSAGE_ID = re.compile(r"^<?uvqc\.([0-9a-f]{16,64})@[^>\s]*>?$", re.IGNORECASE
 _KEY = re.compile(r"^[0-9a-f]{40}$")
 
 
+@runtime_checkable
+class RunVerdictSource(Protocol):
+    """Optional TraceSource extension: run QC's verdict changes (uvqc.runs)."""
+
+    def run_verdicts_for_sample(self, sample_id: str) -> list[Any]: ...
+
+
 @dataclass
 class Story:
     query: str
     results: list[ResultRecord] = field(default_factory=list)
     notifications: list[NotificationRecord] = field(default_factory=list)
     kind: str = "sample"  # what the query named: sample | notification | record
+    run_verdicts: list[Any] = field(default_factory=list)  # VerdictChange, oldest first
 
     @property
     def found(self) -> bool:
@@ -60,6 +69,8 @@ def gather(source: TraceSource, query: str) -> Story:
         story = Story(
             query, source.results_for_sample(query), source.notifications_for_sample(query)
         )
+        if isinstance(source, RunVerdictSource):
+            story.run_verdicts = source.run_verdicts_for_sample(query)
         if story.found:
             return story
     if not isinstance(source, RecordLookup):
@@ -122,6 +133,16 @@ def story_dict(story: Story) -> dict[str, Any]:
         "kind": story.kind,
         "results": results,
         "notifications": [_notification_dict(n, story) for n in story.notifications],
+        "runVerdicts": [
+            {
+                "recordId": c.record_id,
+                "batchId": c.batch_id,
+                "at": iso(c.at),
+                "verdict": c.verdict,
+                "findings": list(c.findings),
+            }
+            for c in story.run_verdicts
+        ],
     }
 
 
@@ -130,7 +151,10 @@ def _number(value: float) -> str:
 
 
 def _result_lines(
-    r: ResultRecord, notes: dict[str, NotificationRecord], db_hint: str = ""
+    r: ResultRecord,
+    notes: dict[str, NotificationRecord],
+    db_hint: str = "",
+    changes: Sequence[Any] = (),
 ) -> list[str]:
     lines = [f"Result {r.record_id}"]
     if r.sample_id is not None:
@@ -150,6 +174,12 @@ def _result_lines(
     if r.indices:
         shown = [f"{k} {_number(v)}" for k, v in r.indices.items() if v is not None]
         lines.append(f"  indices    {', '.join(shown) or 'none (the scan covers no index range)'}")
+    for c in changes:
+        codes = ", ".join(c.findings) or "no findings"
+        lines.append(
+            f"  run QC     {iso(c.at)}: {c.verdict.upper()} ({codes}) in run {c.batch_id}"
+            f"  (uvqc runs show {c.batch_id})"
+        )
     raw = safe_excerpt(r.raw, RAW_SHOWN)
     size = f"{r.raw_bytes} bytes" + (", truncated when stored" if r.raw_truncated else "")
     lines.append(f"  payload    ({size}) {raw}")
@@ -201,7 +231,8 @@ def story_text(story: Story, db_hint: str = "") -> str:
     title = {"sample": "Sample", "notification": "Notification", "record": "Record"}
     lines = [f"{title.get(story.kind, 'Sample')} {story.query}: {len(story.results)} result(s)", ""]
     for r in story.results:
-        lines.extend(_result_lines(r, notes, db_hint))
+        changes = [c for c in story.run_verdicts if c.record_id == r.record_id]
+        lines.extend(_result_lines(r, notes, db_hint, changes))
         lines.append("")
         if r.notification_key:
             used.add(r.notification_key)

@@ -11,11 +11,16 @@ from uvqc.spectra.indices import indices_of
 
 def apply_method(method: Method, result: ResultMessage) -> tuple[Finding, ...]:
     """Run every rule of a method that applies to the result's sampleType, then drop
-    findings suppressed by another that fired."""
+    findings suppressed by another that fired. In a calibrated run (a `[run]` method and a
+    `batchId`) the run's own calibration replaces the fixed `outside_calibration_range`
+    (docs/RUNS.md)."""
     fired: dict[str, Finding] = {}
     kind = result.sample_type
+    calibrated = method.run is not None and result.batch_id is not None
     for call in method.rules:
         if kind not in call.applies_to:  # a blank is not judged against the calibration curve
+            continue
+        if calibrated and call.name == "outside_calibration_range":
             continue
         finding = call.func(result, **call.params)
         if finding is not None:

@@ -36,8 +36,9 @@ from pydantic import TypeAdapter, ValidationError
 from uvqc.core.models import SampleType
 from uvqc.core.rules import REGISTRY, Rule, spec_of
 from uvqc.errors import MethodError
+from uvqc.runs.config import RunConfig, run_config_from_mapping
 
-_TOP_LEVEL_KEYS = {"name", "description", "rules", "suppress"}
+_TOP_LEVEL_KEYS = {"name", "description", "rules", "suppress", "run"}
 # A method file is a page of settings (the commented example is 2 KiB): 64 KiB is generous,
 # and bounds what a mistaken or hostile file can cost to parse.
 METHOD_FILE_MAX_BYTES = 64 * 1024
@@ -85,6 +86,7 @@ class Method:
     suppress: Mapping[str, frozenset[str]] = field(default_factory=dict)
     description: str = ""
     source: str = "built-in"
+    run: RunConfig | None = None  # the [run] section: run-level QC (uvqc.runs)
 
 
 def rule_parameters(name: str) -> dict[str, inspect.Parameter]:
@@ -211,8 +213,9 @@ def method_from_mapping(data: Any, *, source: str = "built-in") -> Method:
             f"{source}: the name {name!r} is reserved for the built-in method "
             "(results select it by that name): choose another name"
         )
-    rules = data.get("rules")
-    if not isinstance(rules, Mapping) or not rules:
+    run = run_config_from_mapping(name, data["run"]) if "run" in data else None
+    rules = data.get("rules", {} if run is not None else None)
+    if not isinstance(rules, Mapping) or (not rules and run is None):
         raise MethodError(f"method {name!r} ({source}): `rules` must list at least one rule")
     calls = []
     for rname, params in rules.items():
@@ -237,7 +240,7 @@ def method_from_mapping(data: Any, *, source: str = "built-in") -> Method:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise MethodError(f"method {name!r}: `description` must be text")
-    return Method(name, tuple(calls), suppress, description, source)
+    return Method(name, tuple(calls), suppress, description, source, run)
 
 
 def _read_limited(path: Path) -> str:

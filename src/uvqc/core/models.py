@@ -84,6 +84,9 @@ Identifier = Annotated[
 ]
 FiniteFloat = Annotated[float, BeforeValidator(_finite_number), Field(allow_inf_nan=False)]
 PositiveFloat = Annotated[FiniteFloat, Field(gt=0)]
+NonNegativeFloat = Annotated[FiniteFloat, Field(ge=0)]
+# A position in a run: a JSON integer (not 3.0, "3" or true), 1 .. 1,000,000.
+Position = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 
 
 class Spectrum(BaseModel):
@@ -125,6 +128,15 @@ class ResultMessage(BaseModel):
     # Spectra (docs/SPECTRA.md): the cuvette's path length and the dissolved organic carbon.
     path_length_cm: PositiveFloat | None = Field(default=None, alias="pathLengthCm")
     doc_mg_l: PositiveFloat | None = Field(default=None, alias="docMgL")
+    # -- analytical runs (uvqc.runs, docs/RUNS.md): all optional ---------------------------
+    sequence: Position | None = None
+    batch_size: Position | None = Field(default=None, alias="batchSize")
+    analyte: Identifier | None = None
+    units: Identifier = "mg/L"
+    nominal: NonNegativeFloat | None = None
+    duplicate_of: Identifier | None = Field(default=None, alias="duplicateOf")
+    spike_of: Identifier | None = Field(default=None, alias="spikeOf")
+    spike_added: PositiveFloat | None = Field(default=None, alias="spikeAdded")
 
     @model_validator(mode="before")
     @classmethod
@@ -154,6 +166,14 @@ _DESCRIPTIONS = {
     "spectrum": "A full scan: wavelengths and absorbances, two arrays of equal length.",
     "pathLengthCm": "The cuvette's optical path length, in cm (default 1).",
     "docMgL": "Dissolved organic carbon of the sample, in mg C/L (for SUVA254).",
+    "sequence": "Position in the run (`batchId`), an integer >= 1.",
+    "batchSize": "Number of positions in the run, when the sender knows it.",
+    "analyte": "What is measured, e.g. nitrate-N.",
+    "units": "Concentration units of `nominal` and `spikeAdded` (default mg/L).",
+    "nominal": "True concentration of a calibration_standard or check_standard, in units.",
+    "duplicateOf": "For a duplicate: the sampleId of the original in the same run.",
+    "spikeOf": "For a spike: the sampleId of the unspiked sample in the same run.",
+    "spikeAdded": "For a spike: the concentration added, in units.",
 }
 
 
@@ -190,7 +210,16 @@ def result_schema() -> dict[str, Any]:
     for name, text in _DESCRIPTIONS.items():
         props[name]["description"] = text
     # Identifiers: no control characters and not blank, as `_identifier` checks.
-    for name in ("sampleId", "method", "batchId", "instrumentId"):
+    for name in (
+        "sampleId",
+        "method",
+        "batchId",
+        "instrumentId",
+        "analyte",
+        "units",
+        "duplicateOf",
+        "spikeOf",
+    ):
         for branch in [props[name], *props[name].get("anyOf", [])]:
             if branch.get("type") == "string":
                 branch["pattern"] = _IDENTIFIER_PATTERN

@@ -23,6 +23,7 @@ from uvqc.adapters.sqlite import (
 )
 from uvqc.adapters.sqlite.db import connect_readonly
 from uvqc.adapters.sqlite.meta import bind_channel, refuse_other_channel
+from uvqc.adapters.sqlite.runs import SqliteRunStore
 from uvqc.adapters.sqlite.windows import SqliteWindows
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.breaker import BreakerPolicy, CircuitBreaker
@@ -148,6 +149,13 @@ class Runtime:
     channel_bound: bool = False
     housekeeping_seconds: float = 3600.0  # 0: never
     ledger_retention: timedelta = field(default=timedelta(days=90))
+    runs: SqliteRunStore | None = None  # analytical runs, on the worker's connection
+
+    def __post_init__(self) -> None:
+        if self.runs is None:
+            self.runs = SqliteRunStore(
+                self.db.work_conn, self.methods, quiet_seconds=self.settings.run_quiet_seconds
+            )
 
     @classmethod
     def from_settings(

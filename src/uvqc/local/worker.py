@@ -31,8 +31,9 @@ from uvqc.adapters.sqlite.queue import Message
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import DatabaseBusyError, InfrastructureError
 from uvqc.local.runtime import Runtime
-from uvqc.pipeline.check import Incoming, judge_batch, message_ids, record_batch
+from uvqc.pipeline.check import Incoming, judge_batch, message_ids, publish_notices, record_batch
 from uvqc.pipeline.notify import Delivery, Outcome, notify_batch
+from uvqc.runs.notices import RunArrival
 
 log = logging.getLogger("uvqc.local.worker")
 
@@ -100,6 +101,7 @@ class Worker:
         self.housekeeping_due: float | None = (
             time.monotonic() if "check" in stages and runtime.housekeeping_seconds > 0 else None
         )
+        self._last_finalise = float("-inf")
 
     def check_once(self) -> int:
         """One intake batch; returns how many messages were received."""
@@ -117,10 +119,12 @@ class Worker:
             )
             for m in messages
         ]
-        records = judge_batch(incoming, methods=self.rt.methods)
+        arrivals: list[RunArrival] = []
+        records = judge_batch(incoming, methods=self.rt.methods, arrivals=arrivals)
         # One unit of work: records, notification requests and the intake deletes commit
         # together (one fsync per batch instead of three, and nothing half-done on a crash);
-        # judging happens before, so the write lock is held only for the writes.
+        # judging happens before, so the write lock is held only for the writes. Runs are
+        # evaluated inside it: two workers never decide on one run at once.
         with transaction(db.work_conn):
             outcome = record_batch(
                 records,
@@ -129,6 +133,8 @@ class Worker:
                 windows=db.windows,
                 window=self.rt.window,
                 ids=message_ids(incoming),
+                runs=self.rt.runs,
+                arrivals=arrivals,
             )
             failed = set(outcome.failed)
             settled = failed | set(outcome.dead)
@@ -156,6 +162,23 @@ class Worker:
         )
         self._count(done)
         return len(messages)
+
+    def finalise_once(self, now: datetime | None = None) -> int:
+        """Finalise runs quiet for UVQC_RUN_QUIET_SECONDS (checked at most once a second);
+        returns how many run notices were queued."""
+        runs = self.rt.runs
+        clock = time.monotonic()
+        if runs is None or (now is None and clock - self._last_finalise < 1.0):
+            return 0
+        self._last_finalise = clock
+        db = self.rt.db
+        moment = now or datetime.now(UTC)
+        if not runs.quiet_due(now=moment):
+            return 0
+        with transaction(db.work_conn):
+            notices = runs.finalise_quiet(now=moment)
+            publish_notices(notices, runs=runs, notify=db.notify_port)
+        return len(notices)
 
     def notify_once(self) -> int:
         """One notify batch; returns how many messages were received."""
@@ -245,6 +268,7 @@ class Worker:
         handled = 0
         if "check" in self.stages:
             handled += self.check_once()
+            handled += self.finalise_once()
         if "notify" in self.stages:
             handled += self.notify_once()
         return handled

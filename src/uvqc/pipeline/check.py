@@ -21,9 +21,10 @@ from uvqc.core.methods import MethodBook
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import InfrastructureError, UnstorableRecords
 from uvqc.pipeline.identity import DEFAULT_WINDOW, WindowIndex, read_content
-from uvqc.pipeline.ports import NotificationQueue, RecordStore
+from uvqc.pipeline.ports import NotificationQueue, RecordStore, RunStore
 from uvqc.pipeline.records import NotificationRequest, ResultRecord, source_text, utcnow
 from uvqc.pipeline.submission import Oversized, record_id_for
+from uvqc.runs.notices import RunArrival, arrival_for
 
 log = logging.getLogger("uvqc.pipeline.check")
 
@@ -59,8 +60,10 @@ def judge_batch(
     *,
     methods: MethodBook,
     clock: Callable[[], datetime] = utcnow,
+    arrivals: list[RunArrival] | None = None,
 ) -> list[ResultRecord]:
-    """The pure half of the stage: a record (verdict, findings, raw payload) per message."""
+    """The pure half of the stage: a record (verdict, findings, raw payload) per message.
+    Results of runs judged with a `[run]` method are also appended to `arrivals`."""
     records: list[ResultRecord] = []
     checked_at = clock()
     for msg in messages:
@@ -93,6 +96,10 @@ def judge_batch(
         if msg.oversized is not None:
             record = replace(record, raw_truncated=True, raw_bytes=msg.oversized.size)
         records.append(record)
+        if arrivals is not None and message is not None and message.batch_id is not None:
+            arrival = arrival_for(message, record, methods)
+            if arrival is not None:
+                arrivals.append(arrival)
         # Flagged and rejected results at INFO; passes at DEBUG: they are in the records,
         # and on AWS a line per passing result was the largest CloudWatch Logs cost.
         log.log(
@@ -147,12 +154,22 @@ def record_batch(
     windows: WindowIndex,
     window: timedelta = DEFAULT_WINDOW,
     ids: dict[str, list[str]] | None = None,
+    runs: RunStore | None = None,
+    arrivals: Sequence[RunArrival] = (),
+    clock: Callable[[], datetime] = utcnow,
 ) -> CheckOutcome:
     """The durable half: give flagged and rejected records their notification keys (window
-    index), store every record, then queue a notification request for each flagged or
-    rejected one. Failed (and dead) message ids are for the transport to redeliver (or
-    dead-letter); `ids` maps record ids to message ids (`message_ids`), where they differ."""
+    index), store every record, queue a notification request for each flagged or rejected
+    one, then update the runs of `arrivals` and queue their decisions. Failed (and dead)
+    message ids are for the transport to redeliver (or dead-letter); `ids` maps record ids
+    to message ids (`message_ids`), where they differ."""
     outcome = _record_batch(records, store=store, notify=notify, windows=windows, window=window)
+    stored = {r.record_id for r in outcome.records}
+    tracked = [a for a in arrivals if a.result.record_id in stored]
+    if runs is not None and tracked:
+        failed_runs = track_runs(tracked, runs=runs, notify=notify, now=clock())
+        lost = {a.result.record_id for a in tracked if a.batch_id in failed_runs}
+        outcome.failed = [r.record_id for r in records if r.record_id in lost | set(outcome.failed)]
     if ids:
         outcome.failed = [m for r in outcome.failed for m in ids.get(r, [r])]
         outcome.dead = {m: why for r, why in outcome.dead.items() for m in ids.get(r, [r])}
@@ -203,6 +220,36 @@ def _record_batch(
     return outcome
 
 
+def track_runs(
+    arrivals: Sequence[RunArrival], *, runs: RunStore, notify: NotificationQueue, now: datetime
+) -> set[str]:
+    """Update the runs of these arrivals and queue the decisions to announce; returns the
+    batchIds whose update or notices failed (their messages are redelivered, and the run
+    store hands unconfirmed notices out again)."""
+    batches = {a.batch_id for a in arrivals}
+    try:
+        notices = runs.track(arrivals, now=now)
+    except InfrastructureError:
+        log.exception("could not update %d run(s); their results will be retried", len(batches))
+        return batches
+    return publish_notices(notices, runs=runs, notify=notify)
+
+
+def publish_notices(
+    notices: Sequence[NotificationRequest], *, runs: RunStore, notify: NotificationQueue
+) -> set[str]:
+    """Queue run notices and confirm those queued; the batchIds of those that were not."""
+    if not notices:
+        return set()
+    try:
+        failed = notify.publish(notices)
+    except InfrastructureError:
+        log.exception("could not queue %d run notice(s)", len(notices))
+        failed = {n.record_id for n in notices}
+    runs.confirm([n for n in notices if n.record_id not in failed])
+    return {(n.run or {}).get("batchId", "") for n in notices if n.record_id in failed}
+
+
 def check_batch(
     messages: Sequence[Incoming],
     *,
@@ -211,10 +258,13 @@ def check_batch(
     notify: NotificationQueue,
     windows: WindowIndex,
     window: timedelta = DEFAULT_WINDOW,
+    runs: RunStore | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> CheckOutcome:
-    """Judge, record and queue notifications for every message of a batch."""
-    records = judge_batch(messages, methods=methods, clock=clock)
+    """Judge, record and queue notifications for every message of a batch (and, with a run
+    store, update runs and queue their decisions)."""
+    arrivals: list[RunArrival] = []
+    records = judge_batch(messages, methods=methods, clock=clock, arrivals=arrivals)
     return record_batch(
         records,
         store=store,
@@ -222,4 +272,7 @@ def check_batch(
         windows=windows,
         window=window,
         ids=message_ids(messages),
+        runs=runs,
+        arrivals=arrivals,
+        clock=clock,
     )

@@ -194,7 +194,11 @@ def compose(
 ) -> Email:
     """The e-mail for a request. Subject and X-UVQC-Sample-Id name the sample; without a
     readable sample ID there is no X-UVQC-Sample-Id header and the Subject names the source.
-    `trace_options` (` --db PATH`, ` --aws`) completes the trace command in the body."""
+    `trace_options` (` --db PATH`, ` --aws`) completes the trace command in the body.
+    A run decision: Subject "Run <batchId>: <decision>", its body lists the affected
+    samples."""
+    if request.run is not None:
+        return _run_email(request, mail_from, mail_to, subject_prefix)
     what = "Rejected result" if request.verdict is Verdict.REJECT else "Data Quality Issue"
     headers = [
         ("Subject", header_safe(f"{subject_prefix}{what} {_subject_who(request)}", 400)),
@@ -215,3 +219,23 @@ def compose(
     if request.correlation_id:
         headers.append(("X-UVQC-Correlation-Id", header_safe(request.correlation_id)))
     return Email(tuple(headers), _body(request, trace_options))
+
+
+def _run_email(
+    request: NotificationRequest, mail_from: str, mail_to: Sequence[str], subject_prefix: str
+) -> Email:
+    """A run decision's e-mail (uvqc.runs.notices composed subject and body)."""
+    run = request.run or {}
+    headers = [
+        ("Subject", header_safe(f"{subject_prefix}{run.get('subject', 'Run decision')}", 400)),
+        ("From", mail_from),  # validated address lists (settings): no control characters
+        ("To", ", ".join(mail_to)),
+        ("Message-ID", message_id(request.key, mail_from)),
+        ("Date", format_datetime(request.received_at)),
+        ("X-UVQC-Batch-Id", header_safe(str(run.get("batchId", "")))),
+        ("X-UVQC-Run-Decision", header_safe(str(run.get("code", "")))),
+        ("X-UVQC-Notification-Key", header_safe(request.key)),
+        ("X-UVQC-Verdict", request.verdict.value),
+    ]
+    lines = [*str(run.get("body", "")).splitlines(), f"Notification key: {request.key}"]
+    return Email(tuple(headers), "\n".join(lines) + "\n")

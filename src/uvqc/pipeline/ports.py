@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from uvqc.pipeline.email import Email
 from uvqc.pipeline.records import (
@@ -19,12 +19,28 @@ from uvqc.pipeline.records import (
     ResultRecord,
 )
 
+if TYPE_CHECKING:
+    from uvqc.runs.notices import RunArrival
+
 
 class RecordStore(Protocol):
     """Durable results: one record per received message, idempotent by record_id."""
 
     def save_results(self, records: Sequence[ResultRecord]) -> None:
         """Store (or overwrite, on redelivery) every record; InfrastructureError on failure."""
+        ...
+
+
+class RunStore(Protocol):
+    """Analytical runs (uvqc.runs): results by run, decisions, announced run notices."""
+
+    def track(self, arrivals: Sequence[RunArrival], *, now: datetime) -> list[NotificationRequest]:
+        """Store the arrivals, re-evaluate their runs, and return the run decisions to
+        announce (with earlier ones not yet confirmed); InfrastructureError on failure."""
+        ...
+
+    def confirm(self, requests: Sequence[NotificationRequest]) -> None:
+        """These run notices are on the notify queue: do not return them again."""
         ...
 
 

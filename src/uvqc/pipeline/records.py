@@ -211,6 +211,9 @@ class NotificationRequest:
     correlation_id: str | None = None
     source: str | None = None
     context: tuple[tuple[str, str], ...] = ()
+    # A run decision (uvqc.runs.notices): batchId, code, anchor, affected, positions,
+    # subject, body. None for a result's notification.
+    run: dict[str, Any] | None = None
 
     @classmethod
     def for_record(cls, record: ResultRecord) -> NotificationRequest:
@@ -246,6 +249,8 @@ class NotificationRequest:
             data["source"] = self.source
         if self.context:
             data["context"] = dict(self.context)
+        if self.run is not None:
+            data["run"] = self.run
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -264,6 +269,7 @@ class NotificationRequest:
             correlation_id=data.get("correlationId"),
             source=data.get("source"),
             context=tuple((str(k), str(v)) for k, v in dict(context).items()),
+            run=data.get("run"),
         )
 
 

@@ -142,6 +142,53 @@ _MIGRATIONS: dict[int, str] = {
         sha256       TEXT    NOT NULL
     );
     """,
+    # 5: analytical runs (uvqc.runs, adapters/sqlite/runs.py, docs/RUNS.md)
+    5: """
+    CREATE TABLE runs (
+        batch_id     TEXT PRIMARY KEY,
+        method       TEXT NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'open',
+        verdict      TEXT NOT NULL DEFAULT 'pass',
+        positions    INTEGER NOT NULL DEFAULT 0,
+        batch_size   INTEGER,
+        first_at     TEXT NOT NULL,
+        last_at      REAL NOT NULL,
+        finalised_at TEXT,
+        version      INTEGER NOT NULL DEFAULT 0,
+        decision     TEXT
+    );
+    CREATE INDEX runs_open ON runs (status, last_at);
+
+    CREATE TABLE run_results (
+        batch_id  TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        result    TEXT NOT NULL,
+        PRIMARY KEY (batch_id, record_id)
+    );
+
+    CREATE TABLE run_verdicts (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id TEXT NOT NULL,
+        batch_id  TEXT NOT NULL,
+        sample_id TEXT,
+        at        TEXT NOT NULL,
+        verdict   TEXT NOT NULL,
+        findings  TEXT NOT NULL
+    );
+    CREATE INDEX run_verdicts_sample ON run_verdicts (sample_id);
+
+    CREATE TABLE run_notices (
+        key        TEXT PRIMARY KEY,
+        batch_id   TEXT NOT NULL,
+        anchor     TEXT NOT NULL,
+        code       TEXT NOT NULL,
+        affected   TEXT NOT NULL,
+        request    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        published  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX run_notices_batch ON run_notices (batch_id);
+    """,
     # Submissions (n8c): where each queued result came from and its stable identity, the
     # run that queued it, and every submission ever queued, so a re-run skips what was sent.
     7: """

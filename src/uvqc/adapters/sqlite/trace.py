@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from uvqc.adapters.sqlite.ledger import SqliteLedger
+from uvqc.adapters.sqlite.runs import verdicts_for_sample
 from uvqc.adapters.sqlite.store import SqliteStore
 from uvqc.pipeline.records import NotificationRecord, ResultRecord
+from uvqc.runs.report import VerdictChange
 
 
 class SqliteTrace:
@@ -26,3 +28,7 @@ class SqliteTrace:
 
     def results_for_key(self, key: str) -> list[ResultRecord]:
         return self.store.results_for_key(key)
+
+    def run_verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
+        """How run QC changed the verdicts of the sample's results (docs/RUNS.md)."""
+        return verdicts_for_sample(self.store.conn, sample_id)

@@ -1,0 +1,451 @@
+"""RunStore on DynamoDB: one item collection per run in the runs table, the same decisions
+as the SQLite run store (uvqc.runs does the deciding; this module only keeps state).
+
+Items (key `batchId` + `sk`):
+- `sk = "RUN"`: the run: method, status, lastAt (epoch seconds of the last arrival),
+  version, the latest decision document; `openSince`/`runStatus` only while open (the
+  sparse GSI `openRuns` (runStatus, lastAt) finds quiet runs without a scan).
+- `sk = "R#<recordId>"`: a result of the run (idempotent put: a redelivery rewrites it).
+- `sk = "N#<notification key>"`: an announced decision (anchor, affected, the request,
+  `published`).
+- `sk = "V#<version>#<recordId>"`: a change of a result's run verdict (history).
+
+Concurrency: every evaluation reads the whole collection with a consistent Query, decides,
+and commits the run item (condition: the version it read) together with its new notices
+in one TransactWriteItems. Two check invocations holding results of one run can both
+evaluate, but only one commits per version; the other re-reads (now with the winner's
+results) and decides again. So no two decisions are taken on the same version, and a
+notice key is written once (condition: attribute_not_exists). Notices are handed out
+until `confirm` marks them published (after SendMessageBatch to the notify queue), so a
+crash between the commit and the publish re-sends them on redelivery; the notify
+ledger drops a repeated key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from uvqc.adapters.boto import describe, error_code
+from uvqc.core.methods import MethodBook
+from uvqc.errors import InfrastructureError
+from uvqc.pipeline.records import NotificationRequest, iso
+from uvqc.runs.evaluate import RunResult, evaluate_run
+from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
+from uvqc.runs.report import (
+    RunSummary,
+    VerdictChange,
+    decision_document,
+    empty_document,
+    summary_from_decision,
+)
+
+log = logging.getLogger("uvqc.adapters.dynamodb_runs")
+SDK_ERRORS = (BotoCoreError, ClientError)
+RUN = "RUN"
+OPEN = "open"
+OPEN_INDEX = "openRuns"
+SAMPLE_INDEX = "bySample"  # sparse: only the V# (verdict change) items carry sampleId
+TRANSACT_ITEMS = 100  # TransactWriteItems limit per request
+BATCH_ITEMS = 25  # BatchWriteItem limit per request
+# DynamoDB's item size limit is 400 KB; the run item holds the decision document (about
+# 200 bytes per position), so a run of more than ~1,500 positions does not fit.
+ITEM_LIMIT_BYTES = 400 * 1024
+RUN_ITEM_BUDGET = ITEM_LIMIT_BYTES - 8 * 1024  # the other attributes of the run item
+NOTICE_LEASE_SECONDS = 120  # > check timeout (30 s): the committer queues its notices first
+RACES = 8  # re-evaluations after losing a version race before giving up
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+class DynamoRunStore:
+    """RunStore + `uvqc runs --aws` reads on the runs table."""
+
+    def __init__(
+        self, client: Any, table: str, methods: MethodBook, *, quiet_seconds: float = 900.0
+    ) -> None:
+        self._db = client
+        self._table = table
+        self.methods = methods
+        self.quiet_seconds = quiet_seconds
+
+    # -- the port ---------------------------------------------------------------------
+
+    def track(self, arrivals: Sequence[RunArrival], *, now: datetime) -> list[NotificationRequest]:
+        by_batch: dict[str, list[RunArrival]] = {}
+        for a in arrivals:
+            by_batch.setdefault(a.batch_id, []).append(a)
+        pending: list[NotificationRequest] = []
+        for batch_id in sorted(by_batch):
+            items = by_batch[batch_id]
+            self._batch_write(
+                [
+                    {
+                        "batchId": _s(batch_id),
+                        "sk": _s(f"R#{a.result.record_id}"),
+                        "result": _s(json.dumps(a.result.to_dict(), separators=(",", ":"))),
+                    }
+                    for a in items
+                ]
+            )
+            pending += self._evaluate(batch_id, items[0].method, now, arrival=True)
+        return pending
+
+    def confirm(self, requests: Sequence[NotificationRequest]) -> None:
+        for request in requests:
+            batch_id = (request.run or {}).get("batchId", "")
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key={"batchId": _s(batch_id), "sk": _s(f"N#{request.key}")},
+                    UpdateExpression="SET published = :t",
+                    ExpressionAttributeValues={":t": {"BOOL": True}},
+                )
+            except SDK_ERRORS as exc:
+                raise InfrastructureError(f"runs table UpdateItem failed: {describe(exc)}") from exc
+
+    def finalise_quiet(self, *, now: datetime) -> list[NotificationRequest]:
+        """Finalise open runs quiet for `quiet_seconds` (sparse GSI `openRuns`)."""
+        limit = now.timestamp() - self.quiet_seconds
+        pending: list[NotificationRequest] = []
+        for item in self._query(
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression="runStatus = :open AND lastAt <= :limit",
+            ExpressionAttributeValues={":open": _s(OPEN), ":limit": _n(limit)},
+        ):
+            batch_id, method = item["batchId"]["S"], item["method"]["S"]
+            if method in self.methods:  # a function without the run's method leaves it
+                pending += self._evaluate(batch_id, method, now, final=True)
+        return pending
+
+    # -- evaluation -------------------------------------------------------------------
+
+    def _evaluate(
+        self,
+        batch_id: str,
+        method: str,
+        now: datetime,
+        *,
+        final: bool = False,
+        arrival: bool = False,
+    ) -> list[NotificationRequest]:
+        for _ in range(RACES):
+            items = list(
+                self._query(
+                    KeyConditionExpression="batchId = :b",
+                    ExpressionAttributeValues={":b": _s(batch_id)},
+                    ConsistentRead=True,
+                )
+            )
+            committed = self._decide(batch_id, method, items, now, final=final, arrival=arrival)
+            if committed is not None:
+                return committed
+        raise InfrastructureError(f"run {batch_id}: lost {RACES} version races; retry later")
+
+    def _decide(
+        self,
+        batch_id: str,
+        method: str,
+        items: list[Mapping[str, Any]],
+        now: datetime,
+        *,
+        final: bool,
+        arrival: bool,
+    ) -> list[NotificationRequest] | None:
+        """One evaluation; None when another writer committed first."""
+        header = next((i for i in items if i["sk"]["S"] == RUN), None)
+        if header is not None:
+            method = header["method"]["S"]
+            final = final or header.get("status", {}).get("S") == "final"
+        if method not in self.methods:
+            log.warning("run %s: its method %r is not loaded here; not evaluated", batch_id, method)
+            return []
+        config = self.methods[method].run  # None: the run only lists its results
+        results = [
+            RunResult.from_dict(json.loads(i["result"]["S"]))
+            for i in items
+            if i["sk"]["S"].startswith("R#")
+        ]
+        notices = sorted(
+            (i for i in items if i["sk"]["S"].startswith("N#")),
+            key=lambda i: (int(i["version"]["N"]), i["sk"]["S"]),
+        )
+        announced = {i["anchor"]["S"]: tuple(json.loads(i["affected"]["S"])) for i in notices}
+        known = {i["sk"]["S"][2:] for i in notices}
+        decision = evaluate_run(results, config, batch_id=batch_id, final=final)
+        document = decision_document(decision, method, config)
+        version = int(header["version"]["N"]) if header is not None else 0
+        fresh = [
+            r
+            for r in requests_for(decision, announced, method=method, decided_at=now)
+            if r.key not in known
+        ]
+        lease_until = now.timestamp() + NOTICE_LEASE_SECONDS
+        last_at = float(header["lastAt"]["N"]) if header is not None else 0.0
+        if arrival:
+            last_at = max(last_at, now.timestamp())
+        text = json.dumps(document, separators=(",", ":"))
+        if len(text.encode()) > RUN_ITEM_BUDGET:
+            raise InfrastructureError(
+                f"run {batch_id}: its decision ({len(text.encode())} bytes for "
+                f"{len(results)} results) exceeds DynamoDB's 400 KB item limit; split the run "
+                "into batches of at most ~1,500 positions"
+            )
+        run_item: dict[str, Any] = {
+            "batchId": _s(batch_id),
+            "sk": _s(RUN),
+            "method": _s(method),
+            "status": _s(decision.status),
+            "verdict": _s(decision.verdict),
+            "lastAt": _n(last_at),
+            "version": _n(version + 1),
+            "decision": _s(text),
+            "firstAt": header["firstAt"] if header is not None else _s(iso(now)),
+        }
+        if decision.status != "final":
+            run_item["runStatus"] = _s(OPEN)
+        condition = (
+            {"ConditionExpression": "attribute_not_exists(sk)"}
+            if header is None
+            else {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": _n(version)},
+            }
+        )
+        writes: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table, "Item": run_item, **condition}}
+        ]
+        for request in fresh[: TRANSACT_ITEMS - 1]:
+            run = request.run or {}
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "batchId": _s(batch_id),
+                            "sk": _s(f"N#{request.key}"),
+                            "anchor": _s(str(run.get("anchor", ""))),
+                            "code": _s(str(run.get("code", ""))),
+                            "affected": _s(json.dumps(run.get("affected", []))),
+                            "request": _s(request.to_json()),
+                            "published": {"BOOL": False},
+                            "leaseUntil": _n(lease_until),
+                            "version": _n(version + 1),
+                        },
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                }
+            )
+        # Notices another writer committed but never confirmed (it died before queueing
+        # them) are taken over once their lease ran out, under a condition on that lease.
+        orphans = [
+            i
+            for i in notices
+            if not i.get("published", {}).get("BOOL", False)
+            and float(i.get("leaseUntil", {"N": "0"})["N"]) <= now.timestamp()
+        ][: TRANSACT_ITEMS - len(writes)]
+        for i in orphans:
+            writes.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"batchId": i["batchId"], "sk": i["sk"]},
+                        "UpdateExpression": "SET leaseUntil = :next",
+                        "ConditionExpression": "leaseUntil = :old",
+                        "ExpressionAttributeValues": {
+                            ":next": _n(lease_until),
+                            ":old": i.get("leaseUntil", {"N": "0"}),
+                        },
+                    }
+                }
+            )
+        try:
+            self._db.transact_write_items(TransactItems=writes)
+        except ClientError as exc:
+            if error_code(exc) in (
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            ):
+                return None  # another writer committed this version first: decide again
+            raise InfrastructureError(
+                f"runs table TransactWriteItems failed: {describe(exc)}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise InfrastructureError(
+                f"runs table TransactWriteItems failed: {describe(exc)}"
+            ) from exc
+        self._history(batch_id, header, result_verdicts(decision), results, version + 1, now)
+        return [NotificationRequest.from_json(i["request"]["S"]) for i in orphans] + fresh
+
+    def _history(
+        self,
+        batch_id: str,
+        header: Mapping[str, Any] | None,
+        verdicts: Mapping[str, tuple[str, tuple[str, ...]]],
+        results: list[RunResult],
+        version: int,
+        now: datetime,
+    ) -> None:
+        """V# items for results whose run verdict changed (idempotent per version)."""
+        before: dict[str, tuple[str, tuple[str, ...]]] = {}
+        if header is not None:
+            document = json.loads(header["decision"]["S"])
+            for record_id, (verdict, codes) in document.get("meta", {}).get("verdicts", {}).items():
+                before[record_id] = (verdict, tuple(codes))
+        by_record = {r.record_id: r for r in results}
+        items = []
+        for record_id, (verdict, codes) in verdicts.items():
+            own = by_record[record_id]
+            old = before.get(record_id, (own.verdict, own.findings))
+            if old == (verdict, codes):
+                continue
+            items.append(
+                {
+                    "batchId": _s(batch_id),
+                    "sk": _s(f"V#{version:010d}#{record_id}"),
+                    "recordId": _s(record_id),
+                    "sampleId": _s(own.sample_id),
+                    "at": _s(iso(now)),
+                    "verdict": _s(verdict),
+                    "findings": _s(json.dumps(list(codes))),
+                }
+            )
+        self._batch_write(items)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def list_runs(self) -> list[RunSummary]:
+        summaries = []
+        for item in self._scan_runs():
+            decision = json.loads(item["decision"]["S"]) if "decision" in item else None
+            summaries.append(
+                summary_from_decision(
+                    item["batchId"]["S"],
+                    item["method"]["S"],
+                    decision,
+                    datetime.fromtimestamp(float(item["lastAt"]["N"]), UTC),
+                    item.get("status", {}).get("S", "open"),
+                )
+            )
+        return sorted(summaries, key=lambda s: (s.last_at, s.batch_id))
+
+    def show(self, batch_id: str) -> dict[str, Any] | None:
+        try:
+            response = self._db.get_item(
+                TableName=self._table,
+                Key={"batchId": _s(batch_id), "sk": _s(RUN)},
+                ConsistentRead=True,
+            )
+        except SDK_ERRORS as exc:
+            raise InfrastructureError(f"runs table GetItem failed: {describe(exc)}") from exc
+        item = response.get("Item")
+        if item is None:
+            return None
+        if "decision" not in item:
+            return empty_document(batch_id, item["method"]["S"], item["status"]["S"])
+        document: dict[str, Any] = json.loads(item["decision"]["S"])
+        return document
+
+    def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
+        """The run verdict changes of a sample's results (sparse GSI `bySample`)."""
+        items = self._query(
+            IndexName=SAMPLE_INDEX,
+            KeyConditionExpression="sampleId = :s",
+            ExpressionAttributeValues={":s": _s(sample_id)},
+        )
+        changes = [
+            VerdictChange(
+                i["recordId"]["S"],
+                i["batchId"]["S"],
+                datetime.fromisoformat(i["at"]["S"].replace("Z", "+00:00")),
+                i["verdict"]["S"],
+                tuple(json.loads(i["findings"]["S"])),
+            )
+            for i in items
+        ]
+        return sorted(changes, key=lambda c: (c.at, c.record_id))
+
+    # -- SDK plumbing -----------------------------------------------------------------
+
+    def _query(self, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
+        kwargs["TableName"] = self._table
+        while True:
+            try:
+                page = self._db.query(**kwargs)
+            except SDK_ERRORS as exc:
+                raise InfrastructureError(f"runs table Query failed: {describe(exc)}") from exc
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _scan_runs(self) -> Iterator[Mapping[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "sk = :run",
+            "ExpressionAttributeValues": {":run": _s(RUN)},
+        }
+        while True:
+            try:
+                page = self._db.scan(**kwargs)
+            except SDK_ERRORS as exc:
+                raise InfrastructureError(f"runs table Scan failed: {describe(exc)}") from exc
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
+        # One item per key per request: BatchWriteItem rejects duplicates (a redelivered
+        # message in the same batch).
+        items = list({(i["batchId"]["S"], i["sk"]["S"]): i for i in items}.values())
+        for start in range(0, len(items), BATCH_ITEMS):
+            pending: dict[str, Any] = {
+                self._table: [
+                    {"PutRequest": {"Item": i}} for i in items[start : start + BATCH_ITEMS]
+                ]
+            }
+            for attempt in range(8):
+                try:
+                    response = self._db.batch_write_item(RequestItems=pending)
+                except SDK_ERRORS as exc:
+                    raise InfrastructureError(
+                        f"runs table BatchWriteItem failed: {describe(exc)}"
+                    ) from exc
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+            if pending:
+                raise InfrastructureError("runs table BatchWriteItem: items left unprocessed")
+
+
+class RunVerdictTrace:
+    """A TraceSource plus run QC's verdict changes, for `uvqc trace --aws`."""
+
+    def __init__(self, source: Any, runs: DynamoRunStore) -> None:
+        self._source = source
+        self._runs = runs
+
+    def results_for_sample(self, sample_id: str) -> list[Any]:
+        found: list[Any] = self._source.results_for_sample(sample_id)
+        return found
+
+    def notifications_for_sample(self, sample_id: str) -> list[Any]:
+        found: list[Any] = self._source.notifications_for_sample(sample_id)
+        return found
+
+    def run_verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
+        return self._runs.verdicts_for_sample(sample_id)

@@ -1,0 +1,290 @@
+"""RunStore on SQLite: the results of each run, its latest decision, the run verdict history
+of each result, and the run decisions announced (tables of migration 5).
+
+Every evaluation happens inside one `BEGIN IMMEDIATE` transaction that also stores the
+arrivals (in the worker, the same transaction as the records and the notify-queue rows), so
+two workers on one file evaluate a run one after the other, each on every result stored so
+far: no conflicting decisions, and a notice's key is inserted once (`run_notices`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from uvqc.adapters.sqlite.db import transaction
+from uvqc.core.methods import MethodBook
+from uvqc.pipeline.records import NotificationRequest, iso
+from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
+from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
+from uvqc.runs.report import (
+    RunSummary,
+    VerdictChange,
+    decision_document,
+    empty_document,
+    summary_from_decision,
+)
+
+log = logging.getLogger("uvqc.adapters.sqlite.runs")
+RUN_CACHE = 32  # runs whose parsed results a store keeps (a worker's batch spans a few)
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class SqliteRunStore:
+    """RunStore on the embedded database."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, methods: MethodBook, *, quiet_seconds: float = 900.0
+    ) -> None:
+        self.conn = conn
+        self.methods = methods
+        self.quiet_seconds = quiet_seconds
+        # Parsed results and the last run verdicts of recently evaluated runs: a result's
+        # row never changes (same record id, same message), and the verdicts are used only
+        # while the run's version matches; so several workers may share the file.
+        self._parsed: OrderedDict[str, dict[str, RunResult]] = OrderedDict()
+        self._verdicts: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    # -- the port ---------------------------------------------------------------------
+
+    def track(self, arrivals: Sequence[RunArrival], *, now: datetime) -> list[NotificationRequest]:
+        """Store arrivals, re-evaluate their runs; return the decisions to announce (with
+        any earlier ones not yet confirmed)."""
+        by_batch: dict[str, list[RunArrival]] = {}
+        for a in arrivals:
+            by_batch.setdefault(a.batch_id, []).append(a)
+        pending: list[NotificationRequest] = []
+        with transaction(self.conn) as c:
+            for batch_id in sorted(by_batch):
+                items = by_batch[batch_id]
+                c.executemany(
+                    "INSERT INTO run_results (batch_id, record_id, result) VALUES (?, ?, ?) "
+                    "ON CONFLICT (batch_id, record_id) DO UPDATE SET result = excluded.result",
+                    [(batch_id, a.result.record_id, _dumps(a.result.to_dict())) for a in items],
+                )
+                known = self._parsed.setdefault(batch_id, {})
+                known.update((a.result.record_id, a.result) for a in items)
+                row = c.execute(
+                    "SELECT method, status FROM runs WHERE batch_id = ?", (batch_id,)
+                ).fetchone()
+                if row is None:
+                    method, status = items[0].method, "open"
+                    c.execute(
+                        "INSERT INTO runs (batch_id, method, first_at, last_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (batch_id, method, iso(now), now.timestamp()),
+                    )
+                else:
+                    method, status = row
+                    c.execute(
+                        "UPDATE runs SET last_at = MAX(last_at, ?) WHERE batch_id = ?",
+                        (now.timestamp(), batch_id),
+                    )
+                pending += self._evaluate(c, batch_id, method, status == "final", now)
+        return pending
+
+    def confirm(self, requests: Sequence[NotificationRequest]) -> None:
+        """These run notices are on the notify queue: never return them again."""
+        if not requests:
+            return
+        with transaction(self.conn) as c:
+            c.executemany(
+                "UPDATE run_notices SET published = 1 WHERE key = ?", [(r.key,) for r in requests]
+            )
+
+    def quiet_due(self, *, now: datetime) -> bool:
+        """Whether an open run has been quiet long enough (a read: no write lock)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT method FROM runs WHERE status = 'open' AND last_at <= ?",
+            (now.timestamp() - self.quiet_seconds,),
+        ).fetchall()
+        return any(m in self.methods for (m,) in rows)
+
+    def finalise_quiet(self, *, now: datetime) -> list[NotificationRequest]:
+        """Finalise open runs without a new result for `quiet_seconds` (also runs an earlier
+        worker left open); return their decisions to announce."""
+        limit = now.timestamp() - self.quiet_seconds
+        pending: list[NotificationRequest] = []
+        with transaction(self.conn) as c:
+            rows = c.execute(
+                "SELECT batch_id, method FROM runs WHERE status = 'open' AND last_at <= ? "
+                "ORDER BY batch_id",
+                (limit,),
+            ).fetchall()
+            for batch_id, method in rows:
+                if method in self.methods:  # a worker without the run's method leaves it
+                    pending += self._evaluate(c, batch_id, method, True, now)
+        return pending
+
+    # -- evaluation -------------------------------------------------------------------
+
+    def _evaluate(
+        self, c: sqlite3.Connection, batch_id: str, method: str, final: bool, now: datetime
+    ) -> list[NotificationRequest]:
+        if method not in self.methods:
+            log.warning(
+                "run %s: its method %r is not loaded here; not evaluated",
+                batch_id,
+                method,
+                extra={"batchId": batch_id},
+            )
+            return []
+        config = self.methods[method].run  # None: the run only lists its results
+        results = self._results(c, batch_id)
+        decision = evaluate_run(results, config, batch_id=batch_id, final=final)
+        self._history(c, batch_id, results, self._previous(c, batch_id), decision, now)
+        announced: dict[str, tuple[str, ...]] = {}
+        for anchor, affected in c.execute(
+            "SELECT anchor, affected FROM run_notices WHERE batch_id = ? ORDER BY rowid",
+            (batch_id,),
+        ):
+            announced[anchor] = tuple(json.loads(affected))
+        for request in requests_for(decision, announced, method=method, decided_at=now):
+            run = request.run or {}
+            c.execute(
+                "INSERT OR IGNORE INTO run_notices (key, batch_id, anchor, code, affected, "
+                "request, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request.key,
+                    batch_id,
+                    run.get("anchor", ""),
+                    run.get("code", ""),
+                    _dumps(run.get("affected", [])),
+                    request.to_json(),
+                    iso(now),
+                ),
+            )
+        c.execute(
+            "UPDATE runs SET status = ?, verdict = ?, positions = ?, batch_size = ?, "
+            "version = version + 1, decision = ?, "
+            "finalised_at = CASE WHEN ? = 'final' THEN COALESCE(finalised_at, ?) END "
+            "WHERE batch_id = ?",
+            (
+                decision.status,
+                decision.verdict,
+                sum(1 for r in decision.results if r.sequence is not None),
+                decision.batch_size,
+                _dumps(decision_document(decision, method, config)),
+                decision.status,
+                iso(now),
+                batch_id,
+            ),
+        )
+        pending = c.execute(
+            "SELECT request FROM run_notices WHERE batch_id = ? AND published = 0 ORDER BY rowid",
+            (batch_id,),
+        ).fetchall()
+        return [NotificationRequest.from_json(r[0]) for r in pending]
+
+    def _results(self, c: sqlite3.Connection, batch_id: str) -> list[RunResult]:
+        known = self._parsed.pop(batch_id, {})
+        current: dict[str, RunResult] = {}
+        for record_id, text in c.execute(
+            "SELECT record_id, result FROM run_results WHERE batch_id = ?", (batch_id,)
+        ):
+            found = known.get(record_id)
+            current[record_id] = found or RunResult.from_dict(json.loads(text))
+        self._parsed[batch_id] = current
+        while len(self._parsed) > RUN_CACHE:
+            self._parsed.popitem(last=False)
+        return list(current.values())
+
+    def _previous(self, c: sqlite3.Connection, batch_id: str) -> dict[str, Any]:
+        """The run verdicts of the previous decision, by record id."""
+        (version,) = c.execute(
+            "SELECT version FROM runs WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        cached = self._verdicts.get(batch_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        (text,) = c.execute("SELECT decision FROM runs WHERE batch_id = ?", (batch_id,)).fetchone()
+        verdicts: dict[str, Any] = (
+            json.loads(text).get("meta", {}).get("verdicts", {}) if text else {}
+        )
+        return verdicts
+
+    def _history(
+        self,
+        c: sqlite3.Connection,
+        batch_id: str,
+        results: list[RunResult],
+        before: dict[str, Any],
+        decision: RunDecision,
+        now: datetime,
+    ) -> None:
+        """Append a history row for each result whose run verdict changed (the previous
+        verdicts are in the previous decision document; a result seen for the first time
+        is compared with its check-time verdict)."""
+        by_record = {r.record_id: r for r in results}
+        rows = []
+        for record_id, (verdict, codes) in result_verdicts(decision).items():
+            own = by_record[record_id]
+            old = before.get(record_id)
+            old_pair = (own.verdict, own.findings) if old is None else (old[0], tuple(old[1]))
+            if old_pair != (verdict, codes):
+                rows.append(
+                    (record_id, batch_id, own.sample_id, iso(now), verdict, _dumps(list(codes)))
+                )
+        (version,) = c.execute(
+            "SELECT version FROM runs WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        self._verdicts[batch_id] = (
+            version + 1,  # the UPDATE of the run that follows bumps it
+            {k: [v, list(f)] for k, (v, f) in result_verdicts(decision).items()},
+        )
+        if len(self._verdicts) > RUN_CACHE:
+            self._verdicts.pop(next(iter(self._verdicts)))
+        if rows:
+            c.executemany(
+                "INSERT INTO run_verdicts (record_id, batch_id, sample_id, at, verdict, "
+                "findings) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    # -- reading ----------------------------------------------------------------------
+
+    def list_runs(self) -> list[RunSummary]:
+        rows = self.conn.execute(
+            "SELECT batch_id, method, status, decision, last_at FROM runs ORDER BY first_at, "
+            "batch_id"
+        ).fetchall()
+        return [
+            summary_from_decision(
+                b, m, json.loads(d) if d else None, datetime.fromtimestamp(t, UTC), s
+            )
+            for b, m, s, d, t in rows
+        ]
+
+    def show(self, batch_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT decision, method, status FROM runs WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row[0] is None:
+            return empty_document(batch_id, row[1], row[2])
+        document: dict[str, Any] = json.loads(row[0])
+        return document
+
+    def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
+        return verdicts_for_sample(self.conn, sample_id)
+
+
+def verdicts_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[VerdictChange]:
+    """The run verdict history of a sample's results, oldest first."""
+    rows = conn.execute(
+        "SELECT record_id, batch_id, at, verdict, findings FROM run_verdicts "
+        "WHERE sample_id = ? ORDER BY id",
+        (sample_id,),
+    ).fetchall()
+    return [
+        VerdictChange(
+            r, b, datetime.fromisoformat(at.replace("Z", "+00:00")), v, tuple(json.loads(f))
+        )
+        for r, b, at, v, f in rows
+    ]

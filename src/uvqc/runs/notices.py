@@ -1,0 +1,188 @@
+"""From results to run decisions to e-mails: what the run stores of each result
+(`arrival_for`), which decisions to announce (`to_announce`), and the notification request
+of one decision (`notice_request`). Pure: the run stores call these inside their writes.
+
+One e-mail per run decision, never one per sample. A decision is named by its anchor (its
+QC sample, gap or block); its notification key is derived from (batchId, code, anchor,
+affected set), so a re-evaluation that reaches the same decision is not e-mailed again, and
+the ledger drops a repeated key anyway. While a run is open a decision is announced once,
+as soon as every position up to the one that makes it certain is present; when the run is
+final, a decision whose affected set changed since it was announced is announced again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from uvqc.core.verdicts import Finding, Severity, Verdict
+from uvqc.pipeline.records import NotificationRequest, ResultRecord
+from uvqc.runs.evaluate import RunDecision, RunFinding, RunResult
+
+if TYPE_CHECKING:
+    from uvqc.core.methods import MethodBook
+    from uvqc.core.models import ResultMessage
+
+RUN_RECORD_PREFIX = "run:"
+
+ACTIONS = {
+    "calibration_failed": "Recalibrate (fresh standards if needed), then re-measure the listed "
+    "samples: they have no reportable concentration.",
+    "check_standard_failed": "Re-run the check standard once; if it fails again, recalibrate "
+    "and re-measure every listed sample (SM 2020 B; EPA 353.2 / 365.1 section 9).",
+    "blank_contamination": "Find the source of contamination (reagents, cuvettes, water), "
+    "then re-measure the listed samples; results at or above 10x the blank stand.",
+    "qc_frequency": "Add the missing check standards, duplicates or spikes and re-measure the "
+    "samples they should have covered.",
+    "run_incomplete": "Send the missing positions (or re-measure them); the run stays "
+    "incomplete until they arrive.",
+    "above_calibration": "Dilute the sample into the calibrated range, re-measure, and send it "
+    "with its dilutionFactor.",
+    "duplicate_rpd": "Check the sample's homogeneity and the cuvette; re-measure both.",
+    "spike_recovery": "Matrix interference: report the unspiked sample's result qualified, or "
+    "re-measure it diluted or by standard addition.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunArrival:
+    """A recorded result that belongs to a run judged with a `[run]` method."""
+
+    batch_id: str
+    method: str
+    result: RunResult
+
+
+def arrival_for(
+    message: ResultMessage | None, record: ResultRecord, methods: MethodBook
+) -> RunArrival | None:
+    """The run result of a recorded message with a `batchId` (None without one). Results of a
+    method without a `[run]` section are listed under their run, not judged by run QC."""
+    method = record.method
+    if message is None or message.batch_id is None or method is None or method not in methods:
+        return None  # (a method not loaded: the result was rejected for it)
+    result = RunResult(
+        record_id=record.record_id,
+        sample_id=message.sample_id,
+        sample_type=message.sample_type.value,
+        absorbance=message.absorbance,
+        received_at=record.received_at,
+        sequence=message.sequence,
+        batch_size=message.batch_size,
+        nominal=message.nominal,
+        dilution_factor=message.dilution_factor or 1.0,
+        duplicate_of=message.duplicate_of,
+        spike_of=message.spike_of,
+        spike_added=message.spike_added,
+        measured_at=message.measured_at,
+        verdict=record.verdict.value,
+        findings=tuple(f.code for f in record.findings),
+    )
+    return RunArrival(message.batch_id, method, result)
+
+
+def notice_key(batch_id: str, finding: RunFinding) -> str:
+    """The notification key of a run decision: (batchId, code, anchor, affected set)."""
+    identity = ["run", batch_id, finding.code, finding.anchor, sorted(finding.affected)]
+    canonical = json.dumps(identity, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def to_announce(
+    decision: RunDecision, announced: Mapping[str, tuple[str, ...]]
+) -> list[RunFinding]:
+    """Ready decisions not announced yet; when final, also those whose affected set changed.
+    `announced` maps an anchor to the affected set last announced for it."""
+    chosen: list[RunFinding] = []
+    for finding in decision.ready():
+        before = announced.get(finding.anchor)
+        if before is None or (decision.status == "final" and before != finding.affected):
+            chosen.append(finding)
+    return chosen
+
+
+def _body(decision: RunDecision, finding: RunFinding, method: str | None) -> str:
+    size = decision.batch_size if decision.batch_size is not None else "unknown"
+    lines = [
+        f"uvqc run QC for run {decision.batch_id}: {finding.code} ({finding.severity}).",
+        "",
+        finding.message,
+        "",
+    ]
+    if finding.affected:
+        lines.append(f"Affected samples ({len(finding.affected)}):")
+        pairs = sorted(zip(finding.positions, finding.affected, strict=False))
+        lines += [f"  position {pos:>4}  {sample}" for pos, sample in pairs]
+        lines.append("")
+    lines += [
+        "What to do:",
+        f"  - {ACTIONS.get(finding.code, 'Review the run before reporting it.')}",
+        "",
+        f"Method:       {method or '-'}",
+        f"Run status:   {decision.status} (positions 1-{decision.prefix} present; "
+        f"batch size {size})",
+        "",
+        f"Full run: uvqc runs show {decision.batch_id}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def notice_request(
+    decision: RunDecision, finding: RunFinding, *, method: str | None, decided_at: datetime
+) -> NotificationRequest:
+    """The notify-queue message of one run decision (an e-mail listing the affected samples)."""
+    key = notice_key(decision.batch_id, finding)
+    verdict_finding = Finding(finding.code, Severity(finding.severity), finding.message)
+    return NotificationRequest(
+        key=key,
+        sample_id=None,
+        record_id=RUN_RECORD_PREFIX + decision.batch_id,
+        verdict=Verdict.FLAG,
+        findings=(verdict_finding,),
+        method=method,
+        received_at=decided_at,
+        run={
+            "batchId": decision.batch_id,
+            "code": finding.code,
+            "anchor": finding.anchor,
+            "affected": list(finding.affected),
+            "positions": list(finding.positions),
+            "subject": f"Run {decision.batch_id}: {finding.code}",
+            "body": _body(decision, finding, method),
+        },
+    )
+
+
+def requests_for(
+    decision: RunDecision,
+    announced: Mapping[str, tuple[str, ...]],
+    *,
+    method: str | None,
+    decided_at: datetime,
+) -> list[NotificationRequest]:
+    return [
+        notice_request(decision, f, method=method, decided_at=decided_at)
+        for f in to_announce(decision, announced)
+    ]
+
+
+def result_verdicts(decision: RunDecision) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """record id -> (run verdict, finding codes) for every sequenced position."""
+    return {
+        r.record_id: (r.verdict, r.findings) for r in decision.results if r.sequence is not None
+    }
+
+
+__all__: Sequence[str] = [
+    "RunArrival",
+    "arrival_for",
+    "notice_key",
+    "notice_request",
+    "requests_for",
+    "result_verdicts",
+    "to_announce",
+]
