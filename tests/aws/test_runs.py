@@ -21,7 +21,7 @@ from uvqc.local.worker import Worker
 from uvqc.runs.report import public
 from uvqc.settings import load_settings
 
-from .conftest import EVENTS, make_queues, make_records_table, unique
+from .conftest import EVENTS, make_ledger_table, make_queues, make_records_table, unique
 from .esm import LambdaContext
 
 AwsFactory = Callable[[str], Any]
@@ -108,7 +108,9 @@ def deployed(aws: AwsFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
         "records": make_records_table(db),
         "queue": make_queues(sqs, "notify").url,
         "runs": make_runs_table(db),
+        "ledger": make_ledger_table(db),
     }
+    monkeypatch.setenv("UVQC_LEDGER_TABLE", names["ledger"])
     monkeypatch.setenv("UVQC_RECORDS_TABLE", names["records"])
     monkeypatch.setenv("UVQC_NOTIFY_QUEUE_URL", names["queue"])
     monkeypatch.setenv("UVQC_RUNS_TABLE", names["runs"])

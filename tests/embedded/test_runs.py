@@ -211,7 +211,7 @@ def test_a_run_notice_that_could_not_be_queued_is_queued_on_redelivery(
 ) -> None:
     from uvqc.adapters.sqlite.db import transaction
     from uvqc.pipeline.check import Incoming, check_batch
-    from uvqc.testing import MemoryNotifyQueue, MemoryStore
+    from uvqc.testing import MemoryNotifyQueue, MemoryStore, MemoryWindows
 
     rt = runtime(make_runtime)
     assert rt.runs is not None
@@ -221,20 +221,35 @@ def test_a_run_notice_that_could_not_be_queued_is_queued_on_redelivery(
     incoming = [Incoming(f"m-{i}", body, now) for i, body in enumerate(lines())]
     with transaction(rt.db.work_conn):
         first = check_batch(
-            incoming, methods=rt.methods, store=MemoryStore(), notify=notify, runs=rt.runs
+            incoming,
+            methods=rt.methods,
+            store=MemoryStore(),
+            notify=notify,
+            runs=rt.runs,
+            windows=MemoryWindows(),
         )
     assert len(first.failed) == 64  # every message of the run goes back to its queue
     assert not [r for r in notify.requests if r.run]
     notify.fail_for = set()
     with transaction(rt.db.work_conn):  # the redelivery
         again = check_batch(
-            incoming[:1], methods=rt.methods, store=MemoryStore(), notify=notify, runs=rt.runs
+            incoming[:1],
+            methods=rt.methods,
+            store=MemoryStore(),
+            notify=notify,
+            runs=rt.runs,
+            windows=MemoryWindows(),
         )
     assert again.failed == []
     codes = sorted(r.run["code"] for r in notify.requests if r.run)
     assert codes == ["above_calibration", "check_standard_failed"]
     with transaction(rt.db.work_conn):  # and never again once queued
         check_batch(
-            incoming[:1], methods=rt.methods, store=MemoryStore(), notify=notify, runs=rt.runs
+            incoming[:1],
+            methods=rt.methods,
+            store=MemoryStore(),
+            notify=notify,
+            runs=rt.runs,
+            windows=MemoryWindows(),
         )
     assert len([r for r in notify.requests if r.run]) == 2
