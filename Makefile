@@ -27,11 +27,11 @@ demo: $(VENV)/.synced
 	$(BIN)/uvqc run examples/day-2026-11-27.jsonl examples/single-original.json --db var/demo/uvqc.db --outbox var/demo/outbox
 	@echo
 	@echo "== An analytical run (examples/runs/, method examples/methods/nitrate-run.toml)"
-	UVQC_METHOD=examples/methods/nitrate-run.toml $(BIN)/uvqc run examples/runs/ --db var/demo/uvqc.db --outbox var/demo/outbox-runs
+	UVQC_METHOD=examples/methods/nitrate-run.toml $(BIN)/uvqc run examples/runs/ --db var/demo/uvqc.db --outbox var/demo/outbox
 	$(BIN)/uvqc runs list --db var/demo/uvqc.db
 	$(BIN)/uvqc runs show NO3-2026-11-28-A --db var/demo/uvqc.db
 	@echo "== The re-measurement e-mail:"
-	@f=$$(grep -l "check_standard_failed" var/demo/outbox-runs/*.eml); tr -d '\r' < $$f | sed -n '/^Subject/p;/^$$/,$$p'
+	@f=$$(grep -l "X-UVQC-Run-Decision: check_standard_failed" var/demo/outbox/*.eml); tr -d '\r' < $$f | sed -n '/^Subject/p;/^$$/,$$p'
 	@echo
 	@echo "E-mails: var/demo/outbox/*.eml ($$(ls var/demo/outbox | wc -l) files). Next, try:"
 	@echo "  .venv/bin/uvqc trace 959575fe-0a73-4d03-b43a-2c9fbed3e91c --db var/demo/uvqc.db"
