@@ -35,6 +35,7 @@ EXCLUDED_DISTRIBUTIONS = frozenset(
         "botocore",
         "click",
         "colorama",
+        "ijson",
         "markdown-it-py",
         "mdurl",
         "pygments",
