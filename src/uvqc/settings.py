@@ -126,7 +126,7 @@ def _from_file(environ: Mapping[str, str]) -> dict[str, Any]:
             raise SettingsError(f"{CONFIG_ENV}={named}: no such settings file")
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a leading BOM is allowed
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"invalid settings file {path}: {exc}") from None
 

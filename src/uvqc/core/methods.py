@@ -145,7 +145,7 @@ def load_method(path: str | Path) -> Method:
     """Load a method file (.toml, .yaml or .yml)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a leading BOM (Windows) is allowed
     except OSError as exc:
         raise MethodError(f"cannot read method file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
