@@ -10,6 +10,7 @@ from bench import report
 
 ORDER = [
     "check_throughput",
+    "input_memory",
     "pipeline_e2e",
     "lambda_bench",
     "latency",

@@ -21,8 +21,7 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from uvqc.core.models import MAX_PAYLOAD_BYTES
 
@@ -50,8 +49,7 @@ _LONE_SURROGATE = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One message read from an input: its source (`file:line`, `file[n]`, `file#n`,
     `file`), its raw bytes, and `error` when the reader itself refuses this part of the
     input (a broken document, an undecodable file): then `raw` is the text before the
@@ -157,30 +155,20 @@ def _is_json(text: bytes) -> bool:
     return True
 
 
-def _read_line(stream: io.BufferedReader) -> tuple[bytes, int]:
-    """One line, at most MAX_PAYLOAD_BYTES + 2 of it kept; returns (kept, full length)."""
-    line = stream.readline(MAX_PAYLOAD_BYTES + 2)
+_LIMIT = MAX_PAYLOAD_BYTES + 2  # a line this long without its end is an oversized message
+
+
+def _oversized(stream: io.BufferedReader, name: str, no: int, line: bytes) -> Item:
+    """A line over the payload limit: the rest of it is skipped, not kept in memory."""
     size = len(line)
-    if line and not line.endswith(b"\n") and len(line) == MAX_PAYLOAD_BYTES + 2:
-        while True:  # an oversized line: skip the rest of it without keeping it
-            more = stream.readline(CHUNK)
-            size += len(more)
-            if not more or more.endswith(b"\n"):
-                break
-    return line, size
-
-
-def _line_item(name: str, no: int, line: bytes, size: int) -> Item | None:
-    stripped = line.strip()
-    if not stripped:
-        return None
-    if size > len(line):
-        return Item(
-            f"{name}:{no}",
-            stripped,
-            f"payload is {size} bytes, over the {MAX_PAYLOAD_BYTES} limit",
-        )
-    return Item(f"{name}:{no}", stripped)
+    while True:
+        more = stream.readline(CHUNK)
+        size += len(more.rstrip(b"\r\n"))
+        if not more or more.endswith(b"\n"):
+            break
+    return Item(
+        f"{name}:{no}", line, f"payload is {size} bytes, over the {MAX_PAYLOAD_BYTES} limit"
+    )
 
 
 def iter_stream(
@@ -204,7 +192,7 @@ def _iter_decoded(
     first = -1  # index of the first non-blank line
     shape = "document"
     while used < LOOKAHEAD_BYTES and len(lines) < LOOKAHEAD_LINES:
-        line = reader.readline(MAX_PAYLOAD_BYTES + 2)
+        line = reader.readline(_LIMIT)
         if not line:
             break
         lines.append(line)
@@ -212,7 +200,7 @@ def _iter_decoded(
         stripped = line.strip()
         if not stripped:
             continue
-        cut = len(line) == MAX_PAYLOAD_BYTES + 2 and not line.endswith(b"\n")
+        cut = len(line) == _LIMIT and not line.endswith(b"\n")
         if first < 0:
             first = len(lines) - 1
             if stripped in (b"{", b"[") or stripped.startswith(b"[") or cut:
@@ -234,18 +222,22 @@ def _iter_decoded(
         return  # nothing but blank lines
     if shape == "lines":
         for no, line in enumerate(lines, 1):
-            item = _line_item(name, no, line, len(line))
-            if item is not None:
-                yield item
+            stripped = line.strip()
+            if stripped:
+                yield Item(f"{name}:{no}", stripped)
         no = len(lines)
-        while True:
-            line, size = _read_line(reader)
+        readline = reader.readline
+        while True:  # the hot loop of JSON Lines: kept small
+            line = readline(_LIMIT)
             if not line:
                 return
             no += 1
-            item = _line_item(name, no, line, size)
-            if item is not None:
-                yield item
+            if len(line) == _LIMIT and line[-1:] != b"\n":
+                yield _oversized(reader, name, no, line)
+                continue
+            stripped = line.strip()
+            if stripped:
+                yield Item(f"{name}:{no}", stripped)
     head = b"".join(lines)
     yield from _iter_document(_Feed(head, reader), head.lstrip()[:1], name, reopen)
 

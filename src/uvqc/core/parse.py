@@ -171,7 +171,8 @@ def parse_message(raw: str | bytes) -> Parsed | Rejected:
                 limit=MAX_PAYLOAD_BYTES,
             ),
         )
-    raw = strip_bom(raw)
+    if raw[:1] in (b"\xef", "\ufeff"):
+        raw = strip_bom(raw)
     duplicate = duplicate_key(raw)
     if duplicate is not None:
         return reject(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime
 
+from uvqc.core.display import display_lines
 from uvqc.core.verdicts import Verdict
 from uvqc.pipeline.records import NotificationRequest, iso, safe_excerpt
 
@@ -130,7 +131,7 @@ def _body(request: NotificationRequest) -> str:
         f"Full story: uvqc trace {who if request.sample_id else request.record_id}",
         f"Notification key: {request.key}",
     ]
-    return "\n".join(lines) + "\n"
+    return display_lines("\n".join(lines)) + "\n"  # no bidi override reorders the body
 
 
 def compose(
