@@ -390,3 +390,40 @@ def test_bidirectional_overrides_are_escaped_in_text_and_json_output(
     _, out, _ = run(capsys, "check", "-f", "json", str(path))
     assert "\u202e" not in out and "\\u202e" in out
     assert json.loads(out)["sampleId"] == "W-1\u202eG-3"  # the JSON still carries the value
+
+
+PREFIXES = [b"", b"\x1f\x8b", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF32_BE, b"[", b"{",
+            b'[{"sampleId": "S", "absorbance": 0.1},', b'{"a": "\\ud800', b"\x00{\x00"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(PREFIXES), st.binary(max_size=200))
+def test_any_bytes_in_any_disguise_are_read_without_a_crash(prefix: bytes, tail: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "r.json"
+        path.write_bytes(prefix + tail)
+        items = list(iter_items([str(path)]))
+    book = MethodBook()
+    for item in items:
+        assert item.source.startswith(str(path))
+        if item.error is None:
+            judge(item.raw, book)
+        else:
+            assert item.error
+
+
+def test_a_bom_file_through_run_is_recorded_under_its_sample_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # observed: the record lost its sample ID; `trace S-1` found nothing
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(codecs.BOM_UTF8 + b'{"sampleId":"S-1","absorbance":1.5}\n')
+    db, outbox = tmp_path / "u.db", tmp_path / "outbox"
+    assert main(["run", str(path), "--db", str(db), "--outbox", str(outbox)]) == 0
+    capsys.readouterr()
+    assert main(["trace", "S-1", "--db", str(db)]) == 0
+    assert "verdict    FLAG" in capsys.readouterr().out
+    (email,) = [p.read_text() for p in outbox.glob("*.eml")]
+    assert "Data Quality Issue for S-1" in email
