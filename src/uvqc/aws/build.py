@@ -55,6 +55,8 @@ EXCLUDED_SOURCE = (
     "uvqc/cli",
     "uvqc/local/",
     "uvqc/adapters/sqlite",
+    "uvqc/adapters/files.py",  # result files: the CLI reads them (with ijson), never a Lambda
+    "uvqc/adapters/jsonstream.py",
     "uvqc/aws/build.py",
 )
 
