@@ -121,7 +121,8 @@ def render(data: dict[str, Any]) -> str:
         "`uvqc check --format json` over every input shape it reads, at "
         f"{small_n:,} and {big_n:,} generated results (both message shapes), output to a file "
         "(`bench/input_memory.py`). Arrays and documents are parsed by ijson one element at "
-        "a time; JSON Lines line by line. Wall time includes interpreter start-up.",
+        "a time; JSON Lines line by line. This benchmark is about memory: its rates (wall time, "
+        "start-up included) are indicative only; the throughput figure is the section above.",
         "",
         f"| shape | file at {big_n:,} | results/s | peak RSS at {small_n:,} | "
         f"peak RSS at {big_n:,} | flat |",
