@@ -429,3 +429,38 @@ def test_a_bom_file_through_run_is_recorded_under_its_sample_id(
     assert "verdict    FLAG" in capsys.readouterr().out
     (email,) = [p.read_text() for p in outbox.glob("*.eml")]
     assert "Data Quality Issue for S-1" in email
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" + "[" * 100_000 + "]" * 100_000 + "]",  # observed: memory exhausted (ijson's paths)
+        '{"a":' * 50_000 + "1" + "}" * 50_000,  # observed: RecursionError traceback
+        "[" + '{"a":' * 50_000 + "1" + "}" * 50_000 + "]",
+    ],
+)
+def test_a_document_nested_absurdly_deep_is_one_reject_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    status, got = check_json(capsys, str(path))
+    assert status == 1
+    (row,) = got
+    assert (
+        "cannot be read at line 1 (nested deeper than 128 levels" in row["findings"][0]["message"]
+    )
+
+
+def test_nesting_within_the_limit_and_brackets_in_strings_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = "[" * 120 + "]" * 120
+    path = tmp_path / "r.json"
+    path.write_text(
+        f'[{{"sampleId": "S-1", "absorbance": 0.3, "x": {deep}, "note": "{"[" * 500}\\""}},\n'
+        f' {{"sampleId": "S-2", "absorbance": 0.3, "note": "{"{" * 500}"}}]'
+    )
+    status, got = check_json(capsys, str(path))
+    assert [(r["sampleId"], r["verdict"]) for r in got] == [("S-1", "pass"), ("S-2", "pass")]
+    assert status == 0

@@ -42,6 +42,12 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+# Documents nested deeper than this are refused before ijson sees them: its C parser builds
+# a path string per level (memory grows with the square of the depth) and json.dumps
+# recurses. Results are a few levels deep; pydantic's own JSON parser stops at 200.
+MAX_DEPTH = 128
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_ESCAPED = re.compile(rb"\\.", re.DOTALL)
 # A \uD800-\uDFFF escape not part of a pair: yajl would silently turn it into "?".
 _LONE_SURROGATE = re.compile(
     rb"(?<!\\)(?:\\\\)*(\\u[dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
@@ -257,6 +263,8 @@ class _Feed:
         self.lines_before_chunk = 0
         self.lines = 0
         self.kept = b""  # the text before the current position, at most ERROR_RAW_BYTES
+        self._in_string = False
+        self._open = b""  # the brackets still open, outermost first
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:
@@ -277,11 +285,35 @@ class _Feed:
                 break
         if b"\\u" in data:
             data = _LONE_SURROGATE.sub(_mark_surrogate, data)
+        self._check_depth(data)
         self.lines_before_chunk = self.lines
         self.consumed += len(data)
         self.lines += data.count(b"\n")
         self.kept = (self.kept + data)[-ERROR_RAW_BYTES:]
         return data
+
+    def _check_depth(self, data: bytes) -> None:
+        """Refuse nesting deeper than MAX_DEPTH, at C speed: drop escapes and strings, keep
+        the brackets, and remove innermost pairs round by round (a part nested d deep needs
+        d rounds). A carried escape never splits: `read` keeps escapes whole."""
+        parts = _ESCAPED.sub(b"", data).split(b'"')
+        outside = b"".join(parts[1::2] if self._in_string else parts[0::2])
+        if len(parts) % 2 == 0:  # an odd number of quotes: in a string <-> out of one
+            self._in_string = not self._in_string
+        brackets = self._open + outside.translate(None, _NOT_BRACKETS)
+        rounds = 0
+        while True:
+            reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+            if reduced == brackets:
+                break
+            brackets = reduced
+            rounds += 1
+            if len(self._open) + rounds > MAX_DEPTH:
+                break
+        # what is left: closers of brackets opened earlier, then the brackets still open
+        self._open = brackets.lstrip(b"]}")
+        if len(self._open) + rounds > MAX_DEPTH:
+            raise ReadError(f"nested deeper than {MAX_DEPTH} levels: not a result")
 
 
 _MARK = b"\\u0000\\u0001"
@@ -322,6 +354,13 @@ def _dump(value: Any) -> bytes:
     return raw.replace(_MARK, b"\\u") if _MARK in raw else raw
 
 
+def _item(source: str, value: Any) -> Item:
+    try:
+        return Item(source, _dump(value))
+    except RecursionError:  # below MAX_DEPTH this does not happen; never a crash if it does
+        return Item(source, b"", "nested too deeply to be read: not a result")
+
+
 def _iter_document(
     feed: _Feed, opener: bytes, name: str, reopen: Callable[[], io.BufferedReader] | None
 ) -> Iterator[Item]:
@@ -333,7 +372,7 @@ def _iter_document(
             for count, element in enumerate(
                 ijson.items(feed, "item", map_type=_Pairs, buf_size=CHUNK), 1
             ):
-                yield Item(f"{name}[{count}]", _dump(element))
+                yield _item(f"{name}[{count}]", element)
         else:
             pending: Item | None = None
             for count, document in enumerate(
@@ -341,10 +380,10 @@ def _iter_document(
                 1,
             ):
                 if pending is not None:
-                    yield pending if count > 2 else Item(f"{name}#1", pending.raw)
-                pending = Item(f"{name}#{count}", _dump(document))
+                    yield pending if count > 2 else pending._replace(source=f"{name}#1")
+                pending = _item(f"{name}#{count}", document)
             if pending is not None:
-                yield pending if count > 1 else Item(name, pending.raw)
+                yield pending if count > 1 else pending._replace(source=name)
     except (ijson.JSONError, ReadError) as exc:
         yield _document_error(feed, name, reopen, exc, count)
 
@@ -376,7 +415,8 @@ def _document_error(
         if count
         else "nothing in it was read"
     )
-    return Item(source, feed.kept, f"{name} is not valid JSON at {where} ({reason}): {done}")
+    what = "cannot be read" if isinstance(exc, ReadError) else "is not valid JSON"
+    return Item(source, feed.kept, f"{name} {what} at {where} ({reason}): {done}")
 
 
 _AT = re.compile(r" at (\d+)$")
