@@ -13,7 +13,6 @@ Directories are searched for result files (`.json`, `.jsonl`, `.ndjson`, each op
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -96,19 +95,11 @@ def _reopener(name: str) -> Callable[[], io.BufferedReader]:
 
 def iter_messages(paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
     """Every message of every path, in order, as (source, raw bytes). A part of the input
-    the reader refuses (a broken document, an undecodable file) is one message: the text
-    before the error (never valid JSON on its own), which the validator rejects."""
+    the reader refuses (a broken document, an undecodable file) is one message, which the
+    validator rejects: the reader's explanation (file, position, what was read) on its first
+    line, so a record and its e-mail excerpt say it, then the text before the error."""
     for item in iter_items(paths):
         if item.error is None:
             yield item.source, item.raw
         else:
-            yield item.source, _unreadable(item)
-
-
-def _unreadable(item: Item) -> bytes:
-    raw = item.raw or item.error.encode() if item.error else item.raw
-    try:
-        json.loads(raw)
-    except (ValueError, RecursionError):
-        return raw
-    return raw + b" <cut: not valid JSON after this>"
+            yield item.source, f"uvqc: {item.error}\n".encode("utf-8", "replace") + item.raw
