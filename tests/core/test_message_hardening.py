@@ -319,3 +319,54 @@ def test_a_message_is_valid_under_the_published_schema_iff_the_validator_accepts
         getattr(result, "finding", None),
         [e.message for e in SCHEMA.iter_errors(json.loads(raw))],
     )
+
+
+class _PairList(list[tuple[str, Any]]):
+    """An object as written: its (key, value) pairs, duplicates possible."""
+
+
+PAIR_TREES = st.recursive(
+    JSON_LEAF,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(
+            st.tuples(st.sampled_from(["a", "b", 'k"', "{", "é", "a\\"]), inner), max_size=4
+        ).map(_PairList)
+    ),
+    max_leaves=12,
+)
+
+
+def _write(node: Any, space: str) -> str:
+    if isinstance(node, _PairList):
+        inner = f",{space}".join(
+            f"{json.dumps(k)}{space}:{space}{_write(v, space)}" for k, v in node
+        )
+        return "{" + inner + "}"
+    if isinstance(node, list):
+        return "[" + f",{space}".join(_write(v, space) for v in node) + "]"
+    return json.dumps(node, ensure_ascii=False)
+
+
+def _has_duplicate(text: str) -> bool:
+    found = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({k for k, _ in pairs}) != len(pairs):
+            found.append(True)
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=hook)
+    return bool(found)
+
+
+@FAST
+@given(PAIR_TREES, st.sampled_from(["", " ", "\n  "]))
+def test_duplicate_detection_agrees_with_a_full_parse_on_any_document(
+    tree: Any, space: str
+) -> None:
+    text = _write(tree, space)
+    assert (duplicate_key(text) is not None) == _has_duplicate(text)
+    assert (duplicate_key(text.encode("utf-8", "surrogatepass")) is not None) == _has_duplicate(
+        text
+    )
