@@ -8,7 +8,15 @@ from pathlib import Path
 
 from bench.common import ROOT, load
 
-PERFORMANCE = ["check_throughput", "pipeline_e2e", "db_size", "lambda", "latency", "spectra"]
+PERFORMANCE = [
+    "check_throughput",
+    "input_memory",
+    "pipeline_e2e",
+    "db_size",
+    "lambda",
+    "latency",
+    "spectra",
+]
 RELIABILITY = ["chaos", "chaos_aws", "bad_input"]
 MODULES = {"lambda": "lambda_bench"}
 

@@ -11,6 +11,7 @@ from bench import report
 BUDGET_S = 15 * 60  # `make bench` on 2 cores (README)
 ORDER = [
     "check_throughput",
+    "input_memory",
     "pipeline_e2e",
     "db_size",
     "lambda_bench",

@@ -101,7 +101,7 @@ def test_json_lines_with_broken_lines_reject_only_those_lines_and_reading_goes_o
     got = [(r["source"].rsplit(":", 1)[1], r["sampleId"], r["verdict"]) for r in rows(out)]
     assert got == [
         ("1", "S-1", "pass"),
-        ("2", None, "reject"),
+        ("2", "cut-off", "reject"),  # the sample ID is salvaged from the text
         ("4", None, "reject"),
         ("5", "S-9", "reject"),
         ("6", None, "reject"),

@@ -1,25 +1,47 @@
-"""Read result messages from files or stdin: a JSON object, a JSON array, or JSON Lines.
+"""Read result messages from files, directories, pipes, devices or stdin.
 
-Streams JSON Lines (memory stays flat on files of millions of lines). Each message comes out
-as raw bytes with its source (`path:line`), so a broken line is a reject for that line only.
+Every shape (JSON Lines, an array, one or several documents), encoding (UTF-8 with or
+without a byte order mark, UTF-16/32 with one) and gzip compression is read in bounded
+memory: see `uvqc.adapters.jsonstream`. Each message comes out with its source (`path:line`,
+`path[n]`), so a broken line is a reject for that line only, and a broken document is one
+reject naming the position.
+
+Directories are searched for result files (`.json`, `.jsonl`, `.ndjson`, each optionally
+`.gz`; suffixes in any case); every other file found is reported as skipped, never silently.
 """
 
 from __future__ import annotations
 
-import json
+import io
+import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
+from uvqc.adapters.jsonstream import Item, decoded, iter_stream
 from uvqc.errors import UsageError
 
 RESULT_SUFFIXES = (".json", ".jsonl", ".ndjson")
 STDIN = "-"
 
+__all__ = ["RESULT_SUFFIXES", "STDIN", "Item", "expand_paths", "iter_items", "iter_messages"]
 
-def expand_paths(paths: Iterable[str]) -> list[str]:
-    """Files as given; directories expand to their result files (sorted); `-` is stdin."""
+
+def _stderr_note(text: str) -> None:
+    sys.stderr.write(f"uvqc: {text}\n")
+
+
+def is_result_file(path: Path) -> bool:
+    """`.json`, `.jsonl`, `.ndjson`, optionally gzipped (`.jsonl.gz`), in any case."""
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith(RESULT_SUFFIXES)
+
+
+def expand_paths(paths: Iterable[str], on_skip: Callable[[str], None] = _stderr_note) -> list[str]:
+    """Paths as given (files, pipes such as `<(cat f)`, devices such as /dev/null); each
+    directory expands to its result files, sorted, and every other file in it is reported
+    to `on_skip`; `-` is stdin. A missing path or a directory without result files is a
+    UsageError."""
     expanded: list[str] = []
     for name in paths:
         if name == STDIN:
@@ -27,97 +49,31 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
             continue
         path = Path(name)
         if path.is_dir():
-            found = sorted(
-                str(p) for p in path.rglob("*") if p.is_file() and p.suffix in RESULT_SUFFIXES
-            )
+            found: list[str] = []
+            for entry in sorted(path.rglob("*")):
+                if entry.is_dir():
+                    continue
+                if not entry.is_file():
+                    on_skip(f"skipped {entry}: not a regular file")
+                elif is_result_file(entry):
+                    found.append(str(entry))
+                else:
+                    on_skip(f"skipped {entry}: not a result file (.json, .jsonl, .ndjson, .gz)")
             if not found:
                 raise UsageError(f"{name}: directory holds no .json/.jsonl/.ndjson files")
             expanded.extend(found)
-        elif path.is_file():
+        elif os.path.exists(name):  # noqa: PTH110 - follows /dev/fd/N like open() does
             expanded.append(name)
         else:
             raise UsageError(f"{name}: no such file or directory")
     return expanded
 
 
-def _messages_from_document(doc: bytes, source: str) -> Iterator[tuple[str, bytes]]:
-    """A whole-file JSON document: an array yields one message per element."""
-    try:
-        data = json.loads(doc)
-    except (ValueError, RecursionError):
-        yield source, doc
-        return
-    if isinstance(data, list):
-        for i, item in enumerate(data, 1):
-            # surrogatepass: a lone surrogate (from a "\ud800" escape) must become a reject
-            # of that element, not a UnicodeEncodeError that ends the whole run.
-            text = json.dumps(item, ensure_ascii=False)
-            yield f"{source}[{i}]", text.encode("utf-8", "surrogatepass")
-    else:
-        yield source, doc
-
-
-def iter_stream(stream: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
-    """Messages from one open binary stream."""
-    first = b""
-    first_no = 0
-    for first_no, line in enumerate(stream, 1):  # noqa: B007 - first_no is used below
-        if line.strip():
-            first = line
-            break
-    if not first:
-        return
-    stripped = first.strip()
-    first_is_json = _is_json(stripped)
-    if not stripped.startswith(b"[") and (first_is_json or not stripped.startswith(b"{")):
-        # JSON Lines (or a one-line document): stream it, line by line.
-        yield f"{name}:{first_no}", stripped
-        yield from _lines(stream, name, first_no + 1)
-        return
-    head = b""
-    if not first_is_json and stripped.startswith(b"{"):
-        # A broken first line, or the first line of a pretty-printed object? If the next
-        # non-blank line is a whole JSON object, this is JSON Lines: keep streaming.
-        for no, line in enumerate(stream, first_no + 1):
-            head += line
-            if line.strip():
-                if line.strip().startswith(b"{") and _is_json(line.strip()):
-                    yield f"{name}:{first_no}", stripped
-                    yield f"{name}:{no}", line.strip()
-                    yield from _lines(stream, name, no + 1)
-                    return
-                break
-    # An array, or an object that spans lines (pretty-printed): read the whole document.
-    rest = head + stream.read()
-    doc = first + rest
-    if _is_json(doc) or not rest.strip():
-        yield from _messages_from_document(doc.strip(), name)
-        return
-    # Not one document either: JSON Lines whose first line is broken. Every line on its own.
-    yield f"{name}:{first_no}", stripped
-    for no, line in enumerate(rest.splitlines(), first_no + 1):
-        if line.strip():
-            yield f"{name}:{no}", line.strip()
-
-
-def _lines(stream: BinaryIO, name: str, start: int) -> Iterator[tuple[str, bytes]]:
-    """The rest of a JSON Lines stream, one message per non-blank line, numbered from start."""
-    for no, line in enumerate(stream, start):
-        if line.strip():
-            yield f"{name}:{no}", line.strip()
-
-
-def _is_json(text: bytes) -> bool:
-    try:
-        json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return True
-
-
-def iter_messages(paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-    """Every message of every path, in order, as (source, raw bytes)."""
-    for name in expand_paths(paths):
+def iter_items(
+    paths: Iterable[str], on_skip: Callable[[str], None] = _stderr_note
+) -> Iterator[Item]:
+    """Every message of every path, in order, as Items (source, raw bytes, reader error)."""
+    for name in expand_paths(paths, on_skip):
         if name == STDIN:
             yield from iter_stream(sys.stdin.buffer, "<stdin>")
             continue
@@ -126,4 +82,24 @@ def iter_messages(paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         except OSError as exc:
             raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
         with stream:
-            yield from iter_stream(stream, name)
+            reopen = _reopener(name) if Path(name).is_file() else None
+            yield from iter_stream(stream, name, reopen)
+
+
+def _reopener(name: str) -> Callable[[], io.BufferedReader]:
+    def reopen() -> io.BufferedReader:
+        return decoded(Path(name).open("rb"))
+
+    return reopen
+
+
+def iter_messages(paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+    """Every message of every path, in order, as (source, raw bytes). A part of the input
+    the reader refuses (a broken document, an undecodable file) is one message, which the
+    validator rejects: the reader's explanation (file, position, what was read) on its first
+    line, so a record and its e-mail excerpt say it, then the text before the error."""
+    for item in iter_items(paths):
+        if item.error is None:
+            yield item.source, item.raw
+        else:
+            yield item.source, f"uvqc: {item.error}\n".encode("utf-8", "replace") + item.raw

@@ -55,6 +55,7 @@ EXCLUDED_DISTRIBUTIONS = frozenset(
         "numpy",
         "pillow",
         "pyparsing",
+        "ijson",
         "markdown-it-py",
         "mdurl",
         "pygments",
@@ -74,6 +75,8 @@ EXCLUDED_SOURCE = (
     "uvqc/cli",
     "uvqc/local/",
     "uvqc/adapters/sqlite",
+    "uvqc/adapters/files.py",  # result files: the CLI reads them (with ijson), never a Lambda
+    "uvqc/adapters/jsonstream.py",
     "uvqc/aws/build.py",
     "uvqc/report/",  # reports and digests are drawn by the CLI: see EXCLUDED_DISTRIBUTIONS
     "uvqc/digest/",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -12,11 +13,13 @@ from typing import Annotated, TextIO
 
 import typer
 
-from uvqc.adapters.files import iter_messages
+from uvqc.adapters.files import iter_items
 from uvqc.cli.app import app, methods_app
+from uvqc.core.display import display_safe
 from uvqc.core.engine import judge
 from uvqc.core.methods import MethodBook, load_method, parameter_constraints, rule_parameters
 from uvqc.core.models import result_schema
+from uvqc.core.parse import reject
 from uvqc.core.rules import REGISTRY, spec_of
 from uvqc.core.verdicts import Judgement, Verdict
 from uvqc.settings import load_settings
@@ -49,22 +52,35 @@ _MARK = {
 def _text_line(out: TextIO, source: str, j: Judgement, color: bool) -> None:
     label, fg = _MARK[j.verdict]
     head = typer.style(f"{label:<6}", fg=fg, bold=True) if color else f"{label:<6}"
-    out.write(f"{head} {j.sample_id if j.sample_id is not None else '-'}  ({source})\n")
+    who = display_safe(j.sample_id) if j.sample_id is not None else "-"
+    out.write(f"{head} {who}  ({display_safe(source)})\n")
     for f in j.findings:
-        out.write(f"         {f.severity.value}: {f.code}: {f.message}\n")
+        out.write(f"         {f.severity.value}: {f.code}: {display_safe(f.message)}\n")
+
+
+# Valid in JSON text, but they reorder or hide what a terminal shows: written as \uXXXX.
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]"
+)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _json_line(j: Judgement, source: str, dumps: Callable[[object], str]) -> str:
     """One result as a JSON line: Judgement.to_dict() plus its source. A result without
     findings (most of them) is written directly, the same bytes at a fraction of the cost."""
     if not j.findings and j.indices is None:
-        return (
+        line = (
             f'{{"sampleId":{dumps(j.sample_id)},"verdict":"{j.verdict.value}",'
             f'"method":{dumps(j.method)},"findings":[],"source":{dumps(source)}}}\n'
         )
-    data = j.to_dict()
-    data["source"] = source
-    return dumps(data) + "\n"
+    else:
+        data = j.to_dict()
+        data["source"] = source
+        line = dumps(data) + "\n"
+    return _JSON_UNSAFE.sub(_json_escape, line) if _JSON_UNSAFE.search(line) else line
 
 
 @app.command()
@@ -81,8 +97,13 @@ def check(
     color = fmt is Format.text and out.isatty()
     counts: Counter[Verdict] = Counter()
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    for source, raw in iter_messages(paths or ["-"]):
-        j, _ = judge(raw, book)
+    for item in iter_items(paths or ["-"]):
+        source = item.source
+        if item.error is None:
+            j, _ = judge(item.raw, book)
+        else:  # a broken document or an unreadable file: one reject naming the position
+            r = reject(item.raw, None, item.error)
+            j = Judgement(r.sample_id, Verdict.REJECT, (r.finding,), None)
         counts[j.verdict] += 1
         if fmt is Format.json:
             out.write(_json_line(j, source, dumps))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from uvqc.core.display import display_lines
 from uvqc.pipeline.ports import DeadLetter, TraceSource
 from uvqc.pipeline.records import NotificationRecord, ResultRecord, iso, safe_excerpt
 
@@ -241,7 +242,7 @@ def story_text(story: Story, db_hint: str = "") -> str:
             lines.append(f"Notification for record {n.record_id}")
             lines.extend(_notification_lines(n, db_hint))
             lines.append("")
-    return "\n".join(lines)
+    return display_lines("\n".join(lines))  # sample IDs and messages escaped for display
 
 
 def dead_letter_dict(d: DeadLetter) -> dict[str, Any]:

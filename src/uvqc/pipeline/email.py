@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime
 
+from uvqc.core.display import display_lines
 from uvqc.core.verdicts import Verdict
 from uvqc.pipeline.addresses import idna_domain, parse_address_list
 from uvqc.pipeline.headers import ADDRESS_FIELDS, render
@@ -173,7 +174,7 @@ def _body(request: NotificationRequest, trace_options: str = "") -> str:
         f"Full story: {trace_command(request, trace_options)}",
         f"Notification key: {request.key}",
     ]
-    return "\n".join(lines) + "\n"
+    return display_lines("\n".join(lines)) + "\n"  # no bidi override reorders the body
 
 
 def _subject_who(request: NotificationRequest) -> str:
