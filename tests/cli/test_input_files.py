@@ -197,16 +197,16 @@ def test_json_lines_stay_line_by_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert got[1]["sampleId"] == "B"
 
 
-def test_a_broken_document_on_stdin_is_located_to_its_lines(
+def test_a_broken_document_on_stdin_is_located_exactly_too(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     data = _fifty_with_a_trailing_comma(tmp_path / "b.json").read_bytes()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     _, got = check_json(capsys, "-")
     assert len(got) == 51
-    # stdin cannot be read again: the error is located to the lines of the chunk it is in
-    assert got[-1]["source"] == "<stdin>:2"
-    assert "<stdin> is not valid JSON at lines 2-20" in got[-1]["findings"][0]["message"]
+    # stdin cannot be read again: what was parsed is spooled to disk and read again
+    assert got[-1]["source"] == "<stdin>:202:1"
+    assert "<stdin> is not valid JSON at line 202 column 1" in got[-1]["findings"][0]["message"]
 
 
 # --- document shapes, encodings and compression: one property ------------------------------

@@ -18,10 +18,12 @@ import codecs
 import gzip
 import io
 import json
+import os
 import re
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, NamedTuple, cast
+from typing import IO, Any, BinaryIO, NamedTuple, cast
 
 from uvqc.core.models import MAX_PAYLOAD_BYTES
 
@@ -245,7 +247,14 @@ def _iter_decoded(
             if stripped:
                 yield Item(f"{name}:{no}", stripped)
     head = b"".join(lines)
-    yield from _iter_document(_Feed(head, reader), head.lstrip()[:1], name, reopen)
+    if reopen is not None:
+        yield from _iter_document(_Feed(head, reader), head.lstrip()[:1], name, reopen)
+        return
+    # stdin or a pipe cannot be read twice: what the parser reads is copied to a temporary
+    # file (disk, not memory), so an error can still be located to its line and column
+    with tempfile.TemporaryFile() as spool:
+        feed = _Feed(head, reader, spool)
+        yield from _iter_document(feed, head.lstrip()[:1], name, _replay(spool))
 
 
 class _Feed:
@@ -255,9 +264,12 @@ class _Feed:
     here and is restored when the element is written back (`_dump`): the validator then
     rejects that element, as it would the same line of a JSON Lines file."""
 
-    def __init__(self, head: bytes, rest: io.BufferedReader) -> None:
+    def __init__(
+        self, head: bytes, rest: io.BufferedReader, spool: IO[bytes] | None = None
+    ) -> None:
         self._head = head
         self._rest = rest
+        self._spool = spool
         self._carry = b""
         self.consumed = 0
         self.lines_before_chunk = 0
@@ -283,6 +295,8 @@ class _Feed:
                 data, self._carry = data[:cut], data[cut:]
             if data or not chunk:
                 break
+        if self._spool is not None:
+            self._spool.write(data)
         if b"\\u" in data:
             data = _LONE_SURROGATE.sub(_mark_surrogate, data)
         self._check_depth(data)
@@ -314,6 +328,18 @@ class _Feed:
         self._open = brackets.lstrip(b"]}")
         if len(self._open) + rounds > MAX_DEPTH:
             raise ReadError(f"nested deeper than {MAX_DEPTH} levels: not a result")
+
+
+def _replay(spool: IO[bytes]) -> Callable[[], io.BufferedReader]:
+    """A reader of what was spooled so far, from its start (the spool stays open)."""
+
+    def reopen() -> io.BufferedReader:
+        spool.flush()
+        again = open(os.dup(spool.fileno()), "rb")  # noqa: SIM115, PTH123 - closed by the caller
+        again.seek(0)
+        return again
+
+    return reopen
 
 
 _MARK = b"\\u0000\\u0001"
