@@ -26,7 +26,12 @@ def _record(sample_id: str) -> ResultRecord:
     raw = json.dumps({"sampleId": sample_id, "absorbance": 1.5}, ensure_ascii=False)
     judgement, _ = judge(raw, MethodBook())
     return ResultRecord.create(
-        record_id="r-1", judgement=judgement, raw=raw, received_at=WHEN, checked_at=WHEN
+        record_id="r-1",
+        judgement=judgement,
+        raw=raw,
+        received_at=WHEN,
+        checked_at=WHEN,
+        notification_key="k" * 40,  # the check stage assigns it (uvqc.pipeline.identity)
     )
 
 

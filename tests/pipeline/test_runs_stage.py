@@ -9,7 +9,7 @@ from pathlib import Path
 
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.check import Incoming, check_batch
-from uvqc.testing import MemoryNotifyQueue, MemoryRunStore, MemoryStore
+from uvqc.testing import MemoryNotifyQueue, MemoryRunStore, MemoryStore, MemoryWindows
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = (ROOT / "examples" / "runs" / "nitrate-run-2026-11-28.jsonl").read_text().splitlines()
@@ -19,10 +19,13 @@ BOOK = MethodBook.from_paths([ROOT / "examples" / "methods" / "nitrate-run.toml"
 def feed(order: list[int]) -> tuple[MemoryNotifyQueue, dict[str, int]]:
     """Check one message at a time; when (after how many arrivals) each decision was queued."""
     notify, runs, store = MemoryNotifyQueue(), MemoryRunStore(BOOK), MemoryStore()
+    windows = MemoryWindows()
     queued_at: dict[str, int] = {}
     for n, i in enumerate(order, 1):
         message = Incoming(f"m-{i}", LINES[i], datetime.now(UTC))
-        outcome = check_batch([message], methods=BOOK, store=store, notify=notify, runs=runs)
+        outcome = check_batch(
+            [message], methods=BOOK, store=store, notify=notify, runs=runs, windows=windows
+        )
         assert outcome.failed == []
         for request in notify.requests:
             if request.run is not None:

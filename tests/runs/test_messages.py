@@ -28,7 +28,7 @@ def check(**fields: object) -> tuple[Verdict, str]:
         ({"sequence": True}, "field `sequence` Input should be a valid integer"),
         ({"batchSize": -4}, "field `batchSize` Input should be greater than or equal to 1"),
         ({"nominal": -0.1}, "field `nominal` Input should be greater than or equal to 0"),
-        ({"nominal": "NaN"}, "field `nominal` must be a finite number, not NaN or Infinity"),
+        ({"nominal": "NaN"}, "field `nominal` must be a JSON number, not text"),
         ({"spikeAdded": 0}, "field `spikeAdded` Input should be greater than 0"),
         ({"duplicateOf": "A\r\nB"}, "field `duplicateOf` must not contain control characters"),
         ({"spikeOf": " "}, "field `spikeOf` must not be empty or blank"),

@@ -93,6 +93,10 @@ def _reopener(name: str) -> Callable[[], io.BufferedReader]:
     return reopen
 
 
+READER_ERROR = b"uvqc: "  # core.parse turns a message starting so into a reject with its reason
+READER_EXCERPT_BYTES = 16 * 1024
+
+
 def iter_messages(paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
     """Every message of every path, in order, as (source, raw bytes). A part of the input
     the reader refuses (a broken document, an undecodable file) is one message, which the
@@ -102,4 +106,11 @@ def iter_messages(paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         if item.error is None:
             yield item.source, item.raw
         else:
-            yield item.source, f"uvqc: {item.error}\n".encode("utf-8", "replace") + item.raw
+            # An excerpt is enough evidence, and it keeps the message within every queue's
+            # size limit (an over-long line is refused with its size in the explanation).
+            yield (
+                item.source,
+                READER_ERROR
+                + f"{item.error}\n".encode("utf-8", "replace")
+                + item.raw[:READER_EXCERPT_BYTES],
+            )

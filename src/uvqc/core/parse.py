@@ -158,7 +158,15 @@ def parse_message(raw: str | bytes) -> Parsed | Rejected:
     """Validate one raw message (a JSON object) into a ResultMessage or a reject.
 
     A leading UTF-8 byte order mark is ignored; a key given twice in one object, at any
-    depth, is a reject naming the key."""
+    depth, is a reject naming the key. A message the file reader could not read as JSON
+    (`uvqc: <why>` on its first line, then an excerpt: adapters.files.iter_messages) is a
+    reject with the reader's reason."""
+    head = raw[:6]
+    if head in (b"uvqc: ", "uvqc: "):
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        why, _, excerpt = text[6:].partition("\n")
+        reason = why.rstrip(". ")[:500]
+        return reject(excerpt, None, reason, sample_id=readable_sample_id(excerpt))
     size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
     if size > MAX_PAYLOAD_BYTES:
         return Rejected(

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from uvqc.core.models import MAX_PAYLOAD_BYTES
+from uvqc.core.parse import readable_sample_id
 from uvqc.core.verdicts import INVALID_MESSAGE, Finding, Judgement, Severity, Verdict
 
 EXCERPT_BYTES = 4096  # kept of a message too large to queue
@@ -89,9 +89,6 @@ def record_id_for(message_id: str, submission: str | None) -> str:
     return submission[:RECORD_ID_CHARS] if submission else message_id
 
 
-_SAMPLE_ID = re.compile(rb'^\s*\{\s*"sampleId"\s*:\s*"([^"\\\x00-\x1f]{1,128})"')
-
-
 @dataclass(frozen=True, slots=True)
 class Oversized:
     """A message too large for its transport: only its size, digest and first bytes arrived.
@@ -140,8 +137,5 @@ class Oversized:
             )
             limit = self.limit
         finding = Finding(INVALID_MESSAGE, Severity.FAIL, message, value=self.size, limit=limit)
-        found = _SAMPLE_ID.match(self.excerpt.encode("utf-8", "surrogatepass"))
-        sample = found.group(1).decode("utf-8", "ignore") if found else None
-        if sample is not None and not (sample.strip() and sample.isprintable()):
-            sample = None
+        sample = readable_sample_id(self.excerpt)  # the core's salvage, on the kept excerpt
         return Judgement(sample, Verdict.REJECT, (finding,), None)
