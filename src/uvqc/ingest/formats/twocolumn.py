@@ -1,0 +1,74 @@
+"""Bare two-column text: wavelength and absorbance (or %T), comma, tab, semicolon or space
+separated, optionally under one header line of labels. Also Shimadzu UVProbe's headerless
+variant. The sample is named by the file's stem (the file names none)."""
+
+from __future__ import annotations
+
+from uvqc.ingest.formats.common import (
+    SampleError,
+    check_x_label,
+    check_y_label,
+    data_block,
+    scan_or_error,
+)
+from uvqc.ingest.model import ParsedFile, Refused, SampleRefusal
+from uvqc.ingest.text import Text, looks_decimal_comma, number, sniff_delimiter, split_row
+
+NAME = "two-column"
+
+
+def _first(text: Text) -> int:
+    for i, line in enumerate(text.lines):
+        if line.strip():
+            return i
+    return len(text.lines)
+
+
+def _layout(text: Text) -> tuple[int, str, bool, list[str] | None] | None:
+    """(first data line, delimiter, decimal comma, header labels) or None."""
+    start = _first(text)
+    body = [ln for ln in text.lines[start : start + 40] if ln.strip()]
+    if not body:
+        return None
+    delimiter = sniff_delimiter(body[1:] or body)
+    cells = [c for ln in body[1:10] for c in split_row(ln, delimiter)]
+    comma = delimiter != "," and looks_decimal_comma(cells)
+    head = [c for c in split_row(body[0], delimiter) if c.strip()]
+    header: list[str] | None = None
+    if len(head) >= 2 and all(number(c, comma) is not None for c in head[:2]):
+        pass
+    elif len(head) == 2:
+        header = head
+        start += 1
+    else:
+        return None
+    rows = [split_row(ln, delimiter) for ln in text.lines[start : start + 10] if ln.strip()]
+    if not rows:
+        return None
+    for row in rows:
+        filled = [c for c in row if c.strip()]
+        if len(filled) != 2 or any(number(c, comma) is None for c in filled):
+            return None
+    return start, delimiter, comma, header
+
+
+def sniff(text: Text) -> bool:
+    return _layout(text) is not None
+
+
+def parse(text: Text, stem: str) -> ParsedFile:
+    layout = _layout(text)
+    if layout is None:
+        raise Refused("unknown", "not two columns of numbers")
+    start, delimiter, comma, header = layout
+    ordinate = "A"
+    if header is not None:
+        check_x_label(header[0])
+        ordinate = check_y_label(header[1])
+    parsed = ParsedFile(NAME)
+    rows = data_block(text, start, delimiter, comma)
+    try:
+        parsed.samples.append(scan_or_error(None, rows, 0, 1, comma, ordinate, start + 1))
+    except SampleError as exc:
+        parsed.refused.append(SampleRefusal(None, exc.reason, exc.line, exc.column))
+    return parsed
