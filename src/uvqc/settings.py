@@ -35,6 +35,9 @@ class Settings(BaseModel):
 
     # QC
     method: Path | None = Field(None, description="QC method file used when a result names none")
+    ingest_config: Path | None = Field(
+        None, description="lab ingest config TOML: analytical wavelength, naming rules"
+    )
     # embedded runtime
     db: Path = Field(Path("var/uvqc.db"), description="SQLite database of the embedded runtime")
     batch_size: int = Field(10, ge=1, le=1000)

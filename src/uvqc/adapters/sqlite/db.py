@@ -17,7 +17,7 @@ from typing import Literal
 
 from uvqc.errors import InfrastructureError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 30_000
 # Page cache per connection (default 2 MiB): records and their sample-id index outgrow it
 # within ~20,000 results, and every batch then re-reads index pages from the OS.
@@ -73,6 +73,17 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX notifications_sample ON notifications (sample_id);
     CREATE INDEX notifications_record ON notifications (record_id);
+    """,
+    # g12: instrument files imported by `uvqc watch` (content digest: imported exactly once).
+    6: """
+    CREATE TABLE ingested_files (
+        sha256      TEXT PRIMARY KEY,
+        file        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        results     INTEGER NOT NULL,
+        reason      TEXT,
+        ingested_at TEXT NOT NULL
+    );
     """,
 }
 
@@ -160,7 +171,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         # Another process may have migrated between our check and the lock.
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[target].split(";"):
+            # .get: numbers are assigned per branch and may have gaps until merged.
+            for statement in _MIGRATIONS.get(target, "").split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={target}")
