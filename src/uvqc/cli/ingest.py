@@ -149,7 +149,7 @@ def ingest(
     options = _options(settings, wavelength, baseline, method)
     files = _files(paths)
     outcomes: list[FileOutcome] = []
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     with ExitStack() as stack:
         port: IntakeQueue | None = None
         if queue_url:

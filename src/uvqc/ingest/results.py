@@ -75,6 +75,8 @@ def value_at(scan: Scan, nm: float) -> tuple[float, str]:
     xs, ys = scan.wavelength_nm, scan.absorbance
     if not xs:
         raise _NoValue("no points left in the scan")
+    if any(d.wavelength_nm == nm for d in scan.dropped):
+        raise _NoValue(f"%T <= 0 at {nm:g} nm: no absorbance there")
     exact = [y for x, y in zip(xs, ys, strict=True) if x == nm]
     if exact:
         how = (

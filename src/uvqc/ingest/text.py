@@ -71,6 +71,9 @@ def _decode_utf8_with_cp932_trailer(data: bytes) -> tuple[str, str] | None:
     except UnicodeDecodeError as exc:
         start = data.rfind(b"\n", 0, exc.start) + 1
         head, tail = data[:start], data[start:]
+        # A trailer follows the data after a blank line; bad bytes earlier mean cp1252.
+        if not re.search(rb"[0-9][^\n]*\r?\n(?:[ \t]*\r?\n)+$", head):
+            return None
         try:
             head_text = head.decode("utf-8")
             tail_text = tail.decode("cp932")
