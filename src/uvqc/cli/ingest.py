@@ -242,8 +242,7 @@ def watch(
             sys.stdout.flush()
 
         if once:
-            for report in watcher.scan_once():
-                log(report)
+            watcher.scan_once(log)
             return
         stop = threading.Event()
         typer.echo(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop", err=True)

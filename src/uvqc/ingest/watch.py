@@ -94,7 +94,8 @@ class Watcher:
         old_enough = self.clock() - st.st_mtime >= self.settle
         return old_enough and (previous == sig or previous is None)
 
-    def scan_once(self) -> list[FileReport]:
+    def scan_once(self, on_report: Callable[[FileReport], None] | None = None) -> list[FileReport]:
+        """Handle every complete file now; `on_report` hears of each as soon as it is done."""
         reports = []
         present = set()
         for path in self.candidates():
@@ -104,6 +105,8 @@ class Watcher:
             report = self.handle(path)
             if report is not None:
                 reports.append(report)
+                if on_report is not None:
+                    on_report(report)
                 self._seen.pop(path.name, None)
         for gone in set(self._seen) - present:
             del self._seen[gone]
@@ -134,9 +137,9 @@ class Watcher:
         return self._move(path, target, status, len(outcome.messages), reason, digest)
 
     def _finish_known(self, path: Path, digest: str, known: Imported) -> FileReport | None:
-        if known.file == path.name and known.status in {"imported", "partial"}:
+        target = ARCHIVE if known.status == "imported" else FAILED
+        if known.file == path.name and not (self.directory / target / path.name).exists():
             # A restart after the commit but before the move: finish the move as decided.
-            target = ARCHIVE if known.status == "imported" else FAILED
             return self._move(path, target, known.status, known.results, known.reason, digest)
         reason = (
             f"duplicate: the same content was imported as {known.file} at {known.at} "
@@ -187,7 +190,6 @@ def run(
 ) -> None:
     """Scan every `poll` seconds until `stop()`."""
     while not stop():
-        for report in watcher.scan_once():
-            on_report(report)
+        watcher.scan_once(on_report)
         with contextlib.suppress(InterruptedError):
             time.sleep(poll)
