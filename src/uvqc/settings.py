@@ -38,6 +38,11 @@ class Settings(BaseModel):
     ingest_config: Path | None = Field(
         None, description="lab ingest config TOML: analytical wavelength, naming rules"
     )
+    ingest_wavelength_nm: float | None = Field(
+        None,
+        gt=0,
+        description="analytical wavelength (nm) for scans when --wavelength is not given",
+    )
     # embedded runtime
     db: Path = Field(Path("var/uvqc.db"), description="SQLite database of the embedded runtime")
     batch_size: int = Field(10, ge=1, le=1000)

@@ -63,7 +63,8 @@ def _files(paths: list[str]) -> list[Path]:
 def _options(
     settings: Settings, wavelength: float | None, baseline: float | None, method: str | None
 ) -> Options:
-    return Options(wavelength, baseline, method, IngestConfig.load(settings.ingest_config))
+    nm = wavelength if wavelength is not None else settings.ingest_wavelength_nm
+    return Options(nm, baseline, method, IngestConfig.load(settings.ingest_config))
 
 
 def _aws_intake(settings: Settings, url: str) -> IntakeQueue:

@@ -20,10 +20,16 @@ from uvqc.ingest.formats.common import (
     check_y_label,
     clean_name,
     parse_datetime,
-    scan_or_error,
 )
-from uvqc.ingest.model import ParsedFile, Refused, SampleRefusal, Scan
-from uvqc.ingest.text import Text, csv_rows, looks_decimal_comma
+from uvqc.ingest.model import (
+    Dropped,
+    ParsedFile,
+    Refused,
+    SampleRefusal,
+    Scan,
+    transmittance_to_absorbance,
+)
+from uvqc.ingest.text import Text, csv_rows, number
 
 NAME = "cary"
 _BASELINE = re.compile(r"^\s*(baseline\s*100\s*%\s*t|0\s*%\s*t|baseline)\s*$", re.I)
@@ -52,43 +58,88 @@ def is_baseline(name: str) -> bool:
     return bool(_BASELINE.match(name))
 
 
+class _Pair:
+    """One sample's x/y columns, filled row by row (no per-point objects: a 60-sample,
+    3,000-point file must fit a 128 MB Lambda)."""
+
+    def __init__(self, name: str | None, col: int, ordinate: str, line: int) -> None:
+        self.scan = Scan(name, [], [], line=line, column=col + 1, ordinate=ordinate)
+        self.col = col
+        self.error: SampleError | None = None
+
+    def add(self, no: int, cells: list[str]) -> None:
+        if self.error is not None:
+            return
+        c = self.col
+        xs = cells[c].strip() if c < len(cells) else ""
+        ys = cells[c + 1].strip() if c + 1 < len(cells) else ""
+        if not xs and not ys:
+            return  # padding of a shorter (ragged) pair
+        x, y = number(xs), number(ys)
+        if x is None:
+            self.error = SampleError(
+                f"line {no}: wavelength {xs!r} is not a finite number", no, c + 1
+            )
+        elif y is None:
+            shown = repr(ys) if ys else "missing"
+            self.error = SampleError(
+                f"line {no}: sample value {shown} at {xs} nm is not a finite number", no, c + 2
+            )
+        elif self.scan.ordinate == "%T":
+            a = transmittance_to_absorbance(y)
+            if a is None:
+                self.scan.dropped.append(Dropped(x, y, no))
+            else:
+                self.scan.wavelength_nm.append(x)
+                self.scan.absorbance.append(a)
+        else:
+            self.scan.wavelength_nm.append(x)
+            self.scan.absorbance.append(y)
+
+
 def parse(text: Text, stem: str) -> ParsedFile:
-    rows = list(csv_rows(text, ","))
-    if len(rows) < 2:
-        raise Refused("empty", "Cary CSV without data rows")
-    names, labels = rows[0][1], rows[1][1]
-    data: list[tuple[int, list[str]]] = []
-    end = len(rows)
-    for i, (no, cells) in enumerate(rows[2:], 2):
-        if not any(c.strip() for c in cells):
-            end = i
-            break
-        data.append((no, cells))
-    decimal_comma = False  # Cary CSV separates with commas: decimals are points
+    rows = csv_rows(text, ",")
+    try:
+        (first_no, names), (_, labels) = next(rows), next(rows)
+    except StopIteration:
+        raise Refused("empty", "Cary CSV without data rows") from None
     parsed = ParsedFile(NAME)
-    pairs = len(labels) // 2
-    for p in range(pairs):
+    pairs: list[_Pair] = []
+    for p in range(len(labels) // 2):
         xl, yl = labels[2 * p], labels[2 * p + 1]
         if not xl.strip() and not yl.strip():
             continue
         check_x_label(xl)
         ordinate = check_y_label(yl)
-        raw_name = names[2 * p] if 2 * p < len(names) else ""
-        name = clean_name(raw_name)
+        name = clean_name(names[2 * p] if 2 * p < len(names) else "")
         if name is not None and is_baseline(name):
             parsed.skipped.append(name)
             continue
-        try:
-            scan = scan_or_error(name, data, 2 * p, 2 * p + 1, decimal_comma, ordinate, rows[0][0])
-        except SampleError as exc:
-            parsed.refused.append(SampleRefusal(name, exc.reason, exc.line, exc.column))
-            continue
-        parsed.samples.append(scan)
-    if not parsed.samples and not parsed.refused and not parsed.skipped:
+        pairs.append(_Pair(name, 2 * p, ordinate, first_no))
+    if not pairs and not parsed.skipped:
         raise Refused("empty", "Cary CSV: no x/y column pairs under the sample names")
-    _metadata(text, [r[0] for r in rows[end:]], parsed)
-    if looks_decimal_comma([c for _, cells in data[:5] for c in cells]):
-        parsed.notes.append("decimal commas in a comma-separated Cary file")
+    trailer: list[int] = []
+    in_data = True
+    for no, cells in rows:
+        if in_data:
+            if not any(c.strip() for c in cells):
+                in_data = False
+                continue
+            for pair in pairs:
+                pair.add(no, cells)
+        else:
+            trailer.append(no)
+    for pair in pairs:
+        if pair.error is not None:
+            e = pair.error
+            parsed.refused.append(SampleRefusal(pair.scan.name, e.reason, e.line, e.column))
+        elif not pair.scan.wavelength_nm and not pair.scan.dropped:
+            parsed.refused.append(
+                SampleRefusal(pair.scan.name, "no data points", first_no, pair.col + 1)
+            )
+        else:
+            parsed.samples.append(pair.scan)
+    _metadata(text, trailer, parsed)
     return parsed
 
 
