@@ -75,12 +75,17 @@ def test_functions_run_python313_on_arm64_at_128_mb_from_the_built_artifact(
     assert props["Code"]["S3Key"].endswith("/uvqc.zip")
 
 
-def test_only_the_two_functions_exist_and_no_shared_execution_role(
+def test_only_the_three_functions_exist_and_no_shared_execution_role(
     resources: dict[str, Any],
 ) -> None:
-    assert set(_of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
+    functions = {*FUNCTIONS, "IngestLambdaFunction"}  # ingest: tests/iac/test_ingest_template.py
+    assert set(_of_type(resources, "AWS::Lambda::Function")) == functions
     assert "IamRoleLambdaExecution" not in resources
-    assert set(_of_type(resources, "AWS::IAM::Role")) == {"CheckFunctionRole", "NotifyFunctionRole"}
+    assert set(_of_type(resources, "AWS::IAM::Role")) == {
+        "CheckFunctionRole",
+        "NotifyFunctionRole",
+        "IngestFunctionRole",
+    }
 
 
 def test_log_groups_keep_30_days(resources: dict[str, Any]) -> None:
@@ -88,6 +93,7 @@ def test_log_groups_keep_30_days(resources: dict[str, Any]) -> None:
     assert {g["Properties"]["LogGroupName"] for g in groups.values()} == {
         "/aws/lambda/uvqc-lab-check",
         "/aws/lambda/uvqc-lab-notify",
+        "/aws/lambda/uvqc-lab-ingest",
     }
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
 
@@ -162,9 +168,9 @@ def test_notify_consumes_the_notify_queue_with_at_most_two_concurrent_senders(
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
 
 
-def test_exactly_four_encrypted_queues(resources: dict[str, Any]) -> None:
+def test_exactly_five_encrypted_queues(resources: dict[str, Any]) -> None:
     queues = _of_type(resources, "AWS::SQS::Queue")
-    assert set(queues) == {"IntakeQueue", "IntakeDLQ", "NotifyQueue", "NotifyDLQ"}
+    assert set(queues) == {"IntakeQueue", "IntakeDLQ", "NotifyQueue", "NotifyDLQ", "IngestDLQ"}
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
 
@@ -329,7 +335,9 @@ def test_no_role_uses_wildcard_actions_or_resources(resources: dict[str, Any]) -
             for target in targets if isinstance(targets, list) else [targets]:
                 assert target != "*", role
                 arn = target.get("Fn::Sub", "")
-                # the only wildcard allowed is the log-stream suffix of a log group ARN
+                # the only wildcards allowed: the log-stream suffix of a log group ARN, and
+                # the key prefix of an S3 object ARN (inbox/*, rejected/*)
+                arn = re.sub(r":s3:::[^/]+/[a-z]+/\*$", ":s3:::bucket/prefix/", arn)
                 assert "*" not in arn.removesuffix(":*"), (role, arn)
 
 
@@ -365,6 +373,8 @@ EXPECTED_ALARMS = {
     ("AWS/Lambda", "Throttles", "CheckLambdaFunction"): 0,
     ("AWS/Lambda", "Errors", "NotifyLambdaFunction"): 0,
     ("AWS/Lambda", "Throttles", "NotifyLambdaFunction"): 0,
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "IngestDLQ"): 0,
+    ("AWS/Lambda", "Errors", "IngestLambdaFunction"): 0,
 }
 
 

@@ -35,6 +35,13 @@ EXCLUDED_DISTRIBUTIONS = frozenset(
         "botocore",
         "click",
         "colorama",
+        # Instrument-file readers used only on a workstation (`uvqc ingest`): numpy (for
+        # JCAMP-DX) alone would break the artifact's size budget; the ingest function
+        # refuses JCAMP-DX and XLSX files, naming the reason.
+        "et-xmlfile",
+        "jcamp",
+        "numpy",
+        "openpyxl",
         "markdown-it-py",
         "mdurl",
         "pygments",
