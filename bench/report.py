@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.common import ROOT, load
 
-PERFORMANCE = ["check_throughput", "pipeline_e2e", "lambda", "latency"]
+PERFORMANCE = ["check_throughput", "pipeline_e2e", "lambda", "latency", "ingest_throughput"]
 RELIABILITY = ["chaos", "chaos_aws", "bad_input"]
 MODULES = {"lambda": "lambda_bench"}
 

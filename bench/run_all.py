@@ -14,6 +14,7 @@ ORDER = [
     "lambda_bench",
     "latency",
     "bad_input",
+    "ingest_throughput",
     "chaos",
     "chaos_aws",
 ]

@@ -33,9 +33,9 @@ class Reader:
 READERS: tuple[Reader, ...] = (
     Reader(jcampdx.NAME, jcampdx.sniff, jcampdx.parse, "JCAMP-DX"),
     Reader(shimadzu.NAME, shimadzu.sniff, shimadzu.parse, "Shimadzu UVProbe ASCII"),
+    Reader(cary.NAME, cary.sniff, cary.parse, "Agilent Cary WinUV CSV"),
     Reader(jasco.NAME, jasco.sniff, jasco.parse, "JASCO Spectra Manager"),
     Reader(thermo.GENESYS, thermo.sniff_genesys, thermo.parse_genesys, "Thermo Genesys 30/150"),
-    Reader(cary.NAME, cary.sniff, cary.parse, "Agilent Cary WinUV CSV"),
     Reader(perkinelmer.NAME, perkinelmer.sniff, perkinelmer.parse, "PerkinElmer UV WinLab CSV"),
     Reader(thermo.SCAN, thermo.sniff_scan, thermo.parse_scan, "Thermo VISIONlite Scan"),
     Reader(thermo.QUANT, thermo.sniff_quant, thermo.parse_quant, "Thermo VISIONlite Fixed/Quant"),

@@ -44,6 +44,10 @@ class Scan:
     ordinate: str = "A"  # what the file wrote: "A" or "%T"
     dropped: list[Dropped] = field(default_factory=list)
     measured_at: datetime | None = None
+    # The numbers exactly as the file wrote them, when each is already a JSON number: the
+    # spectrum then goes out as written (and without the cost of float formatting).
+    wavelength_text: list[str] | None = None
+    absorbance_text: list[str] | None = None
 
 
 @dataclass(slots=True)

@@ -10,9 +10,11 @@ model's 20,000 points.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
+import operator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -77,7 +79,7 @@ def value_at(scan: Scan, nm: float) -> tuple[float, str]:
         raise _NoValue("no points left in the scan")
     if any(d.wavelength_nm == nm for d in scan.dropped):
         raise _NoValue(f"%T <= 0 at {nm:g} nm: no absorbance there")
-    exact = [y for x, y in zip(xs, ys, strict=True) if x == nm]
+    exact = [y for x, y in zip(xs, ys, strict=True) if x == nm] if xs.count(nm) else []
     if exact:
         how = (
             "exact point"
@@ -85,19 +87,33 @@ def value_at(scan: Scan, nm: float) -> tuple[float, str]:
             else f"mean of {len(exact)} points at the same wavelength"
         )
         return math.fsum(exact) / len(exact), how
-    below = [(x, y) for x, y in zip(xs, ys, strict=True) if x < nm]
-    above = [(x, y) for x, y in zip(xs, ys, strict=True) if x > nm]
-    if not below or not above:
+    x0, x1 = _neighbours(xs, nm)
+    if x0 is None or x1 is None:
         raise _NoValue(f"the scan covers {min(xs):g}-{max(xs):g} nm and does not reach {nm:g} nm")
-    x0, y0 = max(below, key=lambda p: p[0])
-    x1, y1 = min(above, key=lambda p: p[0])
-    gap = [d for d in scan.dropped if x0 < d.wavelength_nm < x1 or d.wavelength_nm == nm]
+    # the neighbours' absorbances (the first point at that wavelength if repeated)
+    y0, y1 = ys[xs.index(x0)], ys[xs.index(x1)]
+    gap = [d for d in scan.dropped if x0 < d.wavelength_nm < x1]
     if gap:
         raise _NoValue(
             f"%T <= 0 at {gap[0].wavelength_nm:g} nm next to {nm:g} nm: no absorbance there"
         )
     value = y0 + (y1 - y0) * (nm - x0) / (x1 - x0)
     return value, f"interpolated between {x0:g} and {x1:g} nm"
+
+
+def _neighbours(xs: list[float], nm: float) -> tuple[float | None, float | None]:
+    """The nearest wavelengths below and above `nm`: bisection on a monotonic scan (most
+    are), a full pass otherwise (unevenly ordered, repeated points)."""
+    if len(xs) > 8:
+        if all(map(operator.lt, xs, xs[1:])):
+            i = bisect.bisect_left(xs, nm)
+            return (xs[i - 1] if i > 0 else None), (xs[i] if i < len(xs) else None)
+        if all(map(operator.gt, xs, xs[1:])):
+            i = bisect.bisect_left(xs, -nm, key=operator.neg)
+            return (xs[i] if i < len(xs) else None), (xs[i - 1] if i > 0 else None)
+    below = max([x for x in xs if x < nm], default=None)
+    above = min([x for x in xs if x > nm], default=None)
+    return below, above
 
 
 def batch_id_for(stem: str, sha256: str) -> str:
@@ -109,30 +125,45 @@ def _sample_id(name: str | None, stem: str) -> str:
     return (name or stem)[:MAX_ID_LENGTH]
 
 
-def _decimate(wl: list[float], ab: list[float], step: int) -> tuple[list[float], list[float]]:
-    keep = list(range(0, len(wl), step))
-    if keep[-1] != len(wl) - 1:
-        keep.append(len(wl) - 1)
-    return [wl[i] for i in keep], [ab[i] for i in keep]
+def _keep(n: int, step: int) -> list[int]:
+    keep = list(range(0, n, step))
+    if keep[-1] != n - 1:
+        keep.append(n - 1)
+    return keep
+
+
+def _array(values: list[float], text: list[str] | None, keep: list[int] | None) -> str:
+    """A JSON array: the file's own number text when it is valid JSON, else floats."""
+    if text is not None and len(text) == len(values):
+        chosen = text if keep is None else [text[i] for i in keep]
+        return "[" + ",".join(chosen) + "]"
+    return _DUMPS(values if keep is None else [values[i] for i in keep])
 
 
 def _encode_with_spectrum(msg: dict[str, Any], scan: Scan) -> bytes:
+    """The message with `spectrum` spliced in; every k-th point only when the whole would
+    pass the 256 KiB limit (or the model's 20,000 points), said in the message."""
     wl, ab = scan.wavelength_nm, scan.absorbance
-    step = max(1, math.ceil(len(wl) / MAX_SPECTRUM_POINTS))
+    n = len(wl)
+    step = max(1, math.ceil(n / MAX_SPECTRUM_POINTS))
     while True:
-        w, a = (wl, ab) if step == 1 else _decimate(wl, ab, step)
-        msg["spectrum"] = {"wavelengthNm": w, "absorbance": a}
-        if step > 1:
-            msg["spectrumDecimated"] = {"fromPoints": len(wl), "toPoints": len(w), "every": step}
+        keep = None if step == 1 else _keep(n, step)
+        if keep is not None:
+            msg["spectrumDecimated"] = {"fromPoints": n, "toPoints": len(keep), "every": step}
             note = (
-                f"spectrum decimated from {len(wl)} to {len(w)} points (every {step}th) to fit "
+                f"spectrum decimated from {n} to {len(keep)} points (every {step}th) to fit "
                 f"the {MAX_PAYLOAD_BYTES}-byte message limit"
             )
-            msg["ingest"]["notes"] = [
-                n for n in msg["ingest"]["notes"] if not n.startswith("spectrum decimated")
-            ] + [note]
-        raw = _DUMPS(msg).encode("utf-8")
-        if len(raw) <= MAX_PAYLOAD_BYTES or len(w) <= 2:
+            notes = [x for x in msg["ingest"]["notes"] if not x.startswith("spectrum decimated")]
+            msg["ingest"]["notes"] = [*notes, note]
+        head = _DUMPS(msg)
+        spectrum = (
+            f',"spectrum":{{"wavelengthNm":{_array(wl, scan.wavelength_text, keep)},'
+            f'"absorbance":{_array(ab, scan.absorbance_text, keep)}}}}}'
+        )
+        raw = (head[:-1] + spectrum).encode("utf-8")
+        points = n if keep is None else len(keep)
+        if len(raw) <= MAX_PAYLOAD_BYTES or points <= 2:
             return raw
         step = max(step + 1, math.ceil(step * len(raw) / (MAX_PAYLOAD_BYTES * 0.95)))
 
@@ -223,8 +254,11 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
         sequence += 1
         msg["sequence"] = sequence
         msg["batchSize"] = total
-        raw = _encode_with_spectrum(msg, scan) if scan is not None else _DUMPS(msg).encode("utf-8")
-        verdict = parse_message(raw)
+        # The model checks every field but the spectrum, whose numbers are finite and equal
+        # in length by construction (validating 2 x 20,000 floats again costs more than
+        # reading the file); the full message's size is checked when it is encoded.
+        small = _DUMPS(msg).encode("utf-8")
+        verdict = parse_message(small)
         if isinstance(verdict, Rejected):
             out.refused.append(
                 SampleRefusal(
@@ -235,7 +269,7 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
                 )
             )
             continue
-        out.messages.append(raw)
+        out.messages.append(_encode_with_spectrum(msg, scan) if scan is not None else small)
     return out
 
 

@@ -14,7 +14,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from uvqc.ingest.model import Refused
@@ -111,7 +111,9 @@ def decode(data: bytes, name: str) -> Text:
 
 def split_lines(text: str) -> list[str]:
     """Lines split at CRLF, LF or a lone CR (old Mac exports); no line ends kept."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
 
 
 def number(cell: str, decimal_comma: bool = False) -> float | None:
@@ -128,6 +130,66 @@ def number(cell: str, decimal_comma: bool = False) -> float | None:
         return None
     value = float(s)
     return value if math.isfinite(value) else None
+
+
+def numbers(cells: Sequence[str], *, plain: bool = False) -> list[float] | None:
+    """Every cell as a finite number (decimal point) in one fast pass (C-level float over
+    the column), or None when any cell is not one: the caller then reads cell by cell with
+    `number` to say which. Accepts exactly what `number` accepts, minus surrounding quotes."""
+    try:
+        values = list(map(float, cells))
+    except ValueError:
+        return None
+    # float() also takes "1_0" and non-ASCII digits (`plain`: the caller checked the whole
+    # block at once), and "nan"/"inf": a NaN or infinity anywhere makes the sum non-finite
+    # (an overflowing sum of finite values only sends the column to the per-cell path).
+    if not plain:
+        joined = "".join(cells)
+        if "_" in joined or not joined.isascii():
+            return None
+    if not math.isfinite(sum(values)):
+        return None
+    return values
+
+
+def plain_block(lines: Sequence[str]) -> tuple[bool, bool]:
+    """(plain, json) for a block of comma-separated lines, each checked once for the whole
+    block: plain = ASCII without "_" (what `numbers(plain=True)` relies on); json = every
+    cell that is a number is already written as a JSON number (see `json_numbers`)."""
+    joined = "," + ",".join(lines) + ","
+    plain = joined.isascii() and "_" not in joined
+    json_ok = (
+        plain
+        and '"' not in joined
+        and not (any(bad in joined for bad in _NOT_JSON) or _LEADING_ZERO.search(joined))
+    )
+    return plain, json_ok
+
+
+_LEADING_ZERO = re.compile(r",-?0[0-9]")
+# What JSON forbids in a number that float() takes: a leading + or ., a trailing . (also
+# before an exponent), a leading zero, and the spaces float() strips.
+_NOT_JSON = (",+", ",.", "-.", ".,", ".e", ".E", " ")  # and tabs etc.: not isprintable()
+
+
+def json_numbers(cells: Sequence[str]) -> list[str] | None:
+    """The cells themselves when every one is already a JSON number, else None. Only for
+    cells `numbers` accepted (each a finite ASCII decimal float() reads); substring scans
+    in C, no per-cell work."""
+    if not cells:
+        return None
+    joined = "," + ",".join(cells) + ","
+    if _json_unsafe(joined):
+        return None
+    return list(cells)
+
+
+def _json_unsafe(joined: str) -> bool:
+    return (
+        not joined.isprintable()
+        or any(bad in joined for bad in _NOT_JSON)
+        or _LEADING_ZERO.search(joined) is not None
+    )
 
 
 def looks_decimal_comma(cells: list[str]) -> bool:
@@ -176,12 +238,12 @@ def csv_rows(text: Text, delimiter: str, start: int = 0) -> Iterator[tuple[int, 
             yield no, line.split()
         return
     reader = csv.reader(io.StringIO("\n".join(text.lines[start:])), delimiter=delimiter)
-    while True:
-        no = reader.line_num + start + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise Refused("unknown", f"line {no}: not readable as delimited text ({exc})") from None
-        yield no, row
+    consumed = 0
+    try:
+        for row in reader:
+            yield start + consumed + 1, row  # the record's first line (1-based)
+            consumed = reader.line_num
+    except csv.Error as exc:
+        raise Refused(
+            "unknown", f"line {start + consumed + 1}: not readable as delimited text ({exc})"
+        ) from None

@@ -11,15 +11,18 @@ pseudo-samples (``Baseline 100%T``, ``0%T``) are skipped and listed. The over-ra
 
 from __future__ import annotations
 
+import csv
+import math
 import re
+from collections.abc import Sequence
+from itertools import repeat
 
 from uvqc.ingest.formats.common import (
-    US_DATETIME,
     SampleError,
     check_x_label,
     check_y_label,
     clean_name,
-    parse_datetime,
+    parse_us_datetime,
 )
 from uvqc.ingest.model import (
     Dropped,
@@ -29,7 +32,7 @@ from uvqc.ingest.model import (
     Scan,
     transmittance_to_absorbance,
 )
-from uvqc.ingest.text import Text, csv_rows, number
+from uvqc.ingest.text import Text, number, numbers, plain_block
 
 NAME = "cary"
 _BASELINE = re.compile(r"^\s*(baseline\s*100\s*%\s*t|0\s*%\s*t|baseline)\s*$", re.I)
@@ -39,11 +42,11 @@ _COLLECTED = re.compile(r"^Collection Time:\s*(?P<v>.+?)\s*$")
 
 
 def _second_row(text: Text) -> list[str] | None:
-    rows = csv_rows(text, ",")
+    reader = csv.reader(iter(text.lines[:20]))
     try:
-        next(rows)
-        return next(rows)[1]
-    except StopIteration:
+        next(reader)
+        return next(reader)
+    except (StopIteration, csv.Error):
         return None
 
 
@@ -59,22 +62,50 @@ def is_baseline(name: str) -> bool:
 
 
 class _Pair:
-    """One sample's x/y columns, filled row by row (no per-point objects: a 60-sample,
-    3,000-point file must fit a 128 MB Lambda)."""
+    """One sample's x/y columns. The fast path converts whole columns at once (C-level
+    float); a column with anything else (interior gaps, text, %T <= 0) is read cell by cell
+    so the reason names its line and column."""
 
     def __init__(self, name: str | None, col: int, ordinate: str, line: int) -> None:
         self.scan = Scan(name, [], [], line=line, column=col + 1, ordinate=ordinate)
         self.col = col
         self.error: SampleError | None = None
 
-    def add(self, no: int, cells: list[str]) -> None:
-        if self.error is not None:
-            return
+    def fill(
+        self,
+        xs_raw: Sequence[str],
+        ys_raw: Sequence[str],
+        lines: list[int],
+        block: tuple[bool, bool],
+    ) -> None:
+        plain, as_json = block
+        n = len(xs_raw)
+        while n and not xs_raw[n - 1].strip() and not ys_raw[n - 1].strip():
+            n -= 1  # padding of a shorter (ragged) pair
+        xs, ys = numbers(xs_raw[:n], plain=plain), numbers(ys_raw[:n], plain=plain)
+        if xs is not None and ys is not None:
+            if self.scan.ordinate != "%T":
+                self.scan.wavelength_nm, self.scan.absorbance = xs, ys
+                if as_json and n:
+                    self.scan.wavelength_text = list(xs_raw[:n])
+                    self.scan.absorbance_text = list(ys_raw[:n])
+                return
+            if min(ys, default=1.0) > 0:
+                self.scan.wavelength_nm = xs
+                if as_json and n:
+                    self.scan.wavelength_text = list(xs_raw[:n])
+                self.scan.absorbance = [2.0 - math.log10(t) for t in ys]
+                return
+        for i in range(n):
+            self.add(lines[i], xs_raw[i], ys_raw[i])
+            if self.error is not None:
+                return
+
+    def add(self, no: int, xs: str, ys: str) -> None:
         c = self.col
-        xs = cells[c].strip() if c < len(cells) else ""
-        ys = cells[c + 1].strip() if c + 1 < len(cells) else ""
+        xs, ys = xs.strip(), ys.strip()
         if not xs and not ys:
-            return  # padding of a shorter (ragged) pair
+            return  # an empty row inside the pair
         x, y = number(xs), number(ys)
         if x is None:
             self.error = SampleError(
@@ -98,11 +129,14 @@ class _Pair:
 
 
 def parse(text: Text, stem: str) -> ParsedFile:
-    rows = csv_rows(text, ",")
+    header = csv.reader(iter(text.lines))
     try:
-        (first_no, names), (_, labels) = next(rows), next(rows)
+        names, labels = next(header), next(header)
     except StopIteration:
         raise Refused("empty", "Cary CSV without data rows") from None
+    except csv.Error as exc:
+        raise Refused("unknown", f"Cary CSV header is not readable CSV ({exc})") from None
+    first_no, begin = 1, header.line_num
     parsed = ParsedFile(NAME)
     pairs: list[_Pair] = []
     for p in range(len(labels) // 2):
@@ -118,18 +152,29 @@ def parse(text: Text, stem: str) -> ParsedFile:
         pairs.append(_Pair(name, 2 * p, ordinate, first_no))
     if not pairs and not parsed.skipped:
         raise Refused("empty", "Cary CSV: no x/y column pairs under the sample names")
-    trailer: list[int] = []
-    in_data = True
-    for no, cells in rows:
-        if in_data:
-            if not any(c.strip() for c in cells):
-                in_data = False
-                continue
-            for pair in pairs:
-                pair.add(no, cells)
-        else:
-            trailer.append(no)
+    # The data block runs to the first blank or all-comma line; read it in one pass.
+    lines_all = text.lines
+    # C-level scan (map over str.strip): a Python loop here cost as much as the CSV read.
+    filled = list(map(bool, map(str.strip, lines_all[begin:], repeat(" ,\t"))))
+    end = begin + (filled.index(False) if False in filled else len(filled))
+    block_lines = lines_all[begin:end]
+    block_text = ",".join(block_lines)
+    if '"' in block_text:
+        try:
+            data = list(csv.reader(block_lines))
+        except csv.Error as exc:
+            raise Refused("unknown", f"Cary CSV data is not readable CSV ({exc})") from None
+    else:  # no quotes: str.split gives exactly the CSV reader's cells, several times faster
+        data = [ln.split(",") for ln in block_lines]
+    lines = list(range(begin + 1, end + 1))
+    trailer = list(range(end + 2, len(lines_all) + 1))
+    width = max((p.col + 2 for p in pairs), default=0)
+    if data and min(map(len, data)) < width:
+        data = [r + [""] * (width - len(r)) if len(r) < width else r for r in data]
+    columns = list(zip(*data, strict=False)) if data else [()] * width
+    block = plain_block(block_text)
     for pair in pairs:
+        pair.fill(columns[pair.col], columns[pair.col + 1], lines, block)
         if pair.error is not None:
             e = pair.error
             parsed.refused.append(SampleRefusal(pair.scan.name, e.reason, e.line, e.column))
@@ -154,7 +199,7 @@ def _metadata(text: Text, line_numbers: list[int], parsed: ParsedFile) -> None:
             current = stripped
             continue
         if m := _COLLECTED.match(stripped):
-            when = parse_datetime(m["v"], US_DATETIME)
+            when = parse_us_datetime(m["v"])
             if when is not None and current in by_name:
                 by_name[current].measured_at = when
             if when is not None and parsed.measured_at is None:

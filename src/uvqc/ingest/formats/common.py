@@ -101,6 +101,27 @@ def clean_name(name: str | None) -> str | None:
     return cleaned or None
 
 
+_US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))? ?([AaPp][Mm])?")
+
+
+def parse_us_datetime(text: str) -> datetime | None:
+    """US month-first date and 12- or 24-hour time (Cary, VISIONlite): ``1/15/2014 4:59:54 PM``.
+    A regex and the datetime constructor: strptime costs ~10x as much per call."""
+    m = _US.fullmatch(" ".join(text.split()))
+    if m is None:
+        return parse_datetime(text, US_DATETIME)
+    month, day, year, hour, minute = (int(g) for g in m.groups()[:5])
+    second = int(m[6] or 0)
+    if m[7]:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if m[7].lower() == "pm" else 0)
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
 def parse_datetime(text: str, formats: Iterable[str]) -> datetime | None:
     s = " ".join(text.split())
     for fmt in formats:
