@@ -41,20 +41,20 @@ _INSTRUMENT = re.compile(r"^Instrument\s{2,}(?P<v>\S.*?)\s*$")
 _COLLECTED = re.compile(r"^Collection Time:\s*(?P<v>.+?)\s*$")
 
 
-def _second_row(text: Text) -> list[str] | None:
+def _header_rows(text: Text) -> tuple[list[str], list[str]] | None:
     reader = csv.reader(iter(text.lines[:20]))
     try:
-        next(reader)
-        return next(reader)
+        return next(reader), next(reader)
     except (StopIteration, csv.Error):
         return None
 
 
 def sniff(text: Text) -> bool:
-    row = _second_row(text)
-    if not row or len(row) < 2:
+    rows = _header_rows(text)
+    if rows is None:
         return False
-    return bool(_X_LABEL.match(row[0])) and ("," in text.lines[0])
+    names, labels = rows
+    return len(names) >= 2 and len(labels) >= 2 and bool(_X_LABEL.match(labels[0]))
 
 
 def is_baseline(name: str) -> bool:

@@ -45,10 +45,19 @@ def _layout(text: Text) -> tuple[int, str, bool, list[str] | None] | None:
     rows = [split_row(ln, delimiter) for ln in text.lines[start : start + 10] if ln.strip()]
     if not rows:
         return None
-    for row in rows:
+    # Two cells on every line; numbers on the first and on most: a bad value further down
+    # is then refused by line and column rather than making the file "unknown".
+    numeric = 0
+    for i, row in enumerate(rows):
         filled = [c for c in row if c.strip()]
-        if len(filled) != 2 or any(number(c, comma) is None for c in filled):
+        if len(filled) != 2:
             return None
+        ok = all(number(c, comma) is not None for c in filled)
+        if i == 0 and not ok:
+            return None
+        numeric += ok
+    if numeric * 2 < len(rows):
+        return None
     return start, delimiter, comma, header
 
 
