@@ -9,6 +9,7 @@ it is left out of the scan and reported, never turned into NaN or Infinity.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,10 +45,11 @@ class Scan:
     ordinate: str = "A"  # what the file wrote: "A" or "%T"
     dropped: list[Dropped] = field(default_factory=list)
     measured_at: datetime | None = None
-    # The numbers exactly as the file wrote them, when each is already a JSON number: the
-    # spectrum then goes out as written (and without the cost of float formatting).
-    wavelength_text: list[str] | None = None
-    absorbance_text: list[str] | None = None
+    # The numbers exactly as the file wrote them (same length as the values), when known:
+    # if each is already a JSON number the spectrum goes out as written (and without the
+    # cost of float formatting).
+    wavelength_text: Sequence[str] | None = None
+    absorbance_text: Sequence[str] | None = None
 
 
 @dataclass(slots=True)

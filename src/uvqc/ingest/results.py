@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -25,6 +26,7 @@ from uvqc.ingest.detect import read
 from uvqc.ingest.formats.table import ColumnMap
 from uvqc.ingest.model import ParsedFile, Reading, Refused, SampleRefusal, Scan
 from uvqc.ingest.naming import IngestConfig, classify
+from uvqc.ingest.text import json_numbers
 
 MAX_SPECTRUM_POINTS = 20_000
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -132,11 +134,13 @@ def _keep(n: int, step: int) -> list[int]:
     return keep
 
 
-def _array(values: list[float], text: list[str] | None, keep: list[int] | None) -> str:
-    """A JSON array: the file's own number text when it is valid JSON, else floats."""
+def _array(values: list[float], text: Sequence[str] | None, keep: list[int] | None) -> str:
+    """A JSON array: the file's own number text when every one is a JSON number, else the
+    floats (formatted by the JSON encoder)."""
     if text is not None and len(text) == len(values):
         chosen = text if keep is None else [text[i] for i in keep]
-        return "[" + ",".join(chosen) + "]"
+        if json_numbers(chosen) is not None:
+            return "[" + ",".join(chosen) + "]"
     return _DUMPS(values if keep is None else [values[i] for i in keep])
 
 

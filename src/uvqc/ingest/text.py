@@ -152,18 +152,10 @@ def numbers(cells: Sequence[str], *, plain: bool = False) -> list[float] | None:
     return values
 
 
-def plain_block(lines: Sequence[str]) -> tuple[bool, bool]:
-    """(plain, json) for a block of comma-separated lines, each checked once for the whole
-    block: plain = ASCII without "_" (what `numbers(plain=True)` relies on); json = every
-    cell that is a number is already written as a JSON number (see `json_numbers`)."""
-    joined = "," + ",".join(lines) + ","
-    plain = joined.isascii() and "_" not in joined
-    json_ok = (
-        plain
-        and '"' not in joined
-        and not (any(bad in joined for bad in _NOT_JSON) or _LEADING_ZERO.search(joined))
-    )
-    return plain, json_ok
+def plain_block(joined: str) -> bool:
+    """True when a whole block of cells is ASCII without "_": what `numbers(plain=True)`
+    relies on, checked once for the block instead of once per column."""
+    return joined.isascii() and "_" not in joined
 
 
 _LEADING_ZERO = re.compile(r",-?0[0-9]")

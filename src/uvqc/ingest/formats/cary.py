@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Sequence
 from itertools import repeat
 
 from uvqc.ingest.formats.common import (
@@ -73,27 +72,32 @@ class _Pair:
 
     def fill(
         self,
-        xs_raw: Sequence[str],
-        ys_raw: Sequence[str],
+        xs_raw: tuple[str, ...],
+        ys_raw: tuple[str, ...],
         lines: list[int],
-        block: tuple[bool, bool],
+        plain: bool,
+        grid: dict[tuple[str, ...], list[float]] | None = None,
     ) -> None:
-        plain, as_json = block
         n = len(xs_raw)
         while n and not xs_raw[n - 1].strip() and not ys_raw[n - 1].strip():
             n -= 1  # padding of a shorter (ragged) pair
-        xs, ys = numbers(xs_raw[:n], plain=plain), numbers(ys_raw[:n], plain=plain)
+        xs = grid.get(xs_raw[:n]) if grid is not None else None
+        if xs is None:
+            xs = numbers(xs_raw[:n], plain=plain)
+            if grid is not None and xs is not None:
+                grid[xs_raw[:n]] = xs  # pairs usually share one wavelength grid: read it once
+        else:
+            xs = list(xs)
+        ys = numbers(ys_raw[:n], plain=plain)
         if xs is not None and ys is not None:
             if self.scan.ordinate != "%T":
                 self.scan.wavelength_nm, self.scan.absorbance = xs, ys
-                if as_json and n:
-                    self.scan.wavelength_text = list(xs_raw[:n])
-                    self.scan.absorbance_text = list(ys_raw[:n])
+                self.scan.wavelength_text = xs_raw[:n]
+                self.scan.absorbance_text = ys_raw[:n]
                 return
             if min(ys, default=1.0) > 0:
                 self.scan.wavelength_nm = xs
-                if as_json and n:
-                    self.scan.wavelength_text = list(xs_raw[:n])
+                self.scan.wavelength_text = xs_raw[:n]
                 self.scan.absorbance = [2.0 - math.log10(t) for t in ys]
                 return
         for i in range(n):
@@ -171,10 +175,11 @@ def parse(text: Text, stem: str) -> ParsedFile:
     width = max((p.col + 2 for p in pairs), default=0)
     if data and min(map(len, data)) < width:
         data = [r + [""] * (width - len(r)) if len(r) < width else r for r in data]
-    columns = list(zip(*data, strict=False)) if data else [()] * width
-    block = plain_block(block_text)
+    columns: list[tuple[str, ...]] = list(zip(*data, strict=False)) if data else [()] * width
+    plain = plain_block(block_text)
+    grids: dict[tuple[str, ...], list[float]] = {}
     for pair in pairs:
-        pair.fill(columns[pair.col], columns[pair.col + 1], lines, block)
+        pair.fill(columns[pair.col], columns[pair.col + 1], lines, plain, grids)
         if pair.error is not None:
             e = pair.error
             parsed.refused.append(SampleRefusal(pair.scan.name, e.reason, e.line, e.column))
