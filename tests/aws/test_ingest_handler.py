@@ -17,6 +17,8 @@ import pytest
 
 from uvqc.aws import ingest_handler
 from uvqc.errors import InfrastructureError
+from uvqc.pipeline.email import compose
+from uvqc.pipeline.records import NotificationRequest
 
 from .conftest import EVENTS, make_queues, unique
 from .esm import LambdaContext
@@ -103,6 +105,13 @@ def test_a_refused_file_is_recorded_and_e_mailed_once_per_content(
     requests = drain(aws("sqs"), deployed["notify"])
     assert len(requests) == 2 and len({r["key"] for r in requests}) == 1  # the ledger dedups
     assert "OLE2" in requests[0]["findings"][0]["message"]
+    mail = compose(
+        NotificationRequest.from_json(json.dumps(requests[0])),
+        mail_from="uvqc@example.org",
+        mail_to=["lab@example.org"],
+    )
+    assert dict(mail.headers)["Subject"] == "Rejected result for native.spc"
+    assert "s3://" in mail.body and "binary file" in mail.body
 
 
 def test_objects_outside_the_inbox_are_ignored(

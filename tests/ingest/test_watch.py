@@ -9,9 +9,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from uvqc.adapters.sqlite.imports import SqliteImportLedger
+from uvqc.adapters.sqlite.imports import ForwardingImportLedger, SqliteImportLedger
 from uvqc.ingest.results import Options, ingest_bytes
 from uvqc.ingest.watch import Watcher
 from uvqc.local.runtime import Database
@@ -154,3 +155,29 @@ def test_kill_9_and_restart_lose_nothing_and_import_nothing_twice(tmp_path: Path
     with sqlite3.connect(db) as conn:
         bodies = [b for (b,) in conn.execute("SELECT body FROM messages")]
     assert len({b.split('"sampleId":"')[1].split('"')[0] for b in bodies}) == n
+
+
+class ListIntake:
+    """An IntakeQueue that keeps what it is given (the SQS side of `watch --queue-url`)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    def submit(self, bodies: Sequence[bytes]) -> list[str]:
+        self.bodies.extend(bodies)
+        return [str(i) for i in range(len(bodies))]
+
+
+def test_forwarding_to_another_queue_still_imports_each_content_once(tmp_path: Path) -> None:
+    inbox, db, clock = tmp_path / "in", tmp_path / "u.db", Clock()
+    inbox.mkdir()
+    data = fixture("genesys30.tsv").read_bytes()
+    clock.now = time.time() + 10
+    intake = ListIntake()
+    with Database.open(db) as database:
+        w = Watcher(inbox, ForwardingImportLedger(database.conn, intake), OPTIONS, clock=clock)
+        (inbox / "a.tsv").write_bytes(data)
+        (inbox / "b.tsv").write_bytes(data)
+        assert [r.action for r in w.scan_once()] == ["imported", "duplicate"]
+    assert len(intake.bodies) == 1
+    assert _queued(db) == 0  # nothing on the embedded queue: the results went to the port

@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -102,7 +103,7 @@ def _request(bucket: str, key: str, outcome: FileOutcome, reason: str) -> Notifi
     message = f"Instrument file s3://{bucket}/{key} {reason}"
     return NotificationRequest(
         key=f"ingest-{digest}",
-        sample_id=None,
+        sample_id=PurePosixPath(key).name[:128] or None,  # the e-mail names the file
         record_id=f"ingest:{outcome.sha256[:32]}",
         verdict=Verdict.REJECT,
         findings=(Finding(code=code, severity=Severity.FAIL, message=message[:2000]),),
