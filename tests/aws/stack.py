@@ -76,10 +76,12 @@ def deployed(
         raise RuntimeError(f"stack {name} is {described['StackStatus']}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
 
+    # moto lists some resources without a physical id (AWS::Lambda::Permission, e.g. the
+    # ingest bucket's invoke permission): only those with one can be looked up.
     resources = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=name)["StackResources"]
-        if "LogicalResourceId" in r
+        if "LogicalResourceId" in r and "PhysicalResourceId" in r
     }
     lambda_ = client("lambda")
     functions = {

@@ -25,7 +25,13 @@ from uvqc.ingest.formats.common import (
     parse_datetime,
     scan_or_error,
 )
-from uvqc.ingest.model import ParsedFile, Reading, Refused, SampleRefusal
+from uvqc.ingest.model import (
+    ParsedFile,
+    Reading,
+    Refused,
+    SampleRefusal,
+    transmittance_to_absorbance,
+)
 from uvqc.ingest.text import Text, csv_rows, looks_decimal_comma, number, sniff_delimiter, split_row
 
 SCAN = "visionlite-scan"
@@ -139,8 +145,6 @@ def parse_quant(text: Text, stem: str) -> ParsedFile:
             )
             continue
         if ordinate == "%T":
-            from uvqc.ingest.model import transmittance_to_absorbance
-
             a = transmittance_to_absorbance(value)
             if a is None:
                 parsed.refused.append(
