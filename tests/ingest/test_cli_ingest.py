@@ -103,3 +103,24 @@ def test_naming_rules_from_the_lab_config(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and b"unknown group" in bad.stderr
+
+
+def test_the_method_file_gives_the_analytical_wavelength(tmp_path: Path) -> None:
+    method = tmp_path / "nitrate.toml"
+    method.write_text(
+        'name = "nitrate-uv"\nwavelength_nm = 221\n[rules.dilution_required]\nlimit = 1.0\n',
+        encoding="utf-8",
+    )
+    env = {**_env(tmp_path), "UVQC_METHOD": str(method)}
+    out = subprocess.run(
+        [*UVQC, "ingest", str(fixture("genesys30.tsv")), "--jsonl"],
+        capture_output=True, cwd=tmp_path, env=env, check=True,
+    )  # fmt: skip
+    msg = json.loads(out.stdout)
+    assert msg["wavelengthNm"] == 221 and msg["absorbance"] == 0.42
+    method.write_text('name = "x"\nwavelength_nm = -3\n[rules.dilution_required]\n')
+    bad = subprocess.run(
+        [*UVQC, "ingest", str(fixture("genesys30.tsv")), "--jsonl"],
+        capture_output=True, cwd=tmp_path, env=env, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and b"wavelength_nm" in bad.stderr

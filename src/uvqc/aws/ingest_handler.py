@@ -34,7 +34,7 @@ from uvqc.aws.observability import logger, metrics
 from uvqc.core.verdicts import Finding, Severity, Verdict
 from uvqc.errors import InfrastructureError, SettingsError
 from uvqc.ingest.naming import IngestConfig
-from uvqc.ingest.results import FileOutcome, Options, ingest_bytes
+from uvqc.ingest.results import FileOutcome, Options, ingest_bytes, resolve_wavelength
 from uvqc.pipeline.records import NotificationRequest
 
 INBOX_PREFIX = "inbox/"
@@ -70,7 +70,7 @@ def wiring() -> IngestWiring:
         s3=boto.client("s3"),
         intake=SqsIntakeQueue(boto.client("sqs"), settings.intake_queue_url),
         notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
-        options=Options(wavelength_nm=settings.ingest_wavelength_nm, config=config),
+        options=Options(wavelength_nm=resolve_wavelength(None, settings), config=config),
     )
 
 

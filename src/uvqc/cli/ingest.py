@@ -26,7 +26,7 @@ from uvqc.errors import UsageError
 from uvqc.ingest.detect import FORMATS
 from uvqc.ingest.formats.table import ColumnMap
 from uvqc.ingest.naming import IngestConfig
-from uvqc.ingest.results import FileOutcome, Options, ingest_bytes
+from uvqc.ingest.results import FileOutcome, Options, ingest_bytes, resolve_wavelength
 from uvqc.pipeline.ports import IntakeQueue
 from uvqc.settings import Settings, load_settings
 
@@ -63,8 +63,12 @@ def _files(paths: list[str]) -> list[Path]:
 def _options(
     settings: Settings, wavelength: float | None, baseline: float | None, method: str | None
 ) -> Options:
-    nm = wavelength if wavelength is not None else settings.ingest_wavelength_nm
-    return Options(nm, baseline, method, IngestConfig.load(settings.ingest_config))
+    return Options(
+        resolve_wavelength(wavelength, settings),
+        baseline,
+        method,
+        IngestConfig.load(settings.ingest_config),
+    )
 
 
 def _aws_intake(settings: Settings, url: str) -> IntakeQueue:

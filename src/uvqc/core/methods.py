@@ -29,7 +29,7 @@ from pydantic import TypeAdapter, ValidationError
 from uvqc.core.rules import REGISTRY, Rule
 from uvqc.errors import MethodError
 
-_TOP_LEVEL_KEYS = {"name", "description", "rules", "suppress"}
+_TOP_LEVEL_KEYS = {"name", "description", "rules", "suppress", "wavelength_nm"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,8 @@ class Method:
     suppress: Mapping[str, frozenset[str]] = field(default_factory=dict)
     description: str = ""
     source: str = "built-in"
+    # The analytical wavelength (nm): `uvqc ingest` reads scans there when no --wavelength.
+    wavelength_nm: float | None = None
 
 
 def rule_parameters(name: str) -> dict[str, inspect.Parameter]:
@@ -138,7 +140,19 @@ def method_from_mapping(data: Any, *, source: str = "built-in") -> Method:
                 )
         suppress[str(key)] = frozenset(targets)
     description = data.get("description", "")
-    return Method(name, tuple(calls), suppress, str(description), source)
+    wavelength = data.get("wavelength_nm")
+    if wavelength is not None and (
+        isinstance(wavelength, bool) or not isinstance(wavelength, int | float) or wavelength <= 0
+    ):
+        raise MethodError(f"method {name!r}: wavelength_nm must be a number of nm > 0")
+    return Method(
+        name,
+        tuple(calls),
+        suppress,
+        str(description),
+        source,
+        float(wavelength) if wavelength is not None else None,
+    )
 
 
 def load_method(path: str | Path) -> Method:

@@ -27,6 +27,7 @@ from uvqc.ingest.formats.table import ColumnMap
 from uvqc.ingest.model import ParsedFile, Reading, Refused, SampleRefusal, Scan
 from uvqc.ingest.naming import IngestConfig, classify
 from uvqc.ingest.text import json_numbers
+from uvqc.settings import Settings
 
 MAX_SPECTRUM_POINTS = 20_000
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -48,6 +49,21 @@ class Options:
     @property
     def reference_nm(self) -> float | None:
         return self.baseline_nm if self.baseline_nm is not None else self.config.baseline_nm
+
+
+def resolve_wavelength(flag: float | None, settings: Settings) -> float | None:
+    """The analytical wavelength: --wavelength > UVQC_INGEST_WAVELENGTH_NM > the method
+    file's `wavelength_nm` (UVQC_METHOD); the lab config's `wavelengthNm` comes after these
+    (Options.analytical_nm). None: scans are refused naming the option."""
+    if flag is not None:
+        return flag
+    if settings.ingest_wavelength_nm is not None:
+        return settings.ingest_wavelength_nm
+    if settings.method is not None:
+        from uvqc.core.methods import load_method
+
+        return load_method(settings.method).wavelength_nm
+    return None
 
 
 @dataclass(slots=True)
