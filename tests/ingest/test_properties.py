@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from uvqc.ingest.detect import FORMATS
 from uvqc.ingest.results import Options, ingest_bytes
 
 from .conftest import FIXTURES
@@ -102,3 +103,25 @@ def test_two_column_text_of_any_numbers(
         # every row is either in the spectrum or the sample was refused with a reason
         for raw in out.messages:
             assert len(json.loads(raw)["spectrum"]["wavelengthNm"]) == len(points)
+
+
+FORCED = [f for f in FORMATS if f not in {"auto", "table"}]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FORCED), st.sampled_from(SEEDS), st.data())
+def test_a_forced_reader_on_any_file_refuses_instead_of_crashing(
+    fmt: str, seed: bytes, data: st.DataObject
+) -> None:
+    cut = data.draw(st.integers(0, len(seed)))
+    keep = data.draw(st.integers(0, len(seed)))
+    blob = seed[:cut] + seed[keep:]
+    out = ingest_bytes(blob, "forced.csv", options=OPTIONS, fmt=fmt)
+    for raw in out.messages:
+        assert _finite(json.loads(raw))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(FORCED), st.text(max_size=300))
+def test_a_forced_reader_on_any_text_refuses_instead_of_crashing(fmt: str, text: str) -> None:
+    ingest_bytes(text.encode("utf-8", "surrogatepass"), "t.txt", options=OPTIONS, fmt=fmt)

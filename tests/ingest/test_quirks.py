@@ -94,12 +94,23 @@ def test_quant_percent_t_converted_and_zero_percent_t_refused() -> None:
     assert out.refused[0].name == "B" and "%T 0.0 <= 0" in out.refused[0].reason
 
 
-def test_forced_format_reads_what_detection_would_not() -> None:
-    out = ingest_bytes(
-        b"x,y\n400,0.1\n", "odd.csv", options=Options(wavelength_nm=400.0), fmt="perkinelmer"
+def test_a_forced_format_reads_its_layout_and_refuses_others_saying_what_it_looks_like() -> None:
+    forced = ingest_bytes(
+        fixture("genesys30.tsv").read_bytes(),
+        "g.tsv",
+        options=Options(wavelength_nm=220.0),
+        fmt="genesys",
     )
-    assert out.file_refusal is not None  # a PerkinElmer reader on this file: refused with why
-    assert "neither absorbance" in out.file_refusal
+    assert len(forced.messages) == 1
+    out = ingest_bytes(
+        fixture("genesys30.tsv").read_bytes(),
+        "g.tsv",
+        options=Options(wavelength_nm=220.0),
+        fmt="cary",
+    )
+    assert out.file_refusal is not None
+    assert "not in the Agilent Cary WinUV CSV layout" in out.file_refusal
+    assert "looks like Thermo Genesys 30/150" in out.file_refusal
 
 
 def test_a_non_number_inside_the_data_refuses_that_sample_naming_line_and_column() -> None:

@@ -82,7 +82,15 @@ def read(
             raise Refused("unknown", "--format table needs a column mapping: --map FILE")
         return table.parse_text(text, mapping)
     if fmt != "auto":
-        return _BY_NAME[fmt].parse(text, stem)
+        reader = _BY_NAME[fmt]
+        if not reader.sniff(text):
+            # Forcing skips the order of detection, not the reader's own checks of its layout.
+            found = next((r.label for r in READERS if r.sniff(text)), None)
+            hint = f"; it looks like {found}" if found else ""
+            raise Refused(
+                "unknown", f"--format {fmt}: the file is not in the {reader.label} layout{hint}"
+            )
+        return reader.parse(text, stem)
     for reader in READERS:
         if reader.sniff(text):
             return reader.parse(text, stem)
