@@ -161,3 +161,12 @@ def test_numbers_written_as_in_the_file_parse_back_to_the_same_floats(
     text = json_numbers(cells)
     if text is not None:
         assert json.loads("[" + ",".join(text) + "]") == parsed
+
+
+def test_a_preamble_before_two_columns_is_skipped_unless_it_says_what_the_file_is() -> None:
+    assert one(b"River 7\nUV-1800 export\nnm\tAbs\n230\t0.2\n220\t0.3\n")["absorbance"] == 0.3
+    for preamble, kind in [(b"Emission scan", "fluorescence"), (b"Kinetics run", "kinetics")]:
+        out = ingest_bytes(
+            preamble + b"\n400\t10\n410\t12\n", "p.txt", options=Options(wavelength_nm=400.0)
+        )
+        assert out.refusal_kind == kind

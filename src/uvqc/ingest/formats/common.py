@@ -10,7 +10,9 @@ from uvqc.ingest.model import Refused, Scan, build_scan, ordinate_of
 from uvqc.ingest.text import Text, csv_rows, number
 
 _TIME_AXIS = re.compile(r"\b(time|min|mins|minutes|sec|secs|seconds|s|h|hours?)\b", re.I)
-_FLUORESCENCE = re.compile(r"fluoresc|emission|excitation|\bem\.|\bex\.|\bint\.|intensity", re.I)
+FLUORESCENCE_WORDS = re.compile(
+    r"fluoresc|emission|excitation|\bem\.|\bex\.|\bint\.|intensity", re.I
+)
 
 
 class SampleError(Exception):
@@ -37,7 +39,7 @@ def check_x_label(label: str) -> None:
 def check_y_label(label: str) -> str:
     """ "A" or "%T" for a y label; refuses %R and fluorescence, and unknown ordinates."""
     s = label.strip().strip('"')
-    if _FLUORESCENCE.search(s):
+    if FLUORESCENCE_WORDS.search(s):
         raise Refused("fluorescence", f"fluorescence export: the y axis is {s!r}")
     ordinate = ordinate_of(s)
     if ordinate == "%R":

@@ -63,7 +63,10 @@ def _read(lines: list[str]) -> dict[str, Any]:
     try:
         with contextlib.redirect_stdout(noise):  # jcamp prints its X/Y check warnings
             result: dict[str, Any] = jcamp.read([ln + "\n" for ln in lines])
-    except (ValueError, KeyError, IndexError, TypeError, ZeroDivisionError, AttributeError) as exc:
+    # jcamp raises bare Exception ("Unknown character ... while parsing data") besides the
+    # usual ValueError/KeyError/IndexError: at this library boundary every one of them means
+    # "this file's data cannot be decoded", and becomes the file's refusal (not swallowed).
+    except Exception as exc:  # noqa: BLE001
         raise Refused(
             "unknown", f"JCAMP-DX data could not be decoded ({type(exc).__name__}: {exc})"
         ) from None

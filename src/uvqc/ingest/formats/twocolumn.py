@@ -4,7 +4,10 @@ variant. The sample is named by the file's stem (the file names none)."""
 
 from __future__ import annotations
 
+import re
+
 from uvqc.ingest.formats.common import (
+    FLUORESCENCE_WORDS,
     SampleError,
     check_x_label,
     check_y_label,
@@ -15,18 +18,22 @@ from uvqc.ingest.model import ParsedFile, Refused, SampleRefusal
 from uvqc.ingest.text import Text, looks_decimal_comma, number, sniff_delimiter, split_row
 
 NAME = "two-column"
-
-
-def _first(text: Text) -> int:
-    for i, line in enumerate(text.lines):
-        if line.strip():
-            return i
-    return len(text.lines)
+_REFLECTANCE = re.compile(r"reflectance|%R\b|\bR%", re.I)
+_KINETICS = re.compile(r"kinetic", re.I)
 
 
 def _layout(text: Text) -> tuple[int, str, bool, list[str] | None] | None:
-    """(first data line, delimiter, decimal comma, header labels) or None."""
-    start = _first(text)
+    """(first data line, delimiter, decimal comma, header labels) or None. A few preamble
+    lines (a title, an instrument line) may come before the header or the numbers."""
+    starts = [i for i, ln in enumerate(text.lines[:40]) if ln.strip()][:8]
+    for start in starts:
+        found = _layout_at(text, start)
+        if found is not None:
+            return found
+    return None
+
+
+def _layout_at(text: Text, start: int) -> tuple[int, str, bool, list[str] | None] | None:
     body = [ln for ln in text.lines[start : start + 40] if ln.strip()]
     if not body:
         return None
@@ -70,6 +77,15 @@ def parse(text: Text, stem: str) -> ParsedFile:
     if layout is None:
         raise Refused("unknown", "not two columns of numbers")
     start, delimiter, comma, header = layout
+    preamble = " ".join(text.lines[: start - (1 if header is not None else 0)])
+    if FLUORESCENCE_WORDS.search(preamble):
+        raise Refused(
+            "fluorescence", f"fluorescence export: the file's preamble says {preamble[:80]!r}"
+        )
+    if _REFLECTANCE.search(preamble):
+        raise Refused("reflectance", f"reflectance export: the preamble says {preamble[:80]!r}")
+    if _KINETICS.search(preamble):
+        raise Refused("kinetics", f"kinetics export: the preamble says {preamble[:80]!r}")
     ordinate = "A"
     if header is not None:
         check_x_label(header[0])
