@@ -183,3 +183,21 @@ def test_peak_memory_of_a_large_cary_file_stays_under_128_mb(
     peak_mb = int(rss_line) / 1024
     print(f"ingest handler peak RSS: {peak_mb:.1f} MB for a {len(data) / 1e6:.1f} MB Cary file")
     assert peak_mb <= 128
+
+
+def test_cli_ingest_and_watch_send_to_the_sqs_intake_queue(
+    deployed: dict[str, str], aws: AwsFactory, tmp_path: Path
+) -> None:
+    from uvqc.cli import main
+
+    url = deployed["intake"]
+    assert main(["ingest", str(FIXTURES / "visionlite_quant.csv"), "--queue-url", url]) == 1
+    assert len(drain(aws("sqs"), url)) == 6  # S-1-MS refused (exit 1), the rest sent
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "g.tsv").write_bytes((FIXTURES / "genesys30.tsv").read_bytes())
+    os.utime(inbox / "g.tsv", (0, 0))  # long finished
+    args = ["watch", str(inbox), "--queue-url", url, "--db", str(tmp_path / "w.db"), "--once"]
+    assert main(args) == 0
+    assert [m["sampleId"] for m in drain(aws("sqs"), url)] == ["GW-3"]
+    assert (inbox / "archive" / "g.tsv").exists()
