@@ -63,6 +63,9 @@ def _files(paths: list[str]) -> list[Path]:
 def _options(
     settings: Settings, wavelength: float | None, baseline: float | None, method: str | None
 ) -> Options:
+    for flag, value in (("--wavelength", wavelength), ("--baseline-nm", baseline)):
+        if value is not None and not value > 0:
+            raise UsageError(f"{flag} {value:g}: a wavelength must be a number of nm > 0")
     return Options(
         resolve_wavelength(wavelength, settings),
         baseline,
@@ -125,11 +128,11 @@ def ingest(
     fmt: Annotated[str, typer.Option("--format", help=f"Reader: {', '.join(FORMATS)}.")] = "auto",
     wavelength: Annotated[
         float | None,
-        typer.Option("--wavelength", help="Analytical wavelength (nm) for scans.", min=0.0),
+        typer.Option("--wavelength", help="Analytical wavelength (nm) for scans."),
     ] = None,
     baseline: Annotated[
         float | None,
-        typer.Option("--baseline-nm", help="Subtract A at this wavelength (nm).", min=0.0),
+        typer.Option("--baseline-nm", help="Subtract A at this wavelength (nm)."),
     ] = None,
     map_file: Annotated[
         Path | None, typer.Option("--map", help="Column mapping TOML for generic tables/XLSX.")
@@ -209,7 +212,7 @@ def watch(
     queue_url: QueueOption = None,
     wavelength: Annotated[
         float | None,
-        typer.Option("--wavelength", help="Analytical wavelength (nm) for scans.", min=0.0),
+        typer.Option("--wavelength", help="Analytical wavelength (nm) for scans."),
     ] = None,
     config: ConfigOption = None,
     settle: Annotated[
