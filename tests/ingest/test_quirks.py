@@ -170,3 +170,16 @@ def test_a_preamble_before_two_columns_is_skipped_unless_it_says_what_the_file_i
             preamble + b"\n400\t10\n410\t12\n", "p.txt", options=Options(wavelength_nm=400.0)
         )
         assert out.refusal_kind == kind
+
+
+def test_a_cary_file_re_saved_by_a_spreadsheet_with_semicolons_and_decimal_commas() -> None:
+    data = (
+        "STD 1;;W-1;;\nWavelength (nm);Abs;Wavelength (nm);Abs;\n"
+        "230,0;0,2;230,0;0,1;\n220,0;0,3;220,0;-0,000;\n\n"
+    )
+    out = ingest_bytes(data.encode("cp1252"), "c.csv", options=Options(wavelength_nm=220.0))
+    assert out.format == "cary"
+    assert [(m["sampleId"], m["absorbance"]) for m in messages(out.messages)] == [
+        ("STD 1", 0.3),
+        ("W-1", 0.0),
+    ]

@@ -31,7 +31,7 @@ from uvqc.ingest.model import (
     Scan,
     transmittance_to_absorbance,
 )
-from uvqc.ingest.text import Text, number, numbers, plain_block
+from uvqc.ingest.text import Text, looks_decimal_comma, number, numbers, plain_block
 
 NAME = "cary"
 _BASELINE = re.compile(r"^\s*(baseline\s*100\s*%\s*t|0\s*%\s*t|baseline)\s*$", re.I)
@@ -40,8 +40,17 @@ _INSTRUMENT = re.compile(r"^Instrument\s{2,}(?P<v>\S.*?)\s*$")
 _COLLECTED = re.compile(r"^Collection Time:\s*(?P<v>.+?)\s*$")
 
 
+def _delimiter(text: Text) -> str:
+    """Comma as written by WinUV; a semicolon or tab when the file was re-saved by a
+    spreadsheet in a decimal-comma locale (decided on the label row)."""
+    labels = text.lines[1] if len(text.lines) > 1 else ""
+    counts = {d: labels.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def _header_rows(text: Text) -> tuple[list[str], list[str]] | None:
-    reader = csv.reader(iter(text.lines[:20]))
+    reader = csv.reader(iter(text.lines[:20]), delimiter=_delimiter(text))
     try:
         return next(reader), next(reader)
     except (StopIteration, csv.Error):
@@ -133,7 +142,8 @@ class _Pair:
 
 
 def parse(text: Text, stem: str) -> ParsedFile:
-    header = csv.reader(iter(text.lines))
+    delim = _delimiter(text)
+    header = csv.reader(iter(text.lines), delimiter=delim)
     try:
         names, labels = next(header), next(header)
     except StopIteration:
@@ -159,17 +169,20 @@ def parse(text: Text, stem: str) -> ParsedFile:
     # The data block runs to the first blank or all-comma line; read it in one pass.
     lines_all = text.lines
     # C-level scan (map over str.strip): a Python loop here cost as much as the CSV read.
-    filled = list(map(bool, map(str.strip, lines_all[begin:], repeat(" ,\t"))))
+    filled = list(map(bool, map(str.strip, lines_all[begin:], repeat(" ,;\t"))))
     end = begin + (filled.index(False) if False in filled else len(filled))
     block_lines = lines_all[begin:end]
-    block_text = ",".join(block_lines)
+    if delim != "," and looks_decimal_comma([c for ln in block_lines[:5] for c in ln.split(delim)]):
+        block_lines = [ln.replace(",", ".") for ln in block_lines]
+        parsed.notes.append("decimal commas (a spreadsheet re-save): read as decimal points")
+    block_text = delim.join(block_lines)
     if '"' in block_text:
         try:
-            data = list(csv.reader(block_lines))
+            data = list(csv.reader(block_lines, delimiter=delim))
         except csv.Error as exc:
             raise Refused("unknown", f"Cary CSV data is not readable CSV ({exc})") from None
     else:  # no quotes: str.split gives exactly the CSV reader's cells, several times faster
-        data = [ln.split(",") for ln in block_lines]
+        data = [ln.split(delim) for ln in block_lines]
     lines = list(range(begin + 1, end + 1))
     trailer = list(range(end + 2, len(lines_all) + 1))
     width = max((p.col + 2 for p in pairs), default=0)
