@@ -16,6 +16,7 @@ PERFORMANCE = [
     "lambda",
     "latency",
     "spectra",
+    "ingest_throughput",
 ]
 RELIABILITY = ["chaos", "chaos_aws", "bad_input"]
 MODULES = {"lambda": "lambda_bench"}

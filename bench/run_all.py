@@ -18,6 +18,7 @@ ORDER = [
     "latency",
     "spectra",
     "bad_input",
+    "ingest_throughput",
     "chaos",
     "chaos_aws",
 ]

@@ -50,6 +50,14 @@ class Settings(BaseModel):
         le=7 * 86400,
         description="a run without a new result for this long is final (docs/RUNS.md)",
     )
+    ingest_config: Path | None = Field(
+        None, description="lab ingest config TOML: analytical wavelength, naming rules"
+    )
+    ingest_wavelength_nm: float | None = Field(
+        None,
+        gt=0,
+        description="analytical wavelength (nm) for scans when --wavelength is not given",
+    )
     # embedded runtime
     db: Path = Field(Path("var/uvqc.db"), description="SQLite database of the embedded runtime")
     batch_size: int = Field(10, ge=1, le=1000)

@@ -76,6 +76,8 @@ def deployed(
         raise RuntimeError(f"stack {name} is {described['StackStatus']}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
 
+    # moto lists some resources without a physical id (AWS::Lambda::Permission, e.g. the
+    # ingest bucket's invoke permission): only those with one can be looked up.
     resources = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=name)["StackResources"]

@@ -133,7 +133,7 @@ def test_the_example_method_files_load(path: Path) -> None:
         (
             "m.toml",
             'name = "m"\nrule = {}\n[rules.dilution_required]\n',
-            "unknown key(s) rule (allowed: description, name, rules, run, suppress)",
+            "unknown key(s) rule (allowed: description, name, rules, run, suppress, wavelength_nm)",
         ),
         ("m.toml", 'name = "m"\nrules = {dilution_required = 1}\n', "must be a table of param"),
         ("m.toml", 'name = "m"\n[rules.dilution_required\n', "is not valid TOML"),

@@ -122,12 +122,20 @@ STDLIB = set(sys.stdlib_module_names)
 
 
 def _runtime_imports(source: str) -> set[str]:
-    """Modules a file imports when it runs (imports under `if TYPE_CHECKING:` excluded)."""
+    """Modules a file imports when it runs (imports under `if TYPE_CHECKING:` excluded, and
+    optional ones: `try: import x` / `except ModuleNotFoundError:` handles their absence)."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Try) and any(
+            h.type is not None and ast.unparse(h.type) in {"ModuleNotFoundError", "ImportError"}
+            for h in node.handlers
+        ):
+            for child in [*node.handlers, *node.orelse, *node.finalbody]:
                 visit(child)
             return
         if isinstance(node, ast.Import):

@@ -81,12 +81,14 @@ def test_functions_run_python313_on_arm64_at_128_mb_from_the_built_artifact(
 def test_only_the_three_functions_exist_and_no_shared_execution_role(
     resources: dict[str, Any],
 ) -> None:
-    assert set(_of_type(resources, "AWS::Lambda::Function")) == {*FUNCTIONS, *SCHEDULED}
+    functions = {*FUNCTIONS, *SCHEDULED, "IngestLambdaFunction"}  # ingest: test_ingest_template
+    assert set(_of_type(resources, "AWS::Lambda::Function")) == functions
     assert "IamRoleLambdaExecution" not in resources
     assert set(_of_type(resources, "AWS::IAM::Role")) == {
         "CheckFunctionRole",
         "NotifyFunctionRole",
         "RunsFunctionRole",
+        "IngestFunctionRole",
     }
 
 
@@ -118,6 +120,7 @@ def test_log_groups_keep_30_days(resources: dict[str, Any]) -> None:
         "/aws/lambda/uvqc-lab-check",
         "/aws/lambda/uvqc-lab-notify",
         "/aws/lambda/uvqc-lab-runs",
+        "/aws/lambda/uvqc-lab-ingest",
     }
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
 
@@ -197,9 +200,9 @@ def test_notify_consumes_the_notify_queue_with_at_most_two_concurrent_senders(
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
 
 
-def test_exactly_four_encrypted_queues(resources: dict[str, Any]) -> None:
+def test_exactly_five_encrypted_queues(resources: dict[str, Any]) -> None:
     queues = _of_type(resources, "AWS::SQS::Queue")
-    assert set(queues) == {"IntakeQueue", "IntakeDLQ", "NotifyQueue", "NotifyDLQ"}
+    assert set(queues) == {"IntakeQueue", "IntakeDLQ", "NotifyQueue", "NotifyDLQ", "IngestDLQ"}
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
 
@@ -384,7 +387,9 @@ def test_no_role_uses_wildcard_actions_or_resources(resources: dict[str, Any]) -
             for target in targets if isinstance(targets, list) else [targets]:
                 assert target != "*", role
                 arn = target.get("Fn::Sub", "")
-                # the only wildcard allowed is the log-stream suffix of a log group ARN
+                # the only wildcards allowed: the log-stream suffix of a log group ARN, and
+                # the key prefix of an S3 object ARN (inbox/*, rejected/*)
+                arn = re.sub(r":s3:::[^/]+/[a-z]+/\*$", ":s3:::bucket/prefix/", arn)
                 assert "*" not in arn.removesuffix(":*"), (role, arn)
 
 
@@ -421,6 +426,8 @@ EXPECTED_ALARMS = {
     ("AWS/Lambda", "Errors", "NotifyLambdaFunction"): 0,
     ("AWS/Lambda", "Throttles", "NotifyLambdaFunction"): 0,
     ("AWS/Lambda", "Errors", "RunsLambdaFunction"): 0,
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "IngestDLQ"): 0,
+    ("AWS/Lambda", "Errors", "IngestLambdaFunction"): 0,
 }
 
 

@@ -56,6 +56,12 @@ EXCLUDED_DISTRIBUTIONS = frozenset(
         "pillow",
         "pyparsing",
         "ijson",
+        # Instrument-file readers used only on a workstation (`uvqc ingest`): numpy (for
+        # JCAMP-DX) alone would break the artifact's size budget; the ingest function
+        # refuses JCAMP-DX and XLSX files, naming the reason.
+        "et-xmlfile",
+        "jcamp",
+        "openpyxl",
         "markdown-it-py",
         "mdurl",
         "pygments",

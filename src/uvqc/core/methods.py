@@ -23,6 +23,7 @@ repr, so no message can grow with the input.
 from __future__ import annotations
 
 import inspect
+import math
 import reprlib
 import tomllib
 import typing
@@ -38,7 +39,7 @@ from uvqc.core.rules import REGISTRY, Rule, spec_of
 from uvqc.errors import MethodError
 from uvqc.runs.config import RunConfig, run_config_from_mapping
 
-_TOP_LEVEL_KEYS = {"name", "description", "rules", "suppress", "run"}
+_TOP_LEVEL_KEYS = {"name", "description", "rules", "suppress", "run", "wavelength_nm"}
 # A method file is a page of settings (the commented example is 2 KiB): 64 KiB is generous,
 # and bounds what a mistaken or hostile file can cost to parse.
 METHOD_FILE_MAX_BYTES = 64 * 1024
@@ -87,6 +88,8 @@ class Method:
     description: str = ""
     source: str = "built-in"
     run: RunConfig | None = None  # the [run] section: run-level QC (uvqc.runs)
+    # The analytical wavelength (nm): `uvqc ingest` reads scans there when no --wavelength.
+    wavelength_nm: float | None = None
 
 
 def rule_parameters(name: str) -> dict[str, inspect.Parameter]:
@@ -240,7 +243,23 @@ def method_from_mapping(data: Any, *, source: str = "built-in") -> Method:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise MethodError(f"method {name!r}: `description` must be text")
-    return Method(name, tuple(calls), suppress, description, source, run)
+    wavelength = data.get("wavelength_nm")
+    if wavelength is not None and (
+        isinstance(wavelength, bool)
+        or not isinstance(wavelength, int | float)
+        or not math.isfinite(wavelength)
+        or wavelength <= 0
+    ):
+        raise MethodError(f"method {name!r}: wavelength_nm must be a finite number of nm > 0")
+    return Method(
+        name,
+        tuple(calls),
+        suppress,
+        description,
+        source,
+        run,
+        float(wavelength) if wavelength is not None else None,
+    )
 
 
 def _read_limited(path: Path) -> str:

@@ -189,6 +189,17 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX run_notices_batch ON run_notices (batch_id);
     """,
+    # g12: instrument files imported by `uvqc watch` (content digest: imported exactly once).
+    6: """
+    CREATE TABLE ingested_files (
+        sha256      TEXT PRIMARY KEY,
+        file        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        results     INTEGER NOT NULL,
+        reason      TEXT,
+        ingested_at TEXT NOT NULL
+    );
+    """,
     # Submissions (n8c): where each queued result came from and its stable identity, the
     # run that queued it, and every submission ever queued, so a re-run skips what was sent.
     7: """
