@@ -83,7 +83,10 @@ EXCLUDED_SOURCE = (
     "uvqc/adapters/sqlite",
     "uvqc/adapters/files.py",  # result files: the CLI reads them (with ijson), never a Lambda
     "uvqc/adapters/jsonstream.py",
+    "uvqc/adapters/submissions.py",  # `uvqc submit` reading result files (CLI only)
+    "uvqc/adapters/submit_journal.py",
     "uvqc/aws/build.py",
+    "uvqc/aws/ops.py",  # the CLI's --aws operations
     "uvqc/report/",  # reports and digests are drawn by the CLI: see EXCLUDED_DISTRIBUTIONS
     "uvqc/digest/",
 )
