@@ -27,7 +27,7 @@ demo: $(VENV)/.synced
 	$(BIN)/uvqc run examples/day-2026-11-27.jsonl examples/single-original.json --db var/demo/uvqc.db --outbox var/demo/outbox
 	@echo
 	@echo "== An analytical run (examples/runs/, method examples/methods/nitrate-run.toml)"
-	UVQC_METHOD=examples/methods/nitrate-run.toml $(BIN)/uvqc run examples/runs/ --db var/demo/uvqc.db --outbox var/demo/outbox
+	UVQC_METHOD=examples/methods/nitrate-run.toml $(BIN)/uvqc run examples/runs/nitrate-run-2026-11-28.jsonl --db var/demo/uvqc.db --outbox var/demo/outbox
 	$(BIN)/uvqc runs list --db var/demo/uvqc.db
 	$(BIN)/uvqc runs show NO3-2026-11-28-A --db var/demo/uvqc.db
 	@echo "== The re-measurement e-mail:"
