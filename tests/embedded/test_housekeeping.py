@@ -84,7 +84,7 @@ def test_export_writes_every_record_with_every_field_as_jsonl_and_csv(
     assert json.loads(flagged["findings"]) == by_sample["F-1"]["findings"]
     assert flagged["rawTruncated"] == "false"
     assert not out.with_name("records.csv.partial").exists()
-    assert count(db, "SELECT COUNT(*) FROM exports") == 2
+    assert count(db, "SELECT COUNT(*) FROM exports") == 1  # stdout here is not a file: not counted
 
 
 def test_export_by_date_range_and_clear_errors_for_bad_bounds(
@@ -101,7 +101,7 @@ def test_export_by_date_range_and_clear_errors_for_bad_bounds(
     assert main(["export", "--db", str(db), "--since", "yesterday"]) == 2
     assert "--since 'yesterday': expected a date" in capsys.readouterr().err
     assert main(["export", "--db", str(db), "--since", "2030-01-02", "--until", "2030-01-01"]) == 2
-    assert main(["export", "--db", str(tmp_path / "none.db")]) == 1
+    assert main(["export", "--db", str(tmp_path / "none.db")]) == 2
     assert "no database" in capsys.readouterr().err
 
 
@@ -265,6 +265,8 @@ def test_a_bad_bound_names_the_option() -> None:
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sample=st.text(min_size=1, max_size=60), raw=st.text(max_size=200))
 def test_csv_and_jsonl_round_trip_any_text(sample: str, raw: str) -> None:
+    from uvqc.housekeeping.export import spreadsheet_safe
+
     now = datetime(2026, 11, 29, tzinfo=UTC)
     record = ResultRecord(
         record_id="r1",
@@ -280,7 +282,9 @@ def test_csv_and_jsonl_round_trip_any_text(sample: str, raw: str) -> None:
     buffer = io.StringIO(newline="")
     write_records([record], buffer, "csv")
     (row,) = csv.DictReader(io.StringIO(buffer.getvalue(), newline=""))
-    assert row["sampleId"] == expected["sampleId"] and row["raw"] == expected["raw"]
+    # A cell that a spreadsheet would run as a formula carries a leading ' (OWASP).
+    assert row["sampleId"] == spreadsheet_safe(expected["sampleId"])
+    assert row["raw"] == spreadsheet_safe(expected["raw"])
 
     buffer = io.StringIO()
     summary = write_records([record], buffer, "jsonl")
@@ -310,3 +314,38 @@ def test_a_reader_keeps_the_wal_from_being_truncated_without_blocking_the_sweep(
     assert housekeeping.truncate_wal(conn) is True
     reader.close()
     conn.close()
+
+
+def test_an_export_to_a_pipe_or_a_device_is_never_counted_by_prune(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh user's find: `--out /dev/null` (or a FIFO) was renamed over and noted as an
+    export, so `uvqc prune` then dropped records nobody had."""
+    db = tmp_path / "u.db"
+    run_day(tmp_path, db)
+    capsys.readouterr()
+    assert main(["export", "--db", str(db), "--out", "/dev/null"]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    assert Path("/dev/null").is_char_device()
+    assert main(["export", "--db", str(db)]) == 0  # stdout is captured: not a file
+    assert "not noted as an export" in capsys.readouterr().err
+    assert main(["prune", "--before", "2999-01-01", "--db", str(db)]) == 1  # nothing counted
+
+
+def test_a_csv_cell_that_would_run_as_a_formula_is_written_as_text(tmp_path: Path) -> None:
+    from uvqc.housekeeping.export import spreadsheet_safe
+
+    assert spreadsheet_safe('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert spreadsheet_safe("-1+2") == "'-1+2"
+    assert spreadsheet_safe("W-1") == "W-1"
+    assert spreadsheet_safe(-1.5) == -1.5
+
+
+def test_export_and_prune_never_create_or_adopt_an_empty_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "zero.db"
+    empty.write_bytes(b"")
+    assert main(["export", "--db", str(empty)]) == 2
+    assert main(["prune", "--before", "2026-01-01", "--db", str(tmp_path / "nope.db")]) == 2
+    assert empty.stat().st_size == 0 and not (tmp_path / "nope.db").exists()

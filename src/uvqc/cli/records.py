@@ -3,16 +3,19 @@ records removed from it (the logic is in adapters/sqlite/housekeeping.py)."""
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
 from uvqc.adapters.sqlite import housekeeping
 from uvqc.cli.app import app
-from uvqc.errors import UsageError, UvqcError
+from uvqc.errors import DatabaseFileError, UsageError, UvqcError
 from uvqc.housekeeping.export import parse_bound
 from uvqc.local.runtime import Database
 from uvqc.settings import Settings, load_settings
@@ -28,9 +31,15 @@ class ExportFormat(StrEnum):
 
 
 def _existing_db(settings: Settings) -> Database:
-    if not settings.db.exists():
-        raise UvqcError(f"no database at {settings.db}: run `uvqc run` or `uvqc submit` first")
-    return Database.from_settings(settings)
+    """The database to export from or prune: never created here (a mistyped --db, or a
+    0-byte file, is an error, exit 2)."""
+    path = settings.db
+    if not path.is_file() or path.stat().st_size == 0:
+        what = "an empty file" if path.is_file() else "no database"
+        raise DatabaseFileError(
+            f"{what} at {path}: check --db / UVQC_DB (export and prune never create one)"
+        )
+    return Database.from_settings(settings, access="existing")
 
 
 @app.command()
@@ -58,20 +67,28 @@ def export(
     if low is not None and high is not None and low >= high:
         raise UsageError(f"--since {since} is not before --until {until}: nothing to export")
     settings = load_settings(db=db)
+    if out is not None and out.exists() and not out.is_file():
+        raise UsageError(
+            f"--out {out} is not a regular file: an export is the evidence `uvqc prune` relies "
+            "on, so it is written to a file (to stream the records, leave out --out and read "
+            "stdout; such an export is not counted by prune)"
+        )
     with _existing_db(settings) as database:
-        if out is None:
-            summary, entry = housekeeping.export_records(
-                database.conn,
-                database.store,
-                sys.stdout,
-                fmt=fmt.value,
-                since=low,
-                until=high,
-                destination="<stdout>",
-            )
-        else:
-            partial = out.with_name(out.name + ".partial")
-            try:
+        try:
+            if out is None:
+                counted = _is_regular_file(sys.stdout)
+                summary, entry = housekeeping.export_records(
+                    database.conn,
+                    database.store,
+                    sys.stdout,
+                    fmt=fmt.value,
+                    since=low,
+                    until=high,
+                    destination="<stdout>",
+                    note=counted,
+                )
+            else:
+                partial = out.with_name(out.name + ".partial")
                 with partial.open("w", encoding="utf-8", newline="") as handle:
                     summary, entry = housekeeping.export_records(
                         database.conn,
@@ -82,15 +99,32 @@ def export(
                         until=high,
                         destination=str(out.resolve()),
                     )
-            except OSError as exc:
-                raise UvqcError(f"cannot write {out}: {exc}") from exc
-            partial.replace(out)
+                partial.replace(out)
+        except OSError as exc:
+            where = out if out is not None else "stdout"
+            raise UvqcError(
+                f"cannot write {where}: {exc.strerror or exc}; nothing was noted as exported"
+            ) from exc
+    covered = (
+        f"received {entry.covered_from or 'from the beginning'} .. {entry.covered_to} to "
+        f"{entry.destination} (export #{entry.id})"
+        if entry is not None
+        else "to stdout, which is not a file: not noted as an export, so `uvqc prune` does "
+        "not count it (use --out FILE for an export prune may rely on)"
+    )
     typer.echo(
         f"exported {summary.records} record(s) ({summary.bytes:,} bytes, sha256 "
-        f"{summary.sha256[:16]}...) received {entry.covered_from or 'from the beginning'} .. "
-        f"{entry.covered_to} to {entry.destination} (export #{entry.id})",
+        f"{summary.sha256[:16]}...) {covered}",
         err=True,
     )
+
+
+def _is_regular_file(stream: TextIO) -> bool:
+    """Whether a stream is a regular file (`> file`), not a pipe, a terminal or a device."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
 
 
 @app.command()

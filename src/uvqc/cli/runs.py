@@ -54,12 +54,12 @@ def _reader(settings: Settings, aws: bool) -> Iterator[RunReader]:
     if aws:
         yield cast(RunReader, _aws_ops("--aws").run_reader(settings))
         return
-    if not settings.db.exists():
-        raise UvqcError(f"no database at {settings.db}: run `uvqc run` or `uvqc submit` first")
+    from uvqc.adapters.sqlite.db import reading
     from uvqc.adapters.sqlite.runs import SqliteRunStore
     from uvqc.core.methods import MethodBook
 
-    with Database.from_settings(settings) as database:
+    # Read-only, like trace: a missing, empty, foreign or older file is exit 2, never created.
+    with reading(settings.db), Database.from_settings(settings, access="read") as database:
         yield SqliteRunStore(database.conn, MethodBook())
 
 

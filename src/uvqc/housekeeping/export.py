@@ -2,7 +2,9 @@
 (camelCase, as in the DynamoDB items and `uvqc trace --format json`), times as ISO-8601 UTC.
 
 JSON Lines keeps `findings` as a list of objects; CSV (RFC 4180, UTF-8, CRLF line ends as the
-csv module writes them) keeps it as a JSON string in one cell, so both round-trip exactly.
+csv module writes them) keeps it as a JSON string in one cell. A CSV cell that a spreadsheet
+would run as a formula (it starts with =, +, -, @, TAB or CR: a sample ID from an instrument
+may) gets a leading `'` (OWASP "CSV injection"); the JSON Lines export is exact.
 """
 
 from __future__ import annotations
@@ -75,6 +77,17 @@ class _HashingWriter:
         return self.out.write(text)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: `'` before text that starts like a formula
+    (OWASP CSV injection); numbers and other text unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_records(records: Iterable[ResultRecord], out: TextIO, fmt: ExportFormat) -> ExportSummary:
     """Stream `records` to `out` in `fmt` (a header row first for CSV)."""
     sink = _HashingWriter(out)
@@ -91,7 +104,7 @@ def write_records(records: Iterable[ResultRecord], out: TextIO, fmt: ExportForma
         if writer is not None:
             cells = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in row.items()}
             cells["findings"] = json.dumps(row["findings"], ensure_ascii=False)
-            writer.writerow(cells)
+            writer.writerow({k: spreadsheet_safe(v) for k, v in cells.items()})
         else:
             sink.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1

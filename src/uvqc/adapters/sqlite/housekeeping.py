@@ -248,10 +248,12 @@ def export_records(
     until: str | None,
     destination: str,
     now: datetime | None = None,
-) -> tuple[ExportSummary, ExportEntry]:
+    note: bool = True,
+) -> tuple[ExportSummary, ExportEntry | None]:
     """Write the records with since <= received_at < until to `out` from one read snapshot,
     then note the export in `exports` (only once everything was written: an export that
-    fails half-way covers nothing). `store` must be on `conn`."""
+    fails half-way covers nothing; with `note=False`, never: a pipe or a device keeps no
+    evidence `uvqc prune` may rely on). `store` must be on `conn`."""
     moment = now or datetime.now(UTC)
     conn.execute("BEGIN")  # deferred: a read snapshot, no write lock
     try:
@@ -260,6 +262,8 @@ def export_records(
     finally:
         conn.execute("COMMIT")
     out.flush()
+    if not note:
+        return summary, None
     entry = record_export(
         conn,
         exported_at=moment,
