@@ -230,3 +230,25 @@ def test_deferral_lasts_the_retry_schedule_then_a_lasting_outage_dead_letters() 
         clock=lambda: later, breaker=b,
     )  # fmt: skip
     assert old[0].outcome is Outcome.RETRY  # tried: attempts count again
+
+
+def test_failed_probes_of_a_dead_channel_never_use_up_a_message_s_attempts() -> None:
+    """A fresh user's find: with the relay dead, every probe was an attempt of the message
+    it carried, so that message was dead-lettered after a minute of probes although the
+    retry schedule (and the deferral) was still running."""
+    b, clock = breaker(1)
+    ledger, channel = MemoryLedger(), RecordingChannel()
+    down = "cannot reach SMTP 127.0.0.1:1: ConnectionRefusedError"
+    (delivery,) = requests(1)
+    channel.failures.append(TransientDeliveryError(down, channel_down=True))
+    assert run([delivery], ledger, channel, b) == [Outcome.RETRY]  # opens the breaker
+    for n in range(2, 12):  # ten probes, each failing: far more than max_attempts (3)
+        clock.now += b.retry_in()
+        channel.failures.append(TransientDeliveryError(down, channel_down=True))
+        assert run([Delivery("m-0", delivery.body, n)], ledger, channel, b) == [Outcome.DEFER]
+    row = ledger.rows[f"{0:040d}"]
+    assert row.status is NotificationStatus.RETRYING
+    assert [a.outcome for a in row.attempts].count("probe") == 10
+    clock.now += b.retry_in()  # the relay is back: the next probe delivers it
+    assert run([Delivery("m-0", delivery.body, 12)], ledger, channel, b) == [Outcome.SENT]
+    assert len(channel.sent) == 1

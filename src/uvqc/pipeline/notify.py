@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from uvqc.errors import DeliveryError
 from uvqc.pipeline.addresses import parse_addresses
-from uvqc.pipeline.breaker import CircuitBreaker
+from uvqc.pipeline.breaker import BreakerState, CircuitBreaker
 from uvqc.pipeline.email import Email, compose, message_id
 from uvqc.pipeline.ports import Channel, ClaimState, Ledger, Sender
 from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
@@ -183,6 +183,7 @@ def notify_batch(
 
 
 DEFER_MIN_SECONDS = 0.2
+PROBE = "probe"  # the ledger outcome of a failed probe: recorded, never counted as an attempt
 
 
 def _deliver(
@@ -211,6 +212,7 @@ def _deliver(
         "correlationId": request.correlation_id,
         "notificationKey": request.key,
     }
+    was_closed = breaker is None or breaker.state is BreakerState.CLOSED
     if breaker is not None and not breaker.allow() and _may_defer(request, policy, clock):
         # The channel is down: not tried, no ledger change, no attempt counted.
         wait = max(DEFER_MIN_SECONDS, breaker.retry_in())
@@ -251,6 +253,32 @@ def _deliver(
     except DeliveryError as exc:
         if breaker is not None:
             _record(breaker, exc, ctx)
+        if (
+            breaker is not None
+            and not was_closed  # this try was the breaker's probe of a channel that is down
+            and exc.transient
+            and exc.channel_down
+            and _may_defer(request, policy, clock)
+        ):
+            # A failed probe says the channel is still down, nothing about this message:
+            # it is deferred like the others and the attempt is not counted (a dead relay
+            # used to burn one message's attempts in a minute of probes).
+            ledger.finish(
+                request.key,
+                status=NotificationStatus.RETRYING,
+                attempt=Attempt(clock(), PROBE, detail_prefix + exc.reason, worker, where),
+                delivered_to=tuple(claim.record.delivered_to) + exc.accepted,
+                error=f"channel down (probe failed): {exc.reason}",
+            )
+            wait = max(DEFER_MIN_SECONDS, breaker.retry_in())
+            return NotifyResult(
+                d.message_id,
+                Outcome.DEFER,
+                request.key,
+                request.sample_id,
+                wait,
+                f"channel down, probe failed: {exc.reason}",
+            )
         # Recipients that accepted before a failure (transient or permanent) are not sent
         # to again on retry or redrive.
         delivered = tuple(claim.record.delivered_to) + exc.accepted
@@ -367,6 +395,8 @@ def _attempt_number(attempts: Sequence[Attempt]) -> int:
     notification was created or last dead-lettered (permanent/exhausted)."""
     trailing = 0
     for a in reversed(attempts):
+        if a.outcome == PROBE:  # a failed probe of a channel that was down: not an attempt
+            continue
         if a.outcome != "transient":
             break
         trailing += 1
