@@ -214,3 +214,18 @@ def test_the_example_scan_method_loads_and_passes_a_clean_scan() -> None:
     judgement, _ = judge(raw, MethodBook([method]))
     assert judgement.findings == ()
     assert judgement.indices is not None and judgement.indices["suva254"] is not None
+
+
+def test_a_reading_that_contradicts_its_own_scan_is_found() -> None:
+    """A fresh user's find: absorbance 0.05 at 254 nm with a scan reading 0.744 there
+    passed, even with the scan method."""
+    from uvqc.spectra.quality import spectrum_reading_mismatch
+
+    at_254 = smooth(254)
+    assert spectrum_reading_mismatch(scan(wavelengthNm=254, absorbance=at_254)) is None
+    finding = spectrum_reading_mismatch(scan(wavelengthNm=254, absorbance=0.05))
+    assert finding is not None and finding.limit == pytest.approx(at_254)
+    assert "254 nm" in finding.message
+    near = at_254 * 1.015  # within 2 %: rounding and drift, not a mix-up
+    assert spectrum_reading_mismatch(scan(wavelengthNm=254, absorbance=near)) is None
+    assert spectrum_reading_mismatch(scan(low=300, wavelengthNm=254, absorbance=0.05)) is None

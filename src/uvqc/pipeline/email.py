@@ -109,6 +109,8 @@ ACTIONS = {
     "spectrum_resolution": "Re-scan with the method's range and step (the scan was aborted or "
     "too coarse).",
     "spectrum_covers_wavelength": "Re-scan over the method's wavelength range.",
+    "spectrum_reading_mismatch": "Check that the reading, the scan and the wavelength belong "
+    "to the same cuvette and file; re-measure.",
     "suva254_above": "Check the DOC result and the UV254 reading (same sample, same filtration).",
     "nitrate_screening_above": "Dilute the sample into the calibrated range and re-measure.",
     "invalid_message": "The instrument or its interface sent a message uvqc cannot read: check "

@@ -324,6 +324,42 @@ def spectrum_covers_wavelength(
 
 
 @rule
+def spectrum_reading_mismatch(
+    result: ResultMessage,
+    *,
+    tolerance: float = 0.005,
+    relative: float = 0.02,
+    severity: SeverityName = "fail",
+) -> Finding | None:
+    """The reported absorbance disagrees with the result's own scan at its `wavelengthNm`
+    (interpolated): by more than `tolerance` A and more than `relative` of the scan's value.
+    A mix-up of cuvettes, files or wavelengths; not applied when the scan does not reach
+    the wavelength (`spectrum_covers_wavelength` says so)."""
+    scan = _scan(result)
+    if scan is None or result.wavelength_nm is None:
+        return None
+    expected = scan.at(result.wavelength_nm)
+    if expected is None:
+        return None
+    gap = abs(result.absorbance - expected)
+    if gap <= tolerance or gap <= relative * abs(expected) or not math.isfinite(gap):
+        return None
+    return Finding(
+        code="spectrum_reading_mismatch",
+        severity=Severity(severity),
+        message=(
+            f"The absorbance reported for {result.sample_id} ({_num(result.absorbance)}) is not "
+            f"what its own scan reads at {_num(result.wavelength_nm)} nm "
+            f"({_num(round(expected, 6))}): check that the reading, the scan and the "
+            "wavelength belong to the same cuvette, and re-measure."
+        ),
+        value=result.absorbance,
+        limit=round(expected, 6),
+        field="absorbance",
+    )
+
+
+@rule
 def suva254_above(
     result: ResultMessage, *, limit: float = 4.0, severity: SeverityName = "suspect"
 ) -> Finding | None:
