@@ -242,7 +242,8 @@ def _summary(tally: Tally, rt: Runtime, elapsed: float, report: SubmitReport) ->
         ("rejected", tally.rejected),
         ("notified", tally.notified),
         ("already notified (duplicates)", tally.duplicates),
-        ("waiting to retry", notify.delayed + notify.in_flight + intake.pending),
+        ("waiting to retry", notify.delayed + notify.in_flight),
+        *([("not checked yet (queued)", intake.pending)] if intake.pending else []),
         ("dead-lettered", tally.dead_lettered),
     ]
     for label, value in rows:
