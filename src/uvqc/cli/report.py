@@ -1,0 +1,266 @@
+"""`uvqc report` (one self-contained HTML run report, or every run of a period) and
+`uvqc charts` (each control chart and its state), from the embedded database, read-only.
+
+Runs are decided again from their stored results with the method file's `[run]` section
+(run QC is deterministic, so the decision is the one the store holds); the method file comes
+from --method / UVQC_METHOD / uvqc.toml like `uvqc check`. The rendering (Jinja2, matplotlib)
+is imported only when a report is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from uvqc.adapters.sqlite.report_source import SqliteReportSource
+from uvqc.charts.config import SERIES
+from uvqc.charts.westgard import evaluate
+from uvqc.cli.app import app
+from uvqc.cli.check import MethodOption, method_book
+from uvqc.cli.pipeline import AwsOption, DbOption
+from uvqc.core.methods import MethodBook
+from uvqc.errors import UsageError, UvqcError
+from uvqc.local.runtime import Database
+from uvqc.report.build import build_report
+from uvqc.report.history import DecidedRun, StoredRun, all_charts, decide, run_charts
+from uvqc.report.model import RunReport, ScanPlot
+from uvqc.settings import load_settings
+
+SPECTRA_SHOWN = 12  # scans of flagged samples drawn in one report (the first, by position)
+AWS_NOT_YET = (
+    "--aws is not available for `uvqc report` and `uvqc charts` yet: the DynamoDB run store "
+    "keeps run decisions but not the run results the report is built from. Export the runs "
+    "to an embedded database, or see docs/REPORTS.md."
+)
+
+DateOption = Annotated[
+    str | None,
+    typer.Option(metavar="DATE", help="YYYY-MM-DD or an ISO 8601 date-time (UTC if no zone)."),
+]
+
+
+def _moment(text: str, option: str, *, end: bool = False) -> datetime:
+    """A DATE option: a day (its start; with `end`, the start of the next day) or a time."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r} is not a date: use YYYY-MM-DD or an ISO 8601 date-time"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _first_at(run: StoredRun) -> datetime:
+    return datetime.fromisoformat(run.first_at.replace("Z", "+00:00"))
+
+
+@contextmanager
+def _source(db: Path | None, aws: bool) -> Iterator[SqliteReportSource]:
+    if aws:
+        raise UsageError(AWS_NOT_YET)
+    settings = load_settings(db=db)
+    with Database.from_settings(settings, access="read") as database:
+        yield SqliteReportSource(database.conn)
+
+
+def _decide_all(source: SqliteReportSource, methods: MethodBook) -> list[DecidedRun]:
+    instruments = source.instruments()
+    out: list[DecidedRun] = []
+    for run in source.runs():
+        config = run.config(methods)
+        out.append(decide(run, source.results(run.batch_id), config, instruments.get(run.batch_id)))
+    return out
+
+
+def _spectra(source: SqliteReportSource, target: DecidedRun) -> list[ScanPlot]:
+    flagged = [
+        r for r in target.decision.results if r.verdict != "pass" and r.sequence is not None
+    ][: SPECTRA_SHOWN * 4]
+    raw = source.raw(r.record_id for r in flagged)
+    scans: list[ScanPlot] = []
+    for line in flagged:
+        spectrum = raw.get(line.record_id, {}).get("spectrum")
+        if not isinstance(spectrum, dict):
+            continue
+        xs, ys = spectrum.get("wavelengthNm"), spectrum.get("absorbance")
+        if (
+            isinstance(xs, list)
+            and isinstance(ys, list)
+            and len(xs) == len(ys) > 0
+            and all(isinstance(v, int | float) for v in (*xs, *ys))
+        ):
+            scans.append(ScanPlot(line.sample_id, tuple(map(float, xs)), tuple(map(float, ys))))
+        if len(scans) == SPECTRA_SHOWN:
+            break
+    return scans
+
+
+def _report_of(
+    source: SqliteReportSource, target: DecidedRun, history: Sequence[DecidedRun]
+) -> RunReport:
+    _states, charts = run_charts(target, history)
+    first = min((r.measured_at for r in target.results if r.measured_at is not None), default=None)
+    return build_report(
+        target.decision,
+        target.results,
+        target.config,
+        method=target.run.method,
+        instrument=target.instrument,
+        first_measured=None if first is None else first.isoformat(timespec="minutes"),
+        charts=charts,
+        spectra=_spectra(source, target),
+    )
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "run"
+
+
+def _write(path: Path, text: str) -> None:
+    """Write whole or not at all (a temporary file in the same directory, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        Path(tmp).chmod(0o666 & ~umask)  # as open() would create it (mkstemp makes 0600)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@app.command("report")
+def report(
+    batch_id: Annotated[
+        str | None, typer.Argument(help="The run's batchId (or use --since).", show_default=False)
+    ] = None,
+    since: DateOption = None,
+    until: DateOption = None,
+    db: DbOption = None,
+    aws: AwsOption = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write (default: report-<run>.html)."),
+    ] = None,
+    method: MethodOption = None,
+) -> None:
+    """Write one self-contained HTML report (a run, or every run begun in a period) and
+    print its path: calibration, QC table, results, reanalysis list, control charts."""
+    if (batch_id is None) == (since is None):
+        raise UsageError("give a run's BATCH_ID or --since DATE (with --until DATE), not both")
+    if until is not None and since is None:
+        raise UsageError("--until needs --since")
+    methods = method_book(method)
+    with _source(db, aws) as source:
+        history = _decide_all(source, methods)
+        if batch_id is not None:
+            chosen = [r for r in history if r.run.batch_id == batch_id]
+            if not chosen:
+                raise UvqcError(f"no run {batch_id!r}: `uvqc runs list` lists the runs")
+            name = f"report-{_safe_name(batch_id)}.html"
+        else:
+            assert since is not None
+            start = _moment(since, "--since")
+            end = None if until is None else _moment(until, "--until", end=True)
+            chosen = [
+                r
+                for r in history
+                if _first_at(r.run) >= start and (end is None or _first_at(r.run) < end)
+            ]
+            if not chosen:
+                span = f"since {since}" + ("" if until is None else f" until {until}")
+                raise UvqcError(f"no runs began {span}: `uvqc runs list` lists the runs")
+            name = f"report-{_safe_name(since)}" + (
+                "" if until is None else f"-{_safe_name(until)}"
+            )
+            name += ".html"
+        reports = [_report_of(source, run, history) for run in chosen]
+    from uvqc.report.render import render_html
+
+    title = None if batch_id is not None else f"uvqc runs since {since}"
+    html = render_html(reports, generated=datetime.now(UTC), title=title)
+    path = out or Path(name)
+    _write(path, html)
+    typer.echo(str(path))
+
+
+@app.command("charts")
+def charts(
+    db: DbOption = None,
+    aws: AwsOption = False,
+    only_method: Annotated[
+        str | None, typer.Option("--method", "-m", help="Only the charts of this method (name).")
+    ] = None,
+    method: Annotated[
+        Path | None,
+        typer.Option(
+            "--method-file",
+            help="Method file for runs stored without their [run] section; env UVQC_METHOD.",
+        ),
+    ] = None,
+    series: Annotated[
+        str | None,
+        typer.Option("--series", "-s", help=f"Only this series: {' | '.join(SERIES)}."),
+    ] = None,
+    since: DateOption = None,
+) -> None:
+    """Each control chart (method, analyte, instrument, series): points, limits and their
+    source, state (establishing n/N | in control | warning | out of control), last violation."""
+    if series is not None and series not in SERIES:
+        raise UsageError(f"--series {series!r} is not a series; choose one of {list(SERIES)}")
+    start = None if since is None else _moment(since, "--since")
+    methods = method_book(method)
+    with _source(db, aws) as source:
+        history = _decide_all(source, methods)
+    if only_method is not None:
+        history = [r for r in history if r.run.method == only_method]
+    configs = {r.run.method: r.config for r in history}
+    lines: list[str] = []
+    for (meth, analyte, instrument), state in all_charts(history, configs):
+        if series is not None and state.series != series:
+            continue
+        points = state.points
+        if start is not None:
+            after = {r.run.batch_id for r in history if _first_at(r.run) >= start}
+            if not any(p.batch_id in after for p in points):
+                continue
+        lines.append(_chart_line(meth, analyte, instrument, state, configs.get(meth)))
+    if not lines:
+        typer.echo("no control charts (no run QC values stored)")
+        return
+    for line in lines:
+        typer.echo(line)
+
+
+def _chart_line(method: str, analyte: str, instrument: str, state: Any, config: Any) -> str:
+    from uvqc.report.history import chart_config
+
+    cc = chart_config(config)
+    where = f"{method}  {analyte or '-'}  {instrument or '-'}  {state.series}"
+    n = len(state.points)
+    if state.limits is None:
+        return f"{where}  points {n}  limits -  establishing {n}/{cc.establish_points}"
+    lim = state.limits
+    limits = f"mean {lim.mean:.4g} sd {lim.sd:.4g} ({lim.source})"
+    every = evaluate(state.points, lim, rules=cc.rules)
+    last = "-"
+    if every:
+        v = max(every, key=lambda x: (max(x.points), x.rule))
+        p = state.points[max(v.points)]
+        last = f"{v.rule} at {p.batch_id} #{p.sequence} {p.sample_id}"
+    return f"{where}  points {n}  limits {limits}  {state.state}  last violation {last}"
