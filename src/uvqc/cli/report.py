@@ -30,7 +30,15 @@ from uvqc.core.methods import MethodBook
 from uvqc.errors import UsageError, UvqcError
 from uvqc.local.runtime import Database
 from uvqc.report.build import build_report
-from uvqc.report.history import DecidedRun, StoredRun, all_charts, decide, run_charts
+from uvqc.report.history import (
+    DecidedRun,
+    StoredRun,
+    all_charts,
+    decide,
+    run_chart_findings,
+    run_charts,
+)
+from uvqc.report.model import RunFinding as ReportFinding
 from uvqc.report.model import RunReport, ScanPlot
 from uvqc.settings import load_settings
 
@@ -110,7 +118,11 @@ def _spectra(source: SqliteReportSource, target: DecidedRun) -> list[ScanPlot]:
 def _report_of(
     source: SqliteReportSource, target: DecidedRun, history: Sequence[DecidedRun]
 ) -> RunReport:
-    _states, charts = run_charts(target, history)
+    states, charts = run_charts(target, history)
+    extra = [
+        ReportFinding(f.code, f.severity, f.message, f.affected)
+        for f in run_chart_findings(target, states)
+    ]
     first = min((r.measured_at for r in target.results if r.measured_at is not None), default=None)
     return build_report(
         target.decision,
@@ -121,6 +133,7 @@ def _report_of(
         first_measured=None if first is None else first.isoformat(timespec="minutes"),
         charts=charts,
         spectra=_spectra(source, target),
+        extra_findings=extra,
     )
 
 

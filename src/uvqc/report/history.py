@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from uvqc.charts.config import SERIES, SERIES_UNITS, ControlChartConfig, SeriesName
+from uvqc.charts.findings import chart_findings
 from uvqc.charts.series import ChartState, chart_state
 from uvqc.charts.westgard import Point
 from uvqc.core.methods import Method
@@ -23,7 +24,7 @@ from uvqc.report.build import SERIES_TITLES, chart_points
 from uvqc.report.model import ChartSeries
 from uvqc.runs.config import RunConfig, run_config_from_mapping
 from uvqc.runs.evaluate import evaluate_run
-from uvqc.runs.model import RunDecision, RunResult
+from uvqc.runs.model import RunDecision, RunFinding, RunResult
 
 ChartKey = tuple[str, str, str]  # (method, analyte, instrument); "" when unknown
 
@@ -101,9 +102,10 @@ def run_charts(
     target: DecidedRun, history: Sequence[DecidedRun]
 ) -> tuple[list[ChartState], list[ChartSeries]]:
     """The charts of `target`'s key as of `target` (history: every run, in time order,
-    target included), with the violations involving the target's points; only the series
-    in which the target has points. Returns the states and their drawable form."""
-    same = [r for r in history if r.key == target.key]
+    target included; of the others, only final runs count, as when the run store judged the
+    target), with the violations involving the target's points; only the series in which
+    the target has points. Returns the states and their drawable form."""
+    same = [r for r in history if r.key == target.key and (r.run.status == "final" or r is target)]
     by_series = series_points(same, upto=target.run.batch_id).get(target.key, {})
     config = chart_config(target.config)
     units = target.decision.units
@@ -126,6 +128,15 @@ def run_charts(
             )
         )
     return states, drawn
+
+
+def run_chart_findings(target: DecidedRun, states: Sequence[ChartState]) -> list[RunFinding]:
+    """The `control_chart` findings the run store gives a final run (uvqc.charts.findings)."""
+    if target.config is None or target.run.status != "final":
+        return []
+    method, analyte, instrument = target.key
+    where = f"{method}, {analyte}, {instrument or 'instrument unknown'}"
+    return chart_findings(target.run.batch_id, states, where=where, units=target.config.units)
 
 
 def all_charts(

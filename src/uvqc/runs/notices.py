@@ -42,6 +42,9 @@ ACTIONS = {
     "incomplete until they arrive.",
     "above_calibration": "Dilute the sample into the calibrated range, re-measure, and send it "
     "with its dilutionFactor.",
+    "control_chart": "Look at the control chart (`uvqc report`): a rejection rule means the "
+    "method is out of control; find the cause (standards, reagents, lamp, cuvettes) before "
+    "releasing the run's results (Westgard et al. 1981, Clin. Chem. 27:493).",
     "duplicate_rpd": "Check the sample's homogeneity and the cuvette; re-measure both.",
     "spike_recovery": "Matrix interference: report the unspiked sample's result qualified, or "
     "re-measure it diluted or by standard addition.",

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from uvqc.adapters.sqlite.runs import run_instruments
 from uvqc.report.history import StoredRun
 from uvqc.runs.model import RunResult
 
@@ -40,21 +41,8 @@ class SqliteReportSource:
         return [RunResult.from_dict(json.loads(text)) for (text,) in rows]
 
     def instruments(self) -> dict[str, str]:
-        """The instrument (`instrumentId`) of each run: the most common among its results'
-        recorded messages (ties: the smallest name); runs without one are left out."""
-        rows = self.conn.execute(
-            "SELECT batch_id, instrument, COUNT(*) FROM ("
-            " SELECT rr.batch_id AS batch_id, CASE WHEN r.raw_truncated = 0 AND json_valid(r.raw)"
-            " AND json_type(r.raw) = 'object' AND json_type(r.raw, '$.instrumentId') = 'text'"
-            " THEN json_extract(r.raw, '$.instrumentId') END AS instrument"
-            " FROM run_results rr JOIN results r ON r.record_id = rr.record_id"
-            ") WHERE instrument IS NOT NULL "
-            "GROUP BY batch_id, instrument ORDER BY batch_id, COUNT(*) DESC, instrument"
-        ).fetchall()
-        out: dict[str, str] = {}
-        for batch_id, instrument, _count in rows:
-            out.setdefault(batch_id, instrument)
-        return out
+        """The instrument (`instrumentId`) of each run (see run_instruments)."""
+        return run_instruments(self.conn)
 
     def raw(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The recorded messages by record id: those stored whole and parseable as a JSON
