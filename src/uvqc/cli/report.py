@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,23 +26,15 @@ from uvqc.charts.westgard import evaluate
 from uvqc.cli.app import app
 from uvqc.cli.check import MethodOption, method_book
 from uvqc.cli.pipeline import AwsOption, DbOption
-from uvqc.core.methods import MethodBook
 from uvqc.errors import UsageError, UvqcError
 from uvqc.local.runtime import Database
-from uvqc.report.build import build_report
+from uvqc.report.assemble import decide_all, report_of
 from uvqc.report.history import (
-    DecidedRun,
     StoredRun,
     all_charts,
-    decide,
-    run_chart_findings,
-    run_charts,
 )
-from uvqc.report.model import RunFinding as ReportFinding
-from uvqc.report.model import RunReport, ScanPlot
 from uvqc.settings import load_settings
 
-SPECTRA_SHOWN = 12  # scans of flagged samples drawn in one report (the first, by position)
 AWS_NOT_YET = (
     "--aws is not available for `uvqc report` and `uvqc charts` yet: the DynamoDB run store "
     "keeps run decisions but not the run results the report is built from. Export the runs "
@@ -81,60 +73,6 @@ def _source(db: Path | None, aws: bool) -> Iterator[SqliteReportSource]:
     settings = load_settings(db=db)
     with Database.from_settings(settings, access="read") as database:
         yield SqliteReportSource(database.conn)
-
-
-def _decide_all(source: SqliteReportSource, methods: MethodBook) -> list[DecidedRun]:
-    instruments = source.instruments()
-    out: list[DecidedRun] = []
-    for run in source.runs():
-        config = run.config(methods)
-        out.append(decide(run, source.results(run.batch_id), config, instruments.get(run.batch_id)))
-    return out
-
-
-def _spectra(source: SqliteReportSource, target: DecidedRun) -> list[ScanPlot]:
-    flagged = [
-        r for r in target.decision.results if r.verdict != "pass" and r.sequence is not None
-    ][: SPECTRA_SHOWN * 4]
-    raw = source.raw(r.record_id for r in flagged)
-    scans: list[ScanPlot] = []
-    for line in flagged:
-        spectrum = raw.get(line.record_id, {}).get("spectrum")
-        if not isinstance(spectrum, dict):
-            continue
-        xs, ys = spectrum.get("wavelengthNm"), spectrum.get("absorbance")
-        if (
-            isinstance(xs, list)
-            and isinstance(ys, list)
-            and len(xs) == len(ys) > 0
-            and all(isinstance(v, int | float) for v in (*xs, *ys))
-        ):
-            scans.append(ScanPlot(line.sample_id, tuple(map(float, xs)), tuple(map(float, ys))))
-        if len(scans) == SPECTRA_SHOWN:
-            break
-    return scans
-
-
-def _report_of(
-    source: SqliteReportSource, target: DecidedRun, history: Sequence[DecidedRun]
-) -> RunReport:
-    states, charts = run_charts(target, history)
-    extra = [
-        ReportFinding(f.code, f.severity, f.message, f.affected)
-        for f in run_chart_findings(target, states)
-    ]
-    first = min((r.measured_at for r in target.results if r.measured_at is not None), default=None)
-    return build_report(
-        target.decision,
-        target.results,
-        target.config,
-        method=target.run.method,
-        instrument=target.instrument,
-        first_measured=None if first is None else first.isoformat(timespec="minutes"),
-        charts=charts,
-        spectra=_spectra(source, target),
-        extra_findings=extra,
-    )
 
 
 def _safe_name(text: str) -> str:
@@ -180,7 +118,7 @@ def report(
         raise UsageError("--until needs --since")
     methods = method_book(method)
     with _source(db, aws) as source:
-        history = _decide_all(source, methods)
+        history = decide_all(source, methods)
         if batch_id is not None:
             chosen = [r for r in history if r.run.batch_id == batch_id]
             if not chosen:
@@ -202,7 +140,7 @@ def report(
                 "" if until is None else f"-{_safe_name(until)}"
             )
             name += ".html"
-        reports = [_report_of(source, run, history) for run in chosen]
+        reports = [report_of(source, run, history) for run in chosen]
     from uvqc.report.render import render_html
 
     title = None if batch_id is not None else f"uvqc runs since {since}"
@@ -239,7 +177,7 @@ def charts(
     start = None if since is None else _moment(since, "--since")
     methods = method_book(method)
     with _source(db, aws) as source:
-        history = _decide_all(source, methods)
+        history = decide_all(source, methods)
     if only_method is not None:
         history = [r for r in history if r.run.method == only_method]
     configs = {r.run.method: r.config for r in history}

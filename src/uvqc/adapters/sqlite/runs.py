@@ -28,7 +28,7 @@ from uvqc.core.methods import MethodBook
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.config import RunConfig
 from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
-from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
+from uvqc.runs.notices import RunArrival, digest_request, requests_for, result_verdicts
 from uvqc.runs.report import (
     RunSummary,
     VerdictChange,
@@ -154,7 +154,10 @@ class SqliteRunStore:
             (batch_id,),
         ):
             announced[anchor] = tuple(json.loads(affected))
-        for request in requests_for(decision, announced, method=method, decided_at=now):
+        requests = requests_for(decision, announced, method=method, decided_at=now)
+        if decision.status == "final" and config is not None:
+            requests.append(digest_request(decision, method=method, decided_at=now))
+        for request in requests:
             run = request.run or {}
             c.execute(
                 "INSERT OR IGNORE INTO run_notices (key, batch_id, anchor, code, affected, "
