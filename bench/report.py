@@ -8,9 +8,17 @@ from pathlib import Path
 
 from bench.common import ROOT, load
 
-PERFORMANCE = ["check_throughput", "pipeline_e2e", "db_size", "lambda", "latency", "spectra"]
+PERFORMANCE = [
+    "check_throughput",
+    "pipeline_e2e",
+    "db_size",
+    "lambda",
+    "latency",
+    "spectra",
+    "run_report",
+]
 RELIABILITY = ["chaos", "chaos_aws", "bad_input"]
-MODULES = {"lambda": "lambda_bench"}
+MODULES = {"lambda": "lambda_bench", "run_report": "report_bench"}
 
 HEADER = {
     "PERFORMANCE": (

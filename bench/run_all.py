@@ -16,6 +16,7 @@ ORDER = [
     "lambda_bench",
     "latency",
     "spectra",
+    "report_bench",
     "bad_input",
     "chaos",
     "chaos_aws",

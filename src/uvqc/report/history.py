@@ -18,7 +18,7 @@ from typing import Any
 from uvqc.charts.config import SERIES, SERIES_UNITS, ControlChartConfig, SeriesName
 from uvqc.charts.findings import chart_findings
 from uvqc.charts.series import ChartState, chart_state
-from uvqc.charts.westgard import Point
+from uvqc.charts.westgard import Point, Violation
 from uvqc.core.methods import Method
 from uvqc.report.build import SERIES_TITLES, chart_points
 from uvqc.report.model import ChartSeries
@@ -27,6 +27,7 @@ from uvqc.runs.evaluate import evaluate_run
 from uvqc.runs.model import RunDecision, RunFinding, RunResult
 
 ChartKey = tuple[str, str, str]  # (method, analyte, instrument); "" when unknown
+CHART_WINDOW = 120  # points drawn on a report's chart: the newest (the rules see them all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +118,23 @@ def run_charts(
             continue
         state = chart_state(series, points, config, batch_id=target.run.batch_id)
         states.append(state)
-        drawn.append(
-            ChartSeries(
-                SERIES_TITLES[series],
-                SERIES_UNITS[series] or units,
-                state.points,
-                state.limits,
-                target.run.batch_id,
-                state.violations,
-            )
-        )
+        drawn.append(_drawn(state, SERIES_UNITS[series] or units, target.run.batch_id))
     return states, drawn
+
+
+def _drawn(state: ChartState, unit: str, batch_id: str) -> ChartSeries:
+    """The chart as drawn: its newest CHART_WINDOW points (a chart of six months of points is
+    unreadable, and slow to draw), violations re-indexed to them."""
+    start = max(0, len(state.points) - CHART_WINDOW)
+    violations = tuple(
+        Violation(v.rule, tuple(i - start for i in v.points if i >= start))
+        for v in state.violations
+        if any(i >= start for i in v.points)
+    )
+    title = SERIES_TITLES[state.series]
+    if start:
+        title += f", last {CHART_WINDOW} of {len(state.points)} points"
+    return ChartSeries(title, unit, state.points[start:], state.limits, batch_id, violations)
 
 
 def run_chart_findings(target: DecidedRun, states: Sequence[ChartState]) -> list[RunFinding]:
