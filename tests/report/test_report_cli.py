@@ -78,8 +78,8 @@ def test_a_period_report_and_its_errors(stored: Path, tmp_path: Path, capsys: An
     assert main(["report", "--since", "yesterday", *args]) == 2
     assert "is not a date" in capsys.readouterr().err
     assert main(["report", *args]) == 2
-    assert main(["report", BATCH, "--aws"]) == 2
-    assert "not available" in capsys.readouterr().err
+    assert main(["report", BATCH, "--aws"]) == 2  # tests/aws/test_runs.py: with a table
+    assert "UVQC_RUNS_TABLE" in capsys.readouterr().err
     assert main(["report", BATCH, "--db", str(tmp_path / "none.db")]) == 2
 
 

@@ -25,21 +25,15 @@ from uvqc.charts.config import SERIES
 from uvqc.charts.westgard import evaluate
 from uvqc.cli.app import app
 from uvqc.cli.check import MethodOption, method_book
-from uvqc.cli.pipeline import AwsOption, DbOption
+from uvqc.cli.pipeline import AwsOption, DbOption, _aws_ops
 from uvqc.errors import UsageError, UvqcError
 from uvqc.local.runtime import Database
-from uvqc.report.assemble import decide_all, report_of
+from uvqc.report.assemble import ReportSource, decide_all, report_of
 from uvqc.report.history import (
     StoredRun,
     all_charts,
 )
 from uvqc.settings import load_settings
-
-AWS_NOT_YET = (
-    "--aws is not available for `uvqc report` and `uvqc charts` yet: the DynamoDB run store "
-    "keeps run decisions but not the run results the report is built from. Export the runs "
-    "to an embedded database, or see docs/REPORTS.md."
-)
 
 DateOption = Annotated[
     str | None,
@@ -67,10 +61,13 @@ def _first_at(run: StoredRun) -> datetime:
 
 
 @contextmanager
-def _source(db: Path | None, aws: bool) -> Iterator[SqliteReportSource]:
-    if aws:
-        raise UsageError(AWS_NOT_YET)
+def _source(db: Path | None, aws: bool) -> Iterator[ReportSource]:
     settings = load_settings(db=db)
+    if aws:
+        from uvqc.adapters.dynamodb_report import DynamoReportSource
+
+        yield DynamoReportSource(_aws_ops("--aws").run_reader(settings))
+        return
     with Database.from_settings(settings, access="read") as database:
         yield SqliteReportSource(database.conn)
 
