@@ -77,6 +77,7 @@ EXCLUDED_SOURCE = (
     "uvqc/aws/build.py",
     "uvqc/report/",  # reports and digests are drawn by the CLI: see EXCLUDED_DISTRIBUTIONS
     "uvqc/digest/",
+    "uvqc/adapters/dynamodb_report.py",  # `uvqc report --aws` (CLI only; imports uvqc/report)
 )
 
 # Install-time noise: hashes of the build machine's files, installer markers, test suites.
