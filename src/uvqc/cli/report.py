@@ -57,7 +57,10 @@ def _moment(text: str, option: str, *, end: bool = False) -> datetime:
 
 
 def _first_at(run: StoredRun) -> datetime:
-    return datetime.fromisoformat(run.first_at.replace("Z", "+00:00"))
+    if not run.first_at:
+        return datetime.min.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(run.first_at.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @contextmanager
@@ -115,28 +118,30 @@ def report(
         raise UsageError("--until needs --since")
     methods = method_book(method)
     with _source(db, aws) as source:
-        history = decide_all(source, methods)
+        stored = source.runs()
         if batch_id is not None:
-            chosen = [r for r in history if r.run.batch_id == batch_id]
-            if not chosen:
+            picked = [r for r in stored if r.batch_id == batch_id]
+            if not picked:
                 raise UvqcError(f"no run {batch_id!r}: `uvqc runs list` lists the runs")
             name = f"report-{_safe_name(batch_id)}.html"
         else:
             assert since is not None
             start = _moment(since, "--since")
             end = None if until is None else _moment(until, "--until", end=True)
-            chosen = [
-                r
-                for r in history
-                if _first_at(r.run) >= start and (end is None or _first_at(r.run) < end)
+            picked = [
+                r for r in stored if _first_at(r) >= start and (end is None or _first_at(r) < end)
             ]
-            if not chosen:
+            if not picked:
                 span = f"since {since}" + ("" if until is None else f" until {until}")
                 raise UvqcError(f"no runs began {span}: `uvqc runs list` lists the runs")
             name = f"report-{_safe_name(since)}" + (
                 "" if until is None else f"-{_safe_name(until)}"
             )
             name += ".html"
+        wanted = {r.batch_id for r in picked}
+        methods_used = {r.method for r in picked}  # history: the runs of the same methods
+        history = decide_all(source, methods, only=lambda r: r.method in methods_used)
+        chosen = [r for r in history if r.run.batch_id in wanted]
         reports = [report_of(source, run, history) for run in chosen]
     from uvqc.report.render import render_html
 

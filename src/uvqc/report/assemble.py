@@ -5,7 +5,7 @@ samples. Pure apart from the `ReportSource` it reads (SQLite: adapters/sqlite/re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from uvqc.core.methods import Method
@@ -30,10 +30,18 @@ class ReportSource(Protocol):
     def raw(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
 
 
-def decide_all(source: ReportSource, methods: Mapping[str, Method]) -> list[DecidedRun]:
+def decide_all(
+    source: ReportSource,
+    methods: Mapping[str, Method],
+    *,
+    only: Callable[[StoredRun], bool] | None = None,
+) -> list[DecidedRun]:
+    """Every stored run (or those `only` keeps), decided again, in the order they began."""
     instruments = source.instruments()
     out: list[DecidedRun] = []
     for run in source.runs():
+        if only is not None and not only(run):
+            continue
         config = run.config(methods)
         out.append(decide(run, source.results(run.batch_id), config, instruments.get(run.batch_id)))
     return out
@@ -85,7 +93,10 @@ def report_of(source: ReportSource, target: DecidedRun, history: Sequence[Decide
 def report_for(
     source: ReportSource, methods: Mapping[str, Method], batch_id: str
 ) -> RunReport | None:
-    """The report of one stored run (None: no such run)."""
-    history = decide_all(source, methods)
+    """The report of one stored run (None: no such run); its history: runs of its method."""
+    method = next((r.method for r in source.runs() if r.batch_id == batch_id), None)
+    if method is None:
+        return None
+    history = decide_all(source, methods, only=lambda r: r.method == method)
     target = next((r for r in history if r.run.batch_id == batch_id), None)
     return None if target is None else report_of(source, target, history)
