@@ -33,10 +33,17 @@ demo: $(VENV)/.synced
 	@echo "== The re-measurement e-mail:"
 	@f=$$(grep -l "X-UVQC-Run-Decision: check_standard_failed" var/demo/outbox/*.eml); tr -d '\r' < $$f | sed -n '/^Subject/p;/^$$/,$$p'
 	@echo
+	@echo "== The run digest e-mail (text part; HTML, inline PNG figures and the report attached):"
+	@f=$$(grep -l "^X-UVQC-Batch-Id: NO3-2026-11-28-A" var/demo/outbox/*.eml | xargs grep -L "X-UVQC-Run-Decision" | head -1); echo "  $$f"; grep -m1 "^Subject" $$f
+	@echo
 	@echo "E-mails: var/demo/outbox/*.eml ($$(ls var/demo/outbox | wc -l) files). Next, try:"
 	@echo "  .venv/bin/uvqc trace 959575fe-0a73-4d03-b43a-2c9fbed3e91c --db var/demo/uvqc.db"
 	@echo "  .venv/bin/uvqc check examples/day-2026-11-27.jsonl"
 	@echo "  .venv/bin/uvqc dlq list --db var/demo/uvqc.db"
+	@echo "  .venv/bin/uvqc charts --db var/demo/uvqc.db"
+	@echo
+	@echo "== The demo run's report (open it in a browser):"
+	$(BIN)/uvqc report NO3-2026-11-28-A --db var/demo/uvqc.db --out var/demo/report-NO3-2026-11-28-A.html
 
 ## test: lint, type-check and run every test with coverage
 test: $(VENV)/.synced node_modules/.installed

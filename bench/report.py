@@ -17,9 +17,10 @@ PERFORMANCE = [
     "latency",
     "spectra",
     "ingest_throughput",
+    "run_report",
 ]
 RELIABILITY = ["chaos", "chaos_aws", "bad_input"]
-MODULES = {"lambda": "lambda_bench"}
+MODULES = {"lambda": "lambda_bench", "run_report": "report_bench"}
 
 HEADER = {
     "PERFORMANCE": (

@@ -219,6 +219,27 @@ def test_runs_list_and_show_with_aws(
     assert json.loads(capsys.readouterr().out)["batchId"] == BATCH
 
 
+def test_report_and_charts_with_aws(
+    deployed: dict[str, str],
+    lambda_context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from uvqc.cli import main
+
+    check_handler.handler(event([(f"m-{i}", b) for i, b in enumerate(lines())]), lambda_context)
+    capsys.readouterr()
+    out = tmp_path / "run.html"
+    assert main(["report", BATCH, "--aws", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    html = out.read_text(encoding="utf-8")
+    assert "83.7" in html and "check_standard_failed" in html
+    assert main(["charts", "--aws"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("nitrate-run  nitrate-N  -  check_standard_recovery  points 6")
+    assert main(["report", "nope", "--aws"]) == 1
+
+
 def test_notices_a_crashed_invocation_never_queued_are_taken_over_after_their_lease(
     deployed: dict[str, str], aws: AwsFactory
 ) -> None:

@@ -52,14 +52,18 @@ def test_the_example_run_is_decided_and_the_failed_ccv_is_emailed_once(
     assert len(doc["calibrations"]) == 2
     mails = emails(tmp_path / "outbox")
     subjects = sorted(m["Subject"] for m in mails)
-    assert subjects == [f"Run {BATCH}: above_calibration", f"Run {BATCH}: check_standard_failed"]
+    assert subjects == [
+        f"Run {BATCH}: above_calibration",
+        f"Run {BATCH}: check_standard_failed",
+        f"Run {BATCH}: flag",  # the run digest (tests/embedded/test_digests.py)
+    ]
     body = next(m for m in mails if "check_standard" in m["Subject"]).get_payload()
     assert "position 31 recovered 83.7 %" in body and "re-measure positions 21-30" in body
     # the same run submitted again (a redrive) decides the same and e-mails nothing new
     rt.db.intake_port.submit(lines())
     Worker(rt).run_until_idle()
     assert rt.runs.show(BATCH) == doc | {"meta": rt.runs.show(BATCH)["meta"]}  # type: ignore[index]
-    assert len(emails(tmp_path / "outbox")) == 2
+    assert len(emails(tmp_path / "outbox")) == 3
 
 
 def test_one_by_one_shuffled_and_duplicated_arrivals_reach_the_same_decision(
@@ -242,7 +246,7 @@ def test_a_run_notice_that_could_not_be_queued_is_queued_on_redelivery(
         )
     assert again.failed == []
     codes = sorted(r.run["code"] for r in notify.requests if r.run)
-    assert codes == ["above_calibration", "check_standard_failed"]
+    assert codes == ["above_calibration", "check_standard_failed", "digest"]
     with transaction(rt.db.work_conn):  # and never again once queued
         check_batch(
             incoming[:1],
@@ -252,4 +256,4 @@ def test_a_run_notice_that_could_not_be_queued_is_queued_on_redelivery(
             runs=rt.runs,
             windows=MemoryWindows(),
         )
-    assert len([r for r in notify.requests if r.run]) == 2
+    assert len([r for r in notify.requests if r.run]) == 3

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from uvqc.errors import TransientDeliveryError
-from uvqc.pipeline.email import Email
+from uvqc.pipeline.ports import Mailable
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]")
 
@@ -30,7 +30,7 @@ class OutboxSender:
         self.folder = folder
         self.fsync = fsync
 
-    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Mailable, recipients: Sequence[str]) -> tuple[str, ...]:
         target = self.folder / eml_name(email.message_id)
         temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
@@ -57,7 +57,7 @@ class OutboxChannel:
         self.folder = folder
         self.fsync = fsync
 
-    def destination(self, email: Email) -> str:
+    def destination(self, email: Mailable) -> str:
         """Where an e-mail goes (for the ledger and `uvqc trace`): `file <folder>/<name>.eml`."""
         return f"file {self.folder / eml_name(email.message_id)}"
 

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from uvqc.adapters.boto import describe, error_code, http_status
 from uvqc.errors import PermanentDeliveryError, TransientDeliveryError
 from uvqc.pipeline.addresses import parse_mailbox
-from uvqc.pipeline.email import Email
+from uvqc.pipeline.ports import Mailable
 
 if TYPE_CHECKING:
     from uvqc.settings import Settings
@@ -65,12 +65,12 @@ class SesChannel:
     def open(self) -> Iterator[SesChannel]:
         yield self
 
-    def destination(self, email: Email) -> str:
+    def destination(self, email: Mailable) -> str:
         """Where e-mails go (for the ledger and `uvqc trace`): `ses <region> from <source>`."""
         region = getattr(getattr(self._ses, "meta", None), "region_name", None) or "?"
         return f"ses {region} from {email.mail_from}"
 
-    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Mailable, recipients: Sequence[str]) -> tuple[str, ...]:
         sender = parse_mailbox(email.mail_from)
         source = sender.header()  # encoded display name, IDNA domain
         if source is None:

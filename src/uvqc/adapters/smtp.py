@@ -24,7 +24,7 @@ from ssl import SSLContext, create_default_context
 
 from uvqc.errors import PermanentDeliveryError, TransientDeliveryError
 from uvqc.pipeline.addresses import Mailbox, parse_mailbox
-from uvqc.pipeline.email import Email
+from uvqc.pipeline.ports import Mailable
 
 log = logging.getLogger("uvqc.adapters.smtp")
 
@@ -114,7 +114,7 @@ class SmtpSender:
             log.debug("SMTP QUIT failed (%s); connection closed", exc)
             smtp.close()
 
-    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Mailable, recipients: Sequence[str]) -> tuple[str, ...]:
         try:
             try:
                 return self._send_once(email, recipients)
@@ -149,7 +149,7 @@ class SmtpSender:
                 f"cannot reach {self._where()}: {type(exc).__name__}: {exc}", channel_down=True
             ) from exc
 
-    def _send_once(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
+    def _send_once(self, email: Mailable, recipients: Sequence[str]) -> tuple[str, ...]:
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
@@ -203,7 +203,7 @@ class SmtpChannel:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
-    def destination(self, email: Email) -> str:
+    def destination(self, email: Mailable) -> str:
         """Where e-mails go (for the ledger and `uvqc trace`): `smtp HOST:PORT`."""
         return f"smtp {self.config.host}:{self.config.port}"
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from uvqc.adapters.ses import delivery_error
-from uvqc.pipeline.email import Email
+from uvqc.pipeline.ports import Mailable
 
 if TYPE_CHECKING:
     from uvqc.settings import Settings
@@ -47,24 +47,24 @@ class SnsChannel:
     def open(self) -> Iterator[SnsChannel]:
         yield self
 
-    def destination(self, email: Email) -> str:
+    def destination(self, email: Mailable) -> str:
         """Where e-mails go (for the ledger and `uvqc trace`): `sns <topic arn>`."""
         return f"sns {self._topic}"
 
-    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Mailable, recipients: Sequence[str]) -> tuple[str, ...]:
         attributes = {
-            name: {"DataType": "String", "StringValue": str(email[header])}
+            name: {"DataType": "String", "StringValue": str(email.get(header))}
             for name, header in (
                 ("sampleId", "X-UVQC-Sample-Id"),
                 ("notificationKey", "X-UVQC-Notification-Key"),
                 ("verdict", "X-UVQC-Verdict"),
             )
-            if email[header]
+            if email.get(header)
         }
         try:
             self._sns.publish(
                 TopicArn=self._topic,
-                Subject=sns_subject(str(email["Subject"])),
+                Subject=sns_subject(str(email.get("Subject"))),
                 Message=email.body,
                 MessageAttributes=attributes,
             )

@@ -89,6 +89,7 @@ EXCLUDED_SOURCE = (
     "uvqc/aws/ops.py",  # the CLI's --aws operations
     "uvqc/report/",  # reports and digests are drawn by the CLI: see EXCLUDED_DISTRIBUTIONS
     "uvqc/digest/",
+    "uvqc/adapters/dynamodb_report.py",  # `uvqc report --aws` (CLI only; imports uvqc/report)
 )
 
 # Install-time noise: hashes of the build machine's files, installer markers, test suites.

@@ -11,6 +11,7 @@ from uvqc.cli import check as _check  # noqa: F401  (registers commands)
 from uvqc.cli import ingest as _ingest  # noqa: F401
 from uvqc.cli import pipeline as _pipeline  # noqa: F401
 from uvqc.cli import records as _records  # noqa: F401
+from uvqc.cli import report as _report  # noqa: F401
 from uvqc.cli import runs as _runs  # noqa: F401
 from uvqc.cli.app import ClosedPipe, Interrupted, app
 from uvqc.errors import UvqcError

@@ -37,9 +37,24 @@ class Digest:
     text: str
     data: bytes
     report_attached: bool
+    headers: tuple[tuple[str, str], ...] = ()  # the top-level headers, as given
 
-    def as_bytes(self) -> bytes:
+    def as_bytes(self, *, smtputf8: bool = False) -> bytes:
+        """The message as sent (already 7-bit: RFC 2047 headers, base64/QP parts)."""
         return self.data
+
+    @property
+    def body(self) -> str:
+        """The complete plain text (what a text-only channel such as SNS carries)."""
+        return self.text
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        return False  # addresses are checked where the channel is configured
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), default)
 
 
 def digest_text(run: RunReport, *, trace_hint: str = "") -> str:
@@ -100,10 +115,12 @@ def compose_digest(
     report_html: str | None = None,
     trace_hint: str = "",
     max_bytes: int = MAX_BYTES,
+    message_id: str | None = None,
 ) -> Digest:
-    """The digest e-mail of one run; `key` makes the Message-ID (a resend is recognisable)."""
+    """The digest e-mail of one run; `key` makes the Message-ID (a resend is recognisable)
+    unless the caller gives it (the notify stage: the one its ledger records)."""
     domain = mail_from.rpartition("@")[2].strip("<> ") or "uvqc.invalid"
-    message_id = f"<uvqc.digest.{key}@{domain}>"
+    message_id = message_id or f"<uvqc.digest.{key}@{domain}>"
     subject = f"Run {run.batch_id}: {run.verdict}"
     text = digest_text(run, trace_hint=trace_hint)
     images: list[tuple[str, str, bytes]] = []
@@ -147,7 +164,16 @@ def compose_digest(
     attached = report_html is not None
     if len(data) > max_bytes and attached:
         data, attached = build(False), False
-    return Digest(message_id, mail_from, subject, text, data, attached)
+    headers = (
+        ("Subject", subject),
+        ("From", mail_from),
+        ("To", ", ".join(mail_to)),
+        ("Message-ID", message_id),
+        ("X-UVQC-Batch-Id", run.batch_id[:200]),
+        ("X-UVQC-Notification-Key", key),
+        ("X-UVQC-Verdict", run.verdict),
+    )
+    return Digest(message_id, mail_from, subject, text, data, attached, headers)
 
 
 def _safe(name: str) -> str:

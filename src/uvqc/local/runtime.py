@@ -22,6 +22,7 @@ from uvqc.adapters.sqlite import (
     connect,
 )
 from uvqc.adapters.sqlite.db import connect_readonly
+from uvqc.adapters.sqlite.digests import SqliteDigestComposer
 from uvqc.adapters.sqlite.meta import bind_channel, refuse_other_channel
 from uvqc.adapters.sqlite.runs import SqliteRunStore
 from uvqc.adapters.sqlite.windows import SqliteWindows
@@ -150,8 +151,11 @@ class Runtime:
     housekeeping_seconds: float = 3600.0  # 0: never
     ledger_retention: timedelta = field(default=timedelta(days=90))
     runs: SqliteRunStore | None = None  # analytical runs, on the worker's connection
+    digests: SqliteDigestComposer | None = None  # run digest e-mails (reads the database)
 
     def __post_init__(self) -> None:
+        if self.digests is None:
+            self.digests = SqliteDigestComposer(self.db.path, self.methods)
         if self.runs is None:
             self.runs = SqliteRunStore(
                 self.db.work_conn, self.methods, quiet_seconds=self.settings.run_quiet_seconds

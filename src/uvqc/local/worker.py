@@ -201,6 +201,7 @@ class Worker:
             worker=self.name,
             lease=self.rt.lease,
             breaker=self.rt.breaker,
+            digests=self.rt.digests,
         )
         done_, retry, dead, deferred = [], [], [], []
         for r in results:

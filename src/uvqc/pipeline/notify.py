@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 from uvqc.errors import DeliveryError
 from uvqc.pipeline.addresses import parse_addresses
 from uvqc.pipeline.breaker import BreakerState, CircuitBreaker
-from uvqc.pipeline.email import Email, compose, message_id
-from uvqc.pipeline.ports import Channel, ClaimState, Ledger, Sender
+from uvqc.pipeline.email import compose, message_id
+from uvqc.pipeline.ports import Channel, ClaimState, DigestComposer, Ledger, Mailable, Sender
 from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def trace_options(settings: Settings) -> str:
     return ""
 
 
-def destination(channel: Channel, email: Email, recipients: Sequence[str]) -> str:
+def destination(channel: Channel, email: Mailable, recipients: Sequence[str]) -> str:
     """Where an e-mail goes, for the ledger and `uvqc trace`: the channel's own description
     (`smtp relay.lab:25`, `file var/outbox/<name>.eml`, `ses`, `sns <topic arn>`) and the
     recipients."""
@@ -170,14 +170,29 @@ def notify_batch(
     lease: timedelta = timedelta(minutes=5),
     clock: Callable[[], datetime] = utcnow,
     breaker: CircuitBreaker | None = None,
+    digests: DigestComposer | None = None,
 ) -> list[NotifyResult]:
     """Deliver a batch over one channel session; one result per delivery, in order.
-    With a breaker, deliveries are deferred while the channel is known to be down."""
+    With a breaker, deliveries are deferred while the channel is known to be down. With
+    `digests`, a run digest request is sent as the digest e-mail it composes (else as the
+    request's plain text, like any run notice)."""
     results: list[NotifyResult] = []
     with channel.open() as sender:
         for d in deliveries:
             results.append(
-                _deliver(d, ledger, channel, sender, mail, policy, worker, lease, clock, breaker)
+                _deliver(
+                    d,
+                    ledger,
+                    channel,
+                    sender,
+                    mail,
+                    policy,
+                    worker,
+                    lease,
+                    clock,
+                    breaker,
+                    digests,
+                )
             )
     return results
 
@@ -197,6 +212,7 @@ def _deliver(
     lease: timedelta,
     clock: Callable[[], datetime],
     breaker: CircuitBreaker | None = None,
+    digests: DigestComposer | None = None,
 ) -> NotifyResult:
     try:
         request = NotificationRequest.from_json(d.body)
@@ -241,13 +257,23 @@ def _deliver(
     where = channel.name  # until the e-mail is composed: then the channel's own description
     try:
         pending = [r for r in mail.recipients() if r not in claim.record.delivered_to]
-        email = compose(
-            request,
-            mail_from=mail.mail_from,
-            mail_to=mail.mail_to,
-            subject_prefix=mail.subject_prefix,
-            trace_options=mail.trace_options,
-        )
+        email: Mailable | None = None
+        if digests is not None and (request.run or {}).get("kind") == "digest":
+            email = digests.compose(
+                request,
+                message_id=mid,
+                mail_from=mail.mail_from,
+                mail_to=mail.mail_to,
+                date=clock(),
+            )
+        if email is None:
+            email = compose(
+                request,
+                mail_from=mail.mail_from,
+                mail_to=mail.mail_to,
+                subject_prefix=mail.subject_prefix,
+                trace_options=mail.trace_options,
+            )
         where = destination(channel, email, pending)
         accepted = sender.send(email, pending) if pending else ()
     except DeliveryError as exc:

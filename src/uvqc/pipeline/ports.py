@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from uvqc.pipeline.email import Email
 from uvqc.pipeline.records import (
     Attempt,
     NotificationRecord,
@@ -104,10 +103,49 @@ class Ledger(Protocol):
         ...
 
 
+class Mailable(Protocol):
+    """What a channel sends: a plain e-mail (pipeline.email.Email) or a run digest
+    (uvqc.digest.compose.Digest, multipart with inline images)."""
+
+    @property
+    def message_id(self) -> str: ...
+
+    @property
+    def mail_from(self) -> str: ...
+
+    @property
+    def needs_smtputf8(self) -> bool: ...
+
+    @property
+    def body(self) -> str:
+        """The complete plain text (what SNS carries)."""
+        ...
+
+    def get(self, name: str, default: str | None = None) -> str | None: ...
+
+    def as_bytes(self, *, smtputf8: bool = False) -> bytes: ...
+
+
+class DigestComposer(Protocol):
+    """Composes the e-mail of a run digest request (`request.run["kind"] == "digest"`)."""
+
+    def compose(
+        self,
+        request: NotificationRequest,
+        *,
+        message_id: str,
+        mail_from: str,
+        mail_to: Sequence[str],
+        date: datetime,
+    ) -> Mailable | None:
+        """The digest e-mail; None when the run is unknown here (the plain text is sent)."""
+        ...
+
+
 class Sender(Protocol):
     """An open channel session (one SMTP connection reused across a batch)."""
 
-    def send(self, email: Email, recipients: Sequence[str]) -> tuple[str, ...]:
+    def send(self, email: Mailable, recipients: Sequence[str]) -> tuple[str, ...]:
         """Deliver; return the recipients that accepted. Raise TransientDeliveryError or
         PermanentDeliveryError (with the recipients that did accept, if any)."""
         ...

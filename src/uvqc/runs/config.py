@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from uvqc.charts.config import ControlChartConfig
 from uvqc.errors import MethodError
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -109,6 +110,7 @@ class RunConfig(BaseModel):
     blank: BlankConfig = Field(default_factory=BlankConfig)
     duplicate: DuplicateConfig = Field(default_factory=DuplicateConfig)
     spike: SpikeConfig = Field(default_factory=SpikeConfig)
+    control_charts: ControlChartConfig = Field(default_factory=ControlChartConfig)
 
     @model_validator(mode="after")
     def _levels(self) -> RunConfig:

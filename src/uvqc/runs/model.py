@@ -25,6 +25,7 @@ SEVERITY = {
     "spike_recovery": "suspect",
     "qc_frequency": "suspect",
     "run_incomplete": "suspect",
+    "control_chart": "fail",  # a Westgard 1-2s warning is "suspect" (RunFinding.level)
 }
 
 
@@ -208,10 +209,11 @@ class RunFinding:
     anchor: str = ""
     known_at: int | None = None
     run_level: bool = True  # False: a result finding (e-mailed, not in `findings`)
+    level: str | None = None  # a severity other than the code's (control_chart warnings)
 
     @property
     def severity(self) -> str:
-        return SEVERITY[self.code]
+        return self.level or SEVERITY[self.code]
 
     def to_dict(self) -> dict[str, Any]:
         return {

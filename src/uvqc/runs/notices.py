@@ -42,6 +42,9 @@ ACTIONS = {
     "incomplete until they arrive.",
     "above_calibration": "Dilute the sample into the calibrated range, re-measure, and send it "
     "with its dilutionFactor.",
+    "control_chart": "Look at the control chart (`uvqc report`): a rejection rule means the "
+    "method is out of control; find the cause (standards, reagents, lamp, cuvettes) before "
+    "releasing the run's results (Westgard et al. 1981, Clin. Chem. 27:493).",
     "duplicate_rpd": "Check the sample's homogeneity and the cuvette; re-measure both.",
     "spike_recovery": "Matrix interference: report the unspiked sample's result qualified, or "
     "re-measure it diluted or by standard addition.",
@@ -170,6 +173,76 @@ def requests_for(
     ]
 
 
+DIGEST = "digest"  # the code and anchor of a run digest notice
+
+
+def digest_key(decision: RunDecision) -> str:
+    """A run digest's notification key: (batchId, "digest", the decision's content), so a
+    final run re-decided unchanged is not sent again, and a changed decision is."""
+    identity = ["run", decision.batch_id, DIGEST, decision.to_dict()]
+    canonical = json.dumps(identity, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def digest_text(decision: RunDecision, method: str | None) -> str:
+    """The plain text of a run digest (complete on its own; the digest e-mail composed by
+    uvqc.digest adds the HTML part, figures and the report)."""
+    counts: dict[str, int] = {}
+    for r in decision.results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    reanalysis: dict[str, None] = {}
+    for f in (*decision.findings, *decision.notices):
+        if f.severity == "fail":
+            reanalysis.update(dict.fromkeys(f.affected))
+    lines = [
+        f"uvqc run digest for run {decision.batch_id}: {decision.verdict.upper()} "
+        f"({decision.status}).",
+        "",
+        f"Method:   {method or '-'}",
+        f"Results:  {len(decision.results)} "
+        f"({', '.join(f'{n} {v}' for v, n in sorted(counts.items())) or 'none'})",
+    ]
+    if decision.findings or decision.notices:
+        lines += ["", "Decisions:"]
+        lines += [
+            f"  - [{f.severity}] {f.code}: {f.message}"
+            for f in (*decision.findings, *decision.notices)
+        ]
+    if reanalysis:
+        lines += ["", "Re-measure:", *(f"  - {s}" for s in reanalysis)]
+    lines += ["", f"Full report: uvqc report {decision.batch_id}"]
+    return "\n".join(lines) + "\n"
+
+
+def digest_request(
+    decision: RunDecision, *, method: str | None, decided_at: datetime
+) -> NotificationRequest:
+    """The one digest notice of a final run (its e-mail: uvqc.digest.compose)."""
+    findings = tuple(
+        Finding(f.code, Severity(f.severity), f.message)
+        for f in (*decision.findings, *decision.notices)
+    )
+    return NotificationRequest(
+        key=digest_key(decision),
+        sample_id=None,
+        record_id=RUN_RECORD_PREFIX + decision.batch_id,
+        verdict=Verdict.FLAG if decision.verdict == "flag" else Verdict.PASS,
+        findings=findings,
+        method=method,
+        received_at=decided_at,
+        run={
+            "batchId": decision.batch_id,
+            "kind": DIGEST,
+            "code": DIGEST,
+            "anchor": DIGEST,
+            "affected": [],
+            "positions": [],
+            "subject": f"Run {decision.batch_id}: {decision.verdict} (digest)",
+            "body": digest_text(decision, method),
+        },
+    )
+
+
 def result_verdicts(decision: RunDecision) -> dict[str, tuple[str, tuple[str, ...]]]:
     """record id -> (run verdict, finding codes) for every sequenced position."""
     return {
@@ -178,8 +251,11 @@ def result_verdicts(decision: RunDecision) -> dict[str, tuple[str, tuple[str, ..
 
 
 __all__: Sequence[str] = [
+    "DIGEST",
     "RunArrival",
     "arrival_for",
+    "digest_key",
+    "digest_request",
     "notice_key",
     "notice_request",
     "requests_for",

@@ -43,6 +43,8 @@ def decision_document(
             for r in decision.results
             if r.sequence is not None
         },
+        # the [run] section the run was decided with (`uvqc report` decides it again)
+        "runConfig": None if config is None else config.model_dump(mode="json"),
         "dilutionFactors": {
             str(r.sequence): r.dilution_factor
             for r in decision.results

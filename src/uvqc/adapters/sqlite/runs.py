@@ -14,14 +14,21 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from uvqc.adapters.sqlite.db import transaction
+from uvqc.charts.config import SERIES
+from uvqc.charts.findings import chart_findings
+from uvqc.charts.points import chart_points
+from uvqc.charts.series import chart_state
+from uvqc.charts.westgard import Point
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.records import NotificationRequest, iso
+from uvqc.runs.config import RunConfig
 from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
-from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
+from uvqc.runs.notices import RunArrival, digest_request, requests_for, result_verdicts
 from uvqc.runs.report import (
     RunSummary,
     VerdictChange,
@@ -137,6 +144,9 @@ class SqliteRunStore:
         config = self.methods[method].run  # None: the run only lists its results
         results = self._results(c, batch_id)
         decision = evaluate_run(results, config, batch_id=batch_id, final=final)
+        charted: dict[str, Any] = {}
+        if config is not None and decision.status == "final":
+            decision, charted = self._control_charts(c, batch_id, method, config, decision, results)
         self._history(c, batch_id, results, self._previous(c, batch_id), decision, now)
         announced: dict[str, tuple[str, ...]] = {}
         for anchor, affected in c.execute(
@@ -144,7 +154,10 @@ class SqliteRunStore:
             (batch_id,),
         ):
             announced[anchor] = tuple(json.loads(affected))
-        for request in requests_for(decision, announced, method=method, decided_at=now):
+        requests = requests_for(decision, announced, method=method, decided_at=now)
+        if decision.status == "final" and config is not None:
+            requests.append(digest_request(decision, method=method, decided_at=now))
+        for request in requests:
             run = request.run or {}
             c.execute(
                 "INSERT OR IGNORE INTO run_notices (key, batch_id, anchor, code, affected, "
@@ -159,6 +172,8 @@ class SqliteRunStore:
                     iso(now),
                 ),
             )
+        document = decision_document(decision, method, config)
+        document["meta"].update(charted)
         c.execute(
             "UPDATE runs SET status = ?, verdict = ?, positions = ?, batch_size = ?, "
             "version = version + 1, decision = ?, "
@@ -169,7 +184,7 @@ class SqliteRunStore:
                 decision.verdict,
                 sum(1 for r in decision.results if r.sequence is not None),
                 decision.batch_size,
-                _dumps(decision_document(decision, method, config)),
+                _dumps(document),
                 decision.status,
                 iso(now),
                 batch_id,
@@ -180,6 +195,51 @@ class SqliteRunStore:
             (batch_id,),
         ).fetchall()
         return [NotificationRequest.from_json(r[0]) for r in pending]
+
+    def _control_charts(
+        self,
+        c: sqlite3.Connection,
+        batch_id: str,
+        method: str,
+        config: RunConfig,
+        decision: RunDecision,
+        results: list[RunResult],
+    ) -> tuple[RunDecision, dict[str, Any]]:
+        """A final run's QC points on the control charts of its (method, instrument): the
+        Westgard violations involving them become run findings (`control_chart`). The
+        history is the chart points kept in the decision documents of the final runs of the
+        same method and instrument that began before this one (first_at, then batch id)."""
+        own = chart_points(decision, results, config)
+        instrument = run_instruments(c, batch_id).get(batch_id)
+        history: dict[str, list[Point]] = {s: [] for s in SERIES}
+        rows = c.execute(
+            "SELECT batch_id, json_extract(decision, '$.meta.chartPoints') FROM runs "
+            "WHERE method = ? AND status = 'final' AND batch_id != ? AND json_valid(decision) "
+            "AND json_extract(decision, '$.meta.instrument') IS ? "
+            "AND (first_at, batch_id) < (SELECT first_at, batch_id FROM runs WHERE batch_id = ?) "
+            "ORDER BY first_at, batch_id",
+            (method, batch_id, instrument, batch_id),
+        ).fetchall()
+        for other, text in rows:
+            for series, values in (json.loads(text) if text else {}).items():
+                if series in history:
+                    history[series] += [Point(v, other, q, sid) for v, q, sid in values]
+        states = [
+            chart_state(s, [*history[s], *own[s]], config.control_charts, batch_id=batch_id)
+            for s in SERIES
+            if own[s]
+        ]
+        where = f"{method}, {config.analyte}, {instrument or 'instrument unknown'}"
+        found = chart_findings(batch_id, states, where=where, units=config.units)
+        charted = {
+            "instrument": instrument,
+            "chartPoints": {
+                s: [[p.value, p.sequence, p.sample_id] for p in own[s]] for s in SERIES if own[s]
+            },
+        }
+        if found:
+            decision = replace(decision, findings=(*decision.findings, *found))
+        return decision, charted
 
     def _results(self, c: sqlite3.Connection, batch_id: str) -> list[RunResult]:
         known = self._parsed.pop(batch_id, {})
@@ -288,3 +348,24 @@ def verdicts_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[Verdic
         )
         for r, b, at, v, f in rows
     ]
+
+
+def run_instruments(conn: sqlite3.Connection, batch_id: str | None = None) -> dict[str, str]:
+    """The instrument (`instrumentId`) of each run, or of `batch_id`'s only: the most common
+    among its results' recorded messages (ties: the smallest name). Runs without one (or
+    whose messages are truncated or not JSON objects) are left out."""
+    where = "" if batch_id is None else "WHERE rr.batch_id = ?"
+    rows = conn.execute(
+        "SELECT batch_id, instrument, COUNT(*) FROM ("
+        " SELECT rr.batch_id AS batch_id, CASE WHEN r.raw_truncated = 0 AND json_valid(r.raw)"
+        " AND json_type(r.raw) = 'object' AND json_type(r.raw, '$.instrumentId') = 'text'"
+        " THEN json_extract(r.raw, '$.instrumentId') END AS instrument"
+        f" FROM run_results rr JOIN results r ON r.record_id = rr.record_id {where}"
+        ") WHERE instrument IS NOT NULL "
+        "GROUP BY batch_id, instrument ORDER BY batch_id, COUNT(*) DESC, instrument",
+        () if batch_id is None else (batch_id,),
+    ).fetchall()
+    out: dict[str, str] = {}
+    for batch, instrument, _count in rows:
+        out.setdefault(batch, instrument)
+    return out

@@ -1,0 +1,60 @@
+"""What `uvqc report --aws` and `uvqc charts --aws` read from the DynamoDB runs table: the
+RUN items (method, status, firstAt, the decision document with the `[run]` section it was
+decided with) and the `R#` result items of a run. Read-only (Scan of RUN items, Query of a
+run's results, both consistent and paginated).
+
+Not on AWS (yet): the instrument of a run (the recorded messages are in the records table;
+charts are keyed by method and analyte) and the scans of flagged samples. Only the CLI imports
+this module (it needs uvqc.report, which the Lambda artifact leaves out).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from uvqc.adapters.dynamodb_runs import RUN, DynamoRunStore, _s
+from uvqc.report.history import StoredRun
+from uvqc.runs.model import RunResult
+
+
+class DynamoReportSource:
+    """ReportSource over the runs table of a DynamoRunStore."""
+
+    def __init__(self, store: DynamoRunStore) -> None:
+        self.store = store
+
+    def runs(self) -> list[StoredRun]:
+        """Every run, in the order they began (firstAt), then batch id."""
+        out = []
+        for item in self.store._scan_runs():
+            document = json.loads(item["decision"]["S"]) if "decision" in item else {}
+            out.append(
+                StoredRun(
+                    item["batchId"]["S"],
+                    item["method"]["S"],
+                    item.get("status", {}).get("S", "open"),
+                    item.get("firstAt", {}).get("S", ""),
+                    document.get("meta", {}).get("runConfig"),
+                )
+            )
+        return sorted(out, key=lambda r: (r.first_at, r.batch_id))
+
+    def results(self, batch_id: str) -> list[RunResult]:
+        items = self.store._query(
+            KeyConditionExpression="batchId = :b AND begins_with(sk, :r)",
+            ExpressionAttributeValues={":b": _s(batch_id), ":r": _s("R#")},
+            ConsistentRead=True,
+        )
+        found = [RunResult.from_dict(json.loads(i["result"]["S"])) for i in items]
+        return sorted(found, key=lambda r: r.record_id)
+
+    def instruments(self) -> dict[str, str]:
+        return {}  # not kept in the runs table
+
+    def raw(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {}  # scans are in the records table: not shown from AWS yet
+
+    def __repr__(self) -> str:
+        return f"DynamoReportSource({RUN!r} items of {self.store._table})"
