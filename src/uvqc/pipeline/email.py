@@ -201,7 +201,7 @@ def compose(
     A run decision: Subject "Run <batchId>: <decision>", its body lists the affected
     samples."""
     if request.run is not None:
-        return _run_email(request, mail_from, mail_to, subject_prefix)
+        return _run_email(request, mail_from, mail_to, subject_prefix, trace_options)
     what = "Rejected result" if request.verdict is Verdict.REJECT else "Data Quality Issue"
     headers = [
         ("Subject", header_safe(f"{subject_prefix}{what} {_subject_who(request)}", 400)),
@@ -225,9 +225,14 @@ def compose(
 
 
 def _run_email(
-    request: NotificationRequest, mail_from: str, mail_to: Sequence[str], subject_prefix: str
+    request: NotificationRequest,
+    mail_from: str,
+    mail_to: Sequence[str],
+    subject_prefix: str,
+    trace_options: str = "",
 ) -> Email:
-    """A run decision's e-mail (uvqc.runs.notices composed subject and body)."""
+    """A run decision's e-mail (uvqc.runs.notices composed subject and body); the commands
+    it names get this runtime's options (` --db PATH`, ` --aws`)."""
     run = request.run or {}
     headers = [
         ("Subject", header_safe(f"{subject_prefix}{run.get('subject', 'Run decision')}", 400)),
@@ -240,5 +245,9 @@ def _run_email(
         ("X-UVQC-Notification-Key", header_safe(request.key)),
         ("X-UVQC-Verdict", request.verdict.value),
     ]
-    lines = [*str(run.get("body", "")).splitlines(), f"Notification key: {request.key}"]
+    body = [
+        line + trace_options if line.startswith("Full run: uvqc runs show ") else line
+        for line in str(run.get("body", "")).splitlines()
+    ]
+    lines = [*body, f"Notification key: {request.key}"]
     return Email(tuple(headers), "\n".join(lines) + "\n")
