@@ -76,6 +76,25 @@ def test_ingest_to_the_database_queues_every_result(tmp_path: Path) -> None:
     assert n == 6
 
 
+def test_ingesting_a_file_again_or_a_renamed_copy_queues_nothing_twice(
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    """A fresh user's find: `ingest --db` twice, or a renamed copy, queued every result again
+    (and a renamed copy, a new batch, sent a second e-mail for the same measurement)."""
+    os.chdir(tmp_path)
+    db = tmp_path / "u.db"
+    source = fixture("visionlite_quant.csv")
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes(source.read_bytes())
+    for path in (source, source, copy):
+        main(["ingest", str(path), "--db", str(db)])
+    assert "6 already ingested before: skipped" in capsys.readouterr().err
+    with sqlite3.connect(db) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM messages WHERE queue = 'intake'").fetchone()
+    assert n == 6
+
+
 def test_naming_rules_from_the_lab_config(tmp_path: Path) -> None:
     os.chdir(tmp_path)
     config = tmp_path / "lab.toml"

@@ -7,6 +7,7 @@ refused (each with its reason), 2 for a usage error (unknown option, unreadable 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import signal
 import sys
@@ -28,6 +29,7 @@ from uvqc.ingest.formats.table import ColumnMap
 from uvqc.ingest.naming import IngestConfig
 from uvqc.ingest.results import FileOutcome, Options, ingest_bytes, resolve_wavelength
 from uvqc.pipeline.ports import IntakeQueue
+from uvqc.pipeline.submission import Submission, SubmissionQueue, submission_id
 from uvqc.settings import Settings, load_settings
 
 DbOption = Annotated[
@@ -74,12 +76,23 @@ def _options(
     )
 
 
-def _aws_intake(settings: Settings, url: str) -> IntakeQueue:
+def _aws_intake(settings: Settings, url: str) -> SubmissionQueue:
     try:
         ops = importlib.import_module("uvqc.aws.ops")
     except ModuleNotFoundError as exc:
         raise UsageError(f"--queue-url needs the AWS runtime (boto3): {exc}") from exc
-    return cast(IntakeQueue, ops.intake_queue(settings, url))
+    return cast(SubmissionQueue, ops.submission_queue(settings, url))
+
+
+def _submissions(path: Path, data: bytes, messages: list[bytes]) -> list[Submission]:
+    """The file's results as submissions whose identity is the file's content and the
+    sample's place in it (not its name: a copy or a rename of an ingested file is the same
+    submission, skipped like a re-run of `uvqc submit`)."""
+    digest = hashlib.sha256(data).hexdigest()
+    return [
+        Submission(f"{path}#{n}", raw, submission_id(digest, f"#{n}", b""))
+        for n, raw in enumerate(messages, 1)
+    ]
 
 
 def _summary(outcomes: list[FileOutcome]) -> Table:
@@ -159,7 +172,8 @@ def ingest(
     outcomes: list[FileOutcome] = []
     err = Console(stderr=True, soft_wrap=True)
     with ExitStack() as stack:
-        port: IntakeQueue | None = None
+        port: SubmissionQueue | None = None
+        skipped = 0
         if queue_url:
             port = _aws_intake(settings, queue_url)
         elif not jsonl:
@@ -179,12 +193,16 @@ def ingest(
                     out.write(raw + b"\n")
                 out.flush()
             elif port is not None and outcome.messages:
-                port.submit(outcome.messages)
+                report = port.submit_new(_submissions(path, data, list(outcome.messages)))
+                skipped += report.skipped
     _report(err, outcomes)
     total = sum(len(o.messages) for o in outcomes)
     where = "stdout" if jsonl else (queue_url or str(settings.db))
+    again = f" ({skipped} already ingested before: skipped)" if skipped else ""
     err.print(
-        f"{total} result(s) from {len(outcomes)} file(s) to {where}", markup=False, highlight=False
+        f"{total - skipped} result(s) from {len(outcomes)} file(s) to {where}{again}",
+        markup=False,
+        highlight=False,
     )
     if any(not o.ok for o in outcomes):
         raise typer.Exit(1)
@@ -235,7 +253,8 @@ def watch(
     with Database.from_settings(settings) as database:
         ledger: ImportLedger
         if queue_url:
-            ledger = ForwardingImportLedger(database.conn, _aws_intake(settings, queue_url))
+            queue = cast(IntakeQueue, _aws_intake(settings, queue_url))  # SqsIntakeQueue: both
+            ledger = ForwardingImportLedger(database.conn, queue)
         else:
             ledger = SqliteImportLedger(database.conn, database.intake_port.queue)
         watcher = Watcher(directory, ledger, options, settle=settle)

@@ -184,7 +184,14 @@ def _result_lines(
     raw = safe_excerpt(r.raw, RAW_SHOWN)
     size = f"{r.raw_bytes} bytes" + (", truncated when stored" if r.raw_truncated else "")
     lines.append(f"  payload    ({size}) {raw}")
-    if r.notification_key is None:
+    flagged_by_run = [c for c in changes if c.verdict != "pass"]
+    if r.notification_key is None and flagged_by_run:
+        batch = flagged_by_run[-1].batch_id
+        lines.append(
+            "  notification: none at check time (it passed); run QC's decisions are e-mailed "
+            f"once per run, listing this sample: `uvqc runs show {batch}{db_hint}`"
+        )
+    elif r.notification_key is None:
         lines.append("  notification: none needed (passed)")
     elif r.notification_key in notes:
         note = notes[r.notification_key]
