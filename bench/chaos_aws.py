@@ -214,6 +214,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "attempts": [dict(a) for a in i.get("attempts", [])],
             }
             for i in _scan(ddb, stack.outputs["LedgerTableName"])
+            if "status" in i  # the table also holds the window index (window#<digest> items)
         }
         letters = ops.dead_letters(settings).list(1000)
         dead = [(d.queue, d.reason) for d in letters]
