@@ -57,7 +57,9 @@ def render(title: str, names: list[str]) -> str:
         module = importlib.import_module(f"bench.{MODULES.get(name, name)}")
         section = module.render(data)
         parts.append(f"{section}\n\n_Measured {data.get('measured_at', '?')}._")
-    return HEADER[title].format(machine=machine) + "\n" + "\n\n".join(parts) + "\n"
+    conditions = ROOT / "docs" / "bench" / "conditions.md"  # what else ran, written by hand
+    note = conditions.read_text(encoding="utf-8").strip() + "\n\n" if conditions.exists() else ""
+    return HEADER[title].format(machine=machine) + "\n" + note + "\n\n".join(parts) + "\n"
 
 
 def main() -> None:
