@@ -31,6 +31,9 @@ def test_cary_pairs_columns_skips_baselines_keeps_over_range_and_refuses_only_th
     assert std["measuredAt"] == "2026-11-27T08:41:07"
     assert std["instrumentId"] == "Cary 60"
     assert dup["sampleType"] == "duplicate" and dup["duplicateOf"] == "W-12"
+    # Its metadata block has no collection time: no measuredAt, never another sample's
+    # (a fresh user saw the baseline's time given to such a sample).
+    assert "measuredAt" not in dup
     assert 10.0 in dup["spectrum"]["absorbance"]  # over-range marker kept as written
     assert [m["sequence"] for m in msgs] == [1, 2] and {m["batchSize"] for m in msgs} == {2}
     assert msgs[0]["batchId"] == msgs[1]["batchId"]

@@ -218,9 +218,10 @@ def _metadata(text: Text, line_numbers: list[int], parsed: ParsedFile) -> None:
             continue
         if m := _COLLECTED.match(stripped):
             when = parse_us_datetime(m["v"])
+            # A block's time belongs to that block's sample only: a sample whose block has
+            # none (or an unreadable one) gets no measuredAt, never another sample's (or the
+            # baseline's) time.
             if when is not None and current in by_name:
                 by_name[current].measured_at = when
-            if when is not None and parsed.measured_at is None:
-                parsed.measured_at = when
         elif (m := _INSTRUMENT.match(stripped)) and parsed.instrument_id is None:
             parsed.instrument_id = m["v"]
