@@ -257,3 +257,18 @@ def test_a_run_notice_that_could_not_be_queued_is_queued_on_redelivery(
             windows=MemoryWindows(),
         )
     assert len([r for r in notify.requests if r.run]) == 3
+
+
+def test_the_run_summary_counts_what_run_qc_flagged(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    """A fresh user's find: `uvqc run` said "flagged 0" for a run whose QC flagged 12."""
+    from uvqc.cli import main
+
+    monkeypatch.setenv("UVQC_METHOD", str(METHOD))
+    db, outbox = tmp_path / "u.db", tmp_path / "out"
+    assert main(["run", str(RUN_FILE), "--db", str(db), "--outbox", str(outbox)]) == 0
+    out = capsys.readouterr().out
+    assert "flagged by run QC (1 run(s): uvqc runs list)" in out
+    line = next(x for x in out.splitlines() if "flagged by run QC" in x)
+    assert line.rstrip(" │┃").split()[-1] == "12"

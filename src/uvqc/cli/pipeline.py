@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -225,7 +226,13 @@ def parse_smtp(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _summary(tally: Tally, rt: Runtime, elapsed: float, report: SubmitReport) -> Table:
+def _summary(
+    tally: Tally,
+    rt: Runtime,
+    elapsed: float,
+    report: SubmitReport,
+    started: datetime | None = None,
+) -> Table:
     """The counts of THIS run: results it submitted and what became of them; results
     skipped as submitted before, and results of earlier submissions it finished, are
     separate rows (shown only when there are any)."""
@@ -246,6 +253,16 @@ def _summary(tally: Tally, rt: Runtime, elapsed: float, report: SubmitReport) ->
         *([("not checked yet (queued)", intake.pending)] if intake.pending else []),
         ("dead-lettered", tally.dead_lettered),
     ]
+    if rt.runs is not None and started is not None:
+        touched = [r for r in rt.runs.list_runs(since=started) if r.flagged or r.findings]
+        if touched:
+            rows.insert(
+                rows.index(("rejected", tally.rejected)) + 1,
+                (
+                    f"flagged by run QC ({len(touched)} run(s): uvqc runs list)",
+                    sum(r.flagged for r in touched),
+                ),
+            )
     for label, value in rows:
         table.add_row(label, str(value))
     rate = (tally.received + tally.earlier) / elapsed if elapsed > 0 else 0.0
@@ -274,6 +291,7 @@ def run(
         Runtime.from_settings(settings, bind=True, switch_channel=switch_channel) as rt_notify,
     ):
         started = time.perf_counter()
+        started_at = datetime.now(UTC)
         tag = uuid.uuid4().hex[:12]  # marks this run's messages: the summary counts only those
         rt.db.intake_port.tag = tag
         report = _submit(rt.db.intake_port, paths, stop)
@@ -319,7 +337,7 @@ def run(
                 stop,
             )
         elapsed = time.perf_counter() - started
-        Console().print(_summary(tally, rt, elapsed, report))
+        Console().print(_summary(tally, rt, elapsed, report, started_at))
     if stop.is_set():
         _interrupted(
             settings,

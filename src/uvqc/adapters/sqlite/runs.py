@@ -308,10 +308,12 @@ class SqliteRunStore:
 
     # -- reading ----------------------------------------------------------------------
 
-    def list_runs(self) -> list[RunSummary]:
+    def list_runs(self, since: datetime | None = None) -> list[RunSummary]:
+        """Every run (or those with a result since `since`), oldest first."""
         rows = self.conn.execute(
-            "SELECT batch_id, method, status, decision, last_at FROM runs ORDER BY first_at, "
-            "batch_id"
+            "SELECT batch_id, method, status, decision, last_at FROM runs WHERE last_at >= ? "
+            "ORDER BY first_at, batch_id",
+            (since.timestamp() if since is not None else float("-inf"),),
         ).fetchall()
         return [
             summary_from_decision(
