@@ -16,6 +16,7 @@ PERFORMANCE = [
     "lambda",
     "latency",
     "spectra",
+    "runs_throughput",
     "ingest_throughput",
     "run_report",
 ]

@@ -17,6 +17,7 @@ ORDER = [
     "lambda_bench",
     "latency",
     "spectra",
+    "runs_throughput",
     "report_bench",
     "bad_input",
     "ingest_throughput",
