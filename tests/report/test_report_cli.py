@@ -94,3 +94,24 @@ def test_charts_lists_each_series_with_its_state(stored: Path, capsys: Any) -> N
     assert main(["charts", "--db", str(stored), "--method", "other"]) == 0
     assert "no control charts" in capsys.readouterr().out
     assert main(["charts", "--db", str(stored), "--series", "nope"]) == 2
+
+
+def test_a_report_to_a_device_or_a_pipe_is_written_to_it_never_renamed_over(
+    stored: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """The class of an export fault a fresh user found (a rename over /dev/null, as root):
+    `--out` naming a device or a FIFO writes to it as it is."""
+    import os
+    import threading
+
+    assert main(["report", "NO3-2026-11-28-A", "--db", str(stored), "--out", "/dev/null"]) == 0
+    assert Path("/dev/null").is_char_device()
+    fifo = tmp_path / "report.pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert main(["report", "NO3-2026-11-28-A", "--db", str(stored), "--out", str(fifo)]) == 0
+    reader.join(timeout=60)
+    assert fifo.is_fifo() and got and got[0].startswith(b"<!doctype html>")
+    assert main(["report", "NO3-2026-11-28-A", "--db", str(stored), "--out", str(tmp_path)]) == 2

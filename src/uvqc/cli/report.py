@@ -80,7 +80,14 @@ def _safe_name(text: str) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write whole or not at all (a temporary file in the same directory, then a rename)."""
+    """Write whole or not at all (a temporary file in the same directory, then a rename). A
+    pipe or a device (`--out /dev/stdout`) is written to as it is: never renamed over."""
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise UsageError(f"--out {path} is a directory: name the HTML file to write")
+        with path.open("w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -148,8 +155,11 @@ def report(
     title = None if batch_id is not None else f"uvqc runs since {since}"
     html = render_html(reports, generated=datetime.now(UTC), title=title)
     path = out or Path(name)
-    _write(path, html)
-    typer.echo(str(path))
+    try:
+        _write(path, html)
+    except OSError as exc:
+        raise UvqcError(f"cannot write the report to {path}: {exc.strerror or exc}") from exc
+    typer.echo(str(path), err=not path.is_file())  # stdout may be the report itself
 
 
 @app.command("charts")
