@@ -82,16 +82,24 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _query_all(client: Any, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
+def paginate(
+    operation: Callable[..., Any], what: str, **kwargs: Any
+) -> Iterator[Mapping[str, Any]]:
+    """Every item of a paginated Query or Scan (following LastEvaluatedKey);
+    InfrastructureError naming `what` when the SDK call fails."""
     while True:
         try:
-            page = client.query(**kwargs)
+            page = operation(**kwargs)
         except SDK_ERRORS as exc:
-            raise InfrastructureError(f"DynamoDB query failed: {describe(exc)}") from exc
+            raise InfrastructureError(f"{what} failed: {describe(exc)}") from exc
         yield from page.get("Items", [])
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _query_all(client: Any, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
+    return paginate(client.query, "DynamoDB query", **kwargs)
 
 
 def _items_by_key(

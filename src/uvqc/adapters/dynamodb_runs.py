@@ -33,6 +33,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from uvqc.adapters.boto import describe, error_code
+from uvqc.adapters.dynamodb import paginate
 from uvqc.core.methods import MethodBook
 from uvqc.errors import InfrastructureError
 from uvqc.pipeline.records import NotificationRequest, iso
@@ -380,32 +381,16 @@ class DynamoRunStore:
     # -- SDK plumbing -----------------------------------------------------------------
 
     def _query(self, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
-        kwargs["TableName"] = self._table
-        while True:
-            try:
-                page = self._db.query(**kwargs)
-            except SDK_ERRORS as exc:
-                raise InfrastructureError(f"runs table Query failed: {describe(exc)}") from exc
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return paginate(self._db.query, "runs table Query", TableName=self._table, **kwargs)
 
     def _scan_runs(self) -> Iterator[Mapping[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "FilterExpression": "sk = :run",
-            "ExpressionAttributeValues": {":run": _s(RUN)},
-        }
-        while True:
-            try:
-                page = self._db.scan(**kwargs)
-            except SDK_ERRORS as exc:
-                raise InfrastructureError(f"runs table Scan failed: {describe(exc)}") from exc
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return paginate(
+            self._db.scan,
+            "runs table Scan",
+            TableName=self._table,
+            FilterExpression="sk = :run",
+            ExpressionAttributeValues={":run": _s(RUN)},
+        )
 
     def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
         # One item per key per request: BatchWriteItem rejects duplicates (a redelivered
