@@ -42,6 +42,8 @@ INDEX_KEYS = (
 )
 
 Indices = dict[str, float | None]
+# The wavelengths at which a single reading (no scan) gives an index: uv254 and a254PerM.
+READING_WAVELENGTHS = frozenset({254.0})
 
 
 def log_linear_slope(nm: Sequence[float], a: Sequence[float]) -> tuple[float, float] | None:
