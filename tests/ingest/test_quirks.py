@@ -183,3 +183,21 @@ def test_a_cary_file_re_saved_by_a_spreadsheet_with_semicolons_and_decimal_comma
         ("STD 1", 0.3),
         ("W-1", 0.0),
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"230,NaN\n220,0.3\n210,0.4\n", 1),  # bare: the first data row is not a header
+        (b"nm,A\n230,NaN\n220,0.3\n", 2),  # under a header
+        (b"230\tabc\r\n220\t0.3\r\n210\t0.4\r\n", 1),  # tab, CRLF, text for a value
+    ],
+)
+def test_a_bad_value_in_the_first_data_row_is_refused_by_cell_not_taken_for_a_header(
+    data: bytes, line: int
+) -> None:
+    out = ingest_bytes(data, "n.txt", options=Options(wavelength_nm=220.0))
+    assert out.file_refusal is None
+    (refused,) = out.refused
+    assert (refused.line, refused.column) == (line, 2)
+    assert "not a finite number" in refused.reason and "y axis" not in refused.reason

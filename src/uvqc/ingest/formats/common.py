@@ -142,8 +142,9 @@ def data_block(
 ) -> list[tuple[int, list[str]]]:
     """Rows of an x/y block from 0-based line `start`: blank lines inside are skipped; the
     block ends at the first non-numeric line that follows a blank line (a trailer such as
-    JASCO's cp932 comments). A non-numeric line directly inside the data stays in the block,
-    so the reader refuses it by line number rather than dropping it."""
+    JASCO's cp932 comments). A non-numeric line directly inside the data (or a first row
+    with a wavelength and a bad value) stays in the block, so the reader refuses it by line
+    and column rather than dropping it."""
     rows: list[tuple[int, list[str]]] = []
     after_blank = False
     for no, cells in csv_rows(text, delimiter, start):
@@ -153,8 +154,8 @@ def data_block(
         numeric = sum(1 for c in cells[:2] if number(c, decimal_comma) is not None) == 2
         if after_blank and not numeric:
             break
-        if not rows and not numeric:
-            break
+        if not rows and (not cells or number(cells[0], decimal_comma) is None):
+            break  # (a first row with a wavelength but a bad value is kept, to be refused)
         rows.append((no, cells))
         after_blank = False
     return rows

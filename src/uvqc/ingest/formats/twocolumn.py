@@ -42,8 +42,8 @@ def _layout_at(text: Text, start: int) -> tuple[int, str, bool, list[str] | None
     comma = delimiter != "," and looks_decimal_comma(cells)
     head = [c for c in split_row(body[0], delimiter) if c.strip()]
     header: list[str] | None = None
-    if len(head) >= 2 and all(number(c, comma) is not None for c in head[:2]):
-        pass
+    if len(head) >= 2 and number(head[0], comma) is not None:
+        pass  # a wavelength first: a data row (a bad absorbance in it is refused by cell)
     elif len(head) == 2:
         header = head
         start += 1
@@ -52,15 +52,16 @@ def _layout_at(text: Text, start: int) -> tuple[int, str, bool, list[str] | None
     rows = [split_row(ln, delimiter) for ln in text.lines[start : start + 10] if ln.strip()]
     if not rows:
         return None
-    # Two cells on every line; numbers on the first and on most: a bad value further down
-    # is then refused by line and column rather than making the file "unknown".
+    # Two cells on every line; a wavelength on the first, numbers on most: a bad value (NaN,
+    # text) is then refused by line and column rather than taken for a header or making
+    # the file "unknown".
     numeric = 0
     for i, row in enumerate(rows):
         filled = [c for c in row if c.strip()]
         if len(filled) != 2:
             return None
         ok = all(number(c, comma) is not None for c in filled)
-        if i == 0 and not ok:
+        if i == 0 and number(filled[0], comma) is None:
             return None
         numeric += ok
     if numeric * 2 < len(rows):
