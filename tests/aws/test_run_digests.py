@@ -249,3 +249,53 @@ def test_report_with_aws_shows_the_violation_and_the_chart_points(
     assert main(["charts", "--aws", "--series", "check_standard_recovery"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert "points 28" in line and "last violation 1-2s" in line
+
+
+def test_a_run_re_measured_on_another_instrument_moves_to_that_instrument_s_chart(
+    aws: AwsFactory, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from uvqc.adapters.dynamodb_runs import CHART_POINTS, DynamoRunStore, chart_key, run_instrument
+    from uvqc.core.engine import judge
+    from uvqc.core.methods import MethodBook
+    from uvqc.pipeline.records import ResultRecord
+    from uvqc.runs.notices import arrival_for
+
+    method = tmp_path / "charted.toml"
+    method.write_text(METHOD)
+    book = MethodBook.from_paths([method])
+    db = aws("dynamodb")
+    store = DynamoRunStore(db, make_runs_table(db), book)
+    now = datetime.now(UTC)
+    arrivals = []
+    for n, line in enumerate(hostile_lines(0)):
+        judgement, message = judge(line, book)
+        record = ResultRecord.create(
+            record_id=f"r-{n}", judgement=judgement, raw=line, received_at=now, checked_at=now
+        )
+        arrival = arrival_for(message, record, book)
+        assert arrival is not None and arrival.instrument == INSTRUMENT
+        arrivals.append(arrival)
+    store.track(arrivals, now=now)
+    other = [replace(a, instrument="cary60-02") for a in arrivals[: len(arrivals) // 2 + 1]]
+    store.track(other, now=now + timedelta(minutes=1))  # most results now name cary60-02
+
+    def points(instrument: str) -> dict[str, Any]:
+        (item,) = db.query(
+            TableName=store._table,
+            KeyConditionExpression="batchId = :c AND begins_with(sk, :p)",
+            ExpressionAttributeValues={
+                ":c": {"S": chart_key("charted", instrument)},
+                ":p": {"S": CHART_POINTS},
+            },
+        )["Items"]
+        return dict(json.loads(item["points"]["S"]))
+
+    assert points(INSTRUMENT) == {}
+    assert points("cary60-02") == (store.show(batch(0)) or {})["meta"]["chartPoints"]
+    assert (store.show(batch(0)) or {})["meta"]["instrument"] == "cary60-02"
+    tie = [{"sk": {"S": f"R#{n}"}, "instrument": {"S": name}} for n, name in enumerate("baab")]
+    assert run_instrument(tie) == "a"  # most common, then the smallest name
+    assert run_instrument([{"sk": {"S": "RUN"}}]) is None

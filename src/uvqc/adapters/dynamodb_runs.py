@@ -260,6 +260,19 @@ class DynamoRunStore:
                     }
                 }
             )
+            before = _charted_instrument(header)
+            if before is not None and before[0] != charted.get("instrument"):
+                # re-measured on another instrument: off the old chart, as in SQLite (an
+                # empty item in its place: PutItem is all the roles may do there)
+                moved: dict[str, Any] = {"instrument": before[0], "chartPoints": {}}
+                writes.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _chart_item(method, moved, first_at, batch_id),
+                        }
+                    }
+                )
         for request in fresh[: TRANSACT_ITEMS - len(writes)]:
             run = request.run or {}
             writes.append(
@@ -484,6 +497,15 @@ def _chart_item(
         "firstAt": dict(first_at),
         "points": _s(json.dumps(charted["chartPoints"], separators=(",", ":"))),
     }
+
+
+def _charted_instrument(header: Mapping[str, Any] | None) -> tuple[str | None] | None:
+    """(instrument,) a run's previous decision put its points on the chart of; None if it
+    put none there."""
+    if header is None or "decision" not in header:
+        return None
+    meta = json.loads(header["decision"]["S"]).get("meta", {})
+    return (meta.get("instrument"),) if "chartPoints" in meta else None
 
 
 def run_instrument(items: Sequence[Mapping[str, Any]]) -> str | None:
