@@ -233,6 +233,15 @@ class UvqcInputs:
     log_bytes_per_notification: float = 0.0  # notify stage lines per notification
     log_bytes_per_invocation: float = 0.0  # batch lines + metrics (EMF) per invocation
     memory_mb: int = 128
+    # Run digests (the digest function, docs/AWS.md): one per final run, so digests per
+    # result = 1 / positions per run for results in runs (0: no run QC, the default).
+    # CPU figures: bench/digest_bench.py (warm invocation; a cold one adds import + font
+    # cache + first compose). Every digest is assumed a cold start (one per run: rare).
+    digests_per_result: float = 0.0
+    digest_cpu_s: float = 1.87
+    digest_init_cpu_s: float = 3.45
+    digest_api_calls: float = 12.0  # runs Scan + a Query per run of the method, ledger, send
+    digest_memory_mb: int = 256
 
 
 def uvqc(inputs: UvqcInputs = UvqcInputs()) -> SystemCost:
@@ -286,9 +295,25 @@ def uvqc(inputs: UvqcInputs = UvqcInputs()) -> SystemCost:
         + flagged * inputs.log_bytes_per_notification
         + (check_inv + notify_inv) * (PLATFORM_LOG_BYTES + inputs.log_bytes_per_invocation)
     )
+    functions = [check, notify]
+    digests = n * inputs.digests_per_result
+    if digests:
+        functions.append(
+            LambdaFunction(
+                "uvqc digest",
+                digests,
+                inputs.digest_cpu_s,
+                inputs.digest_api_calls,
+                inputs.digest_memory_mb,
+                "arm64",
+                digests,
+                inputs.digest_init_cpu_s,
+            )
+        )
+        sqs += esm_sqs_requests(digests) + digests  # its ESM; one SendMessageBatch per run
     return SystemCost(
         "uvqc",
-        [check, notify],
+        functions,
         sqs_requests=sqs,
         ddb_write_units=n * record_wu + flagged * ledger_wu,
         stored_bytes=stored,

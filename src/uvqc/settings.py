@@ -136,6 +136,10 @@ class Settings(BaseModel):
     notify_queue_url: str | None = None
     notify_dlq_url: str | None = None
     intake_dlq_url: str | None = None
+    digest_queue_url: str | None = Field(
+        None, description="run digest requests go here (the digest function), not to notify"
+    )
+    digest_dlq_url: str | None = None
     records_table: str | None = None
     ledger_table: str | None = None
     runs_table: str | None = Field(None, description="DynamoDB table of analytical runs")

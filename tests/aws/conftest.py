@@ -21,7 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from uvqc.adapters import boto, ssm
-from uvqc.aws import check_handler, notify_handler
+from uvqc.aws import check_handler, digest_handler, notify_handler, runs_handler
 
 from .esm import LambdaContext
 
@@ -65,6 +65,8 @@ def _forget() -> None:
     ssm.forget()
     check_handler.reset()
     notify_handler.reset()
+    runs_handler.reset()
+    digest_handler.reset()
 
 
 @pytest.fixture

@@ -118,13 +118,21 @@ def deployed(aws: AwsFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     return names
 
 
-def embedded_document(tmp_path: Path) -> dict[str, Any]:
+def embedded_run(tmp_path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The run's decision document on the embedded runtime and its digest keys."""
     settings = load_settings(db=tmp_path / "ref.db", outbox=tmp_path / "ref", method=METHOD)
     with Runtime.from_settings(settings) as rt:
         rt.db.intake_port.submit([line.encode() for line in lines()])
         Worker(rt).run_until_idle()
         assert rt.runs is not None
-        return public(rt.runs.show(BATCH) or {})
+        keys = [
+            k for (k,) in rt.db.conn.execute("SELECT key FROM run_notices WHERE code = 'digest'")
+        ]
+        return rt.runs.show(BATCH) or {}, keys
+
+
+def embedded_document(tmp_path: Path) -> dict[str, Any]:
+    return public(embedded_run(tmp_path)[0])
 
 
 def run_notices(sqs: Any, url: str) -> list[dict[str, Any]]:
@@ -143,10 +151,16 @@ def test_shuffled_duplicated_batches_decide_as_the_embedded_runtime(
     from uvqc.aws.ops import run_reader
 
     reader = run_reader(load_settings())
-    assert public(reader.show(BATCH) or {}) == embedded_document(tmp_path)
+    document, digests = embedded_run(tmp_path)
+    shown = reader.show(BATCH) or {}
+    assert public(shown) == public(document)
+    for key in ("chartPoints", "instrument"):  # the control-chart points, as SQLite keeps them
+        assert shown["meta"][key] == document["meta"][key]
+    assert shown["meta"]["chartPoints"]["check_standard_recovery"]
     notices = run_notices(aws("sqs"), deployed["queue"])
     codes = sorted(n["run"]["code"] for n in notices)
-    assert codes == ["above_calibration", "check_standard_failed"]
+    assert codes == ["above_calibration", "check_standard_failed", "digest"]
+    assert [n["key"] for n in notices if n["run"]["code"] == "digest"] == digests
     ccv = next(n for n in notices if n["run"]["code"] == "check_standard_failed")
     assert "re-measure positions 21-30" in ccv["run"]["body"]
     # a full redelivery of the run decides the same and queues nothing new
@@ -180,7 +194,7 @@ def test_two_concurrent_invocations_on_one_run_queue_each_decision_once(
     assert doc["status"] == "final"
     assert [f["code"] for f in doc["findings"]] == ["check_standard_failed"]
     keys = [n["key"] for n in run_notices(aws("sqs"), deployed["queue"])]
-    assert len(keys) == len(set(keys)) == 2
+    assert len(keys) == len(set(keys)) == 3  # two decisions and the run's digest
 
 
 def test_the_scheduled_handler_finalises_a_quiet_run(
@@ -267,6 +281,7 @@ def test_notices_a_crashed_invocation_never_queued_are_taken_over_after_their_le
     assert sorted(n.run["code"] for n in first if n.run) == [
         "above_calibration",
         "check_standard_failed",
+        "digest",
     ]
     assert store.track(arrivals[:1], now=now + timedelta(seconds=1)) == []  # lease held
     later = now + timedelta(seconds=NOTICE_LEASE_SECONDS + 1)

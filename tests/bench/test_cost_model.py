@@ -71,3 +71,15 @@ def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:
         "to": {"L": [{"S": "ä"}]},  # 2 + 3 + 1 + 2
     }
     assert cm.item_bytes(item) == 11 + 11 + 3 + 8
+
+
+def test_the_digest_function_costs_one_cold_invocation_per_run_at_its_memory() -> None:
+    without = cm.uvqc(cm.UvqcInputs())
+    assert [f.name for f in without.functions] == ["uvqc check", "uvqc notify"]
+    runs = cm.uvqc(cm.UvqcInputs(digests_per_result=1 / 64, digest_api_calls=0))
+    digest = runs.functions[-1]
+    assert digest.name == "uvqc digest" and digest.invocations == 15_625
+    warm = math.ceil(1.87 * 1769 / 256 * 1000) / 1000
+    cold = math.ceil(3.45 * 1769 / 256 * 1000) / 1000
+    assert digest.compute_usd() == pytest.approx(15_625 * (warm + cold) * 0.25 * 0.0000133334)
+    assert runs.sqs_requests == pytest.approx(without.sqs_requests + 2 * 15_625 / 10 + 15_625)

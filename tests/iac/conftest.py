@@ -113,6 +113,8 @@ def _package(shared: Path, stage: str) -> Packaged:
             (service / "build" / "lambda").mkdir(parents=True)
             shutil.copyfile(ROOT / "serverless.yml", service / "serverless.yml")
             shutil.copyfile(artifact, service / "build" / "lambda" / "uvqc.zip")
+            digest = artifact.with_name("uvqc-digest.zip")  # built beside it (uvqc.aws.build)
+            shutil.copyfile(digest, service / "build" / "lambda" / "uvqc-digest.zip")
             _run(
                 [str(OSLS), "package", "--stage", stage, "--region", REGION],
                 cwd=service,

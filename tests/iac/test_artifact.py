@@ -166,3 +166,80 @@ def test_every_uvqc_module_in_the_zip_imports_only_what_the_zip_or_runtime_has(
                 elif top in REMOVED_BY_313 or top not in STDLIB | RUNTIME_PROVIDED | tops:
                     missing.add((name, module))
     assert not missing, f"imports the Lambda cannot satisfy: {sorted(missing)}"
+
+
+# --------------------------------------------------------------------- the digest artifact
+
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda: function + layers, unzipped
+
+
+@pytest.fixture(scope="module")
+def digest_names(lab: Packaged) -> list[str]:
+    with zipfile.ZipFile(lab.artifact.with_name("uvqc-digest.zip")) as zf:
+        return zf.namelist()
+
+
+def test_main_artifact_holds_no_plotting_stack_nor_the_digest_function(names: list[str]) -> None:
+    tops = {n.split("/", 1)[0] for n in names}
+    assert not tops & {"matplotlib", "numpy", "PIL", "contourpy", "kiwisolver", "fontTools"}
+    assert not [n for n in names if n.startswith(("uvqc/report/", "uvqc/digest/"))]
+    assert "uvqc/aws/digest_handler.py" not in names
+    assert "uvqc/adapters/dynamodb_digests.py" not in names
+
+
+def test_digest_artifact_holds_its_handler_the_report_stack_and_aarch64_plotting_wheels(
+    lab: Packaged, digest_names: list[str]
+) -> None:
+    for name in [
+        "uvqc/aws/digest_handler.py",
+        "uvqc/adapters/dynamodb_digests.py",
+        "uvqc/digest/compose.py",
+        "uvqc/report/render.py",
+        "uvqc/aws/notify_handler.py",
+    ]:
+        assert name in digest_names
+    tops = {n.split("/", 1)[0] for n in digest_names}
+    assert {"matplotlib", "numpy", "PIL", "jinja2", "pydantic_core"} <= tops
+    assert not tops & {"boto3", "botocore", "typer", "rich", "bin"}
+    assert not [n for n in digest_names if n.startswith("uvqc/cli")]
+    assert not [n for n in digest_names if n.startswith("matplotlib/mpl-data/sample_data/")]
+    assert any(n.startswith("matplotlib/mpl-data/fonts/ttf/DejaVuSans") for n in digest_names)
+    with zipfile.ZipFile(lab.artifact.with_name("uvqc-digest.zip")) as zf:
+        for name in [n for n in digest_names if n.endswith(".so")]:
+            header = zf.read(name)[:20]
+            assert header[:4] == b"\x7fELF", name
+            assert int.from_bytes(header[18:20], "little") == EM_AARCH64, name
+
+
+def test_digest_artifact_stays_under_lambdas_unzipped_limit(
+    lab: Packaged, record_property: Callable[[str, Any], None]
+) -> None:
+    artifact = lab.artifact.with_name("uvqc-digest.zip")
+    with zipfile.ZipFile(artifact) as zf:
+        unzipped = sum(i.file_size for i in zf.infolist())
+    record_property("digest_artifact_bytes", artifact.stat().st_size)
+    record_property("digest_artifact_unzipped_bytes", unzipped)
+    print(
+        f"uvqc-digest.zip: {artifact.stat().st_size / 1e6:.1f} MB zipped, {unzipped / 1e6:.1f} MB"
+    )
+    assert unzipped < LAMBDA_UNZIPPED_LIMIT * 0.8  # a fifth kept free for upgrades
+    assert artifact.stat().st_size < 70_000_000  # osls uploads it through S3 (no 50 MB cap)
+
+
+def test_every_uvqc_module_in_the_digest_zip_imports_only_what_it_or_the_runtime_has(
+    lab: Packaged,
+) -> None:
+    with zipfile.ZipFile(lab.artifact.with_name("uvqc-digest.zip")) as zf:
+        names = set(zf.namelist())
+        tops = {n.split("/", 1)[0].removesuffix(".py") for n in names}
+        missing = set()
+        for name in sorted(n for n in names if n.startswith("uvqc/") and n.endswith(".py")):
+            for module in _runtime_imports(zf.read(name).decode("utf-8")):
+                top = module.split(".", 1)[0]
+                if top == "uvqc":
+                    path = module.replace(".", "/")
+                    if f"{path}.py" not in names and f"{path}/__init__.py" not in names:
+                        missing.add((name, module))
+                elif top in REMOVED_BY_313 or top not in STDLIB | RUNTIME_PROVIDED | tops:
+                    missing.add((name, module))
+    assert not missing, f"imports the digest Lambda cannot satisfy: {sorted(missing)}"

@@ -17,6 +17,8 @@ EXPECTED_SKIPS = {
     *((check, q) for check in ["CKV_AWS_27"] for q in ["IntakeQueue", "IntakeDLQ"]),
     *((check, q) for check in ["CKV_AWS_27"] for q in ["NotifyQueue", "NotifyDLQ"]),
     ("CKV_AWS_27", "IngestDLQ"),
+    *((check, q) for check in ["CKV_AWS_27"] for q in ["DigestQueue", "DigestDLQ"]),
+    ("CKV_AWS_158", "DigestLogGroup"),
     ("CKV_AWS_18", "IngestBucket"),
     ("CKV_AWS_158", "IngestLogGroup"),
     *((check, "IngestLambdaFunction") for check in ["CKV_AWS_115", "CKV_AWS_117", "CKV_AWS_173"]),
@@ -29,7 +31,10 @@ EXPECTED_SKIPS = {
     *(
         (check, function)
         for check in ["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"]
-        for function in ["CheckLambdaFunction", "NotifyLambdaFunction", "RunsLambdaFunction"]
+        for function in [
+            *("CheckLambdaFunction", "NotifyLambdaFunction", "RunsLambdaFunction"),
+            "DigestLambdaFunction",
+        ]
     ),
 }
 

@@ -26,7 +26,17 @@ FUNCTIONS = {
         "NotifyQueue",
         "NotifyDLQ",
     ),
+    "DigestLambdaFunction": (
+        "uvqc.aws.digest_handler.handler",
+        120,
+        "DigestFunctionRole",
+        "DigestQueue",
+        "DigestDLQ",
+    ),
 }
+# The digest function: its own artifact (the plotting stack) and memory (measured, AWS.md).
+MEMORY_MB = {"DigestLambdaFunction": 256}
+ARTIFACT = {"DigestLambdaFunction": "uvqc-digest.zip"}
 # functions without a queue: (handler, timeout, role)
 SCHEDULED = {"RunsLambdaFunction": ("uvqc.aws.runs_handler.handler", 60, "RunsFunctionRole")}
 COMMON_ENV = {
@@ -63,22 +73,22 @@ def _target(value: Any) -> str:
 
 
 @pytest.mark.parametrize("function", sorted([*FUNCTIONS, *SCHEDULED]))
-def test_functions_run_python313_on_arm64_at_128_mb_from_the_built_artifact(
+def test_functions_run_python313_on_arm64_at_their_memory_from_their_built_artifact(
     resources: dict[str, Any], function: str
 ) -> None:
     handler, timeout, role = (FUNCTIONS.get(function) or SCHEDULED[function])[:3]
     props = resources[function]["Properties"]
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
-    assert props["MemorySize"] == 128
+    assert props["MemorySize"] == MEMORY_MB.get(function, 128)
     assert props["Timeout"] == timeout
     assert props["Handler"] == handler
     assert props["Role"] == {"Fn::GetAtt": [role, "Arn"]}
     assert props["Code"]["S3Bucket"] == {"Ref": "ServerlessDeploymentBucket"}
-    assert props["Code"]["S3Key"].endswith("/uvqc.zip")
+    assert props["Code"]["S3Key"].endswith("/" + ARTIFACT.get(function, "uvqc.zip"))
 
 
-def test_only_the_three_functions_exist_and_no_shared_execution_role(
+def test_only_the_declared_functions_exist_and_no_shared_execution_role(
     resources: dict[str, Any],
 ) -> None:
     functions = {*FUNCTIONS, *SCHEDULED, "IngestLambdaFunction"}  # ingest: test_ingest_template
@@ -89,6 +99,7 @@ def test_only_the_three_functions_exist_and_no_shared_execution_role(
         "NotifyFunctionRole",
         "RunsFunctionRole",
         "IngestFunctionRole",
+        "DigestFunctionRole",
     }
 
 
@@ -103,6 +114,7 @@ def test_the_runs_function_runs_every_five_minutes_against_the_runs_table(
         "UVQC_NOTIFY_QUEUE_URL": {"Ref": "NotifyQueue"},
         "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
         "UVQC_RUN_QUIET_SECONDS": "900",
+        "UVQC_DIGEST_QUEUE_URL": {"Ref": "DigestQueue"},
     }
     props = resources["RunsTable"]["Properties"]
     assert props["KeySchema"] == [
@@ -121,6 +133,7 @@ def test_log_groups_keep_30_days(resources: dict[str, Any]) -> None:
         "/aws/lambda/uvqc-lab-notify",
         "/aws/lambda/uvqc-lab-runs",
         "/aws/lambda/uvqc-lab-ingest",
+        "/aws/lambda/uvqc-lab-digest",
     }
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
 
@@ -138,6 +151,7 @@ def test_check_environment_names_the_notify_queue_and_records_table(
         "UVQC_DEDUP_WINDOW_SECONDS": "86400",
         "UVQC_INTAKE_DLQ_URL": {"Ref": "IntakeDLQ"},
         "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
+        "UVQC_DIGEST_QUEUE_URL": {"Ref": "DigestQueue"},
     }
 
 
@@ -163,6 +177,29 @@ def test_notify_environment_carries_channel_relay_and_resources_but_no_secret(
         "UVQC_MAX_ATTEMPTS": "5",
     }
     assert not any("PASSWORD" in name and "PARAMETER" not in name for name in env)
+
+
+def test_digest_environment_is_the_notify_one_on_its_dlq_with_the_runs_table(
+    resources: dict[str, Any],
+) -> None:
+    notify = resources["NotifyLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    env = resources["DigestLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env == {
+        **{k: v for k, v in notify.items() if k != "UVQC_NOTIFY_DLQ_URL"},
+        "UVQC_DIGEST_DLQ_URL": {"Ref": "DigestDLQ"},
+        "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+    }
+
+
+def test_digest_consumes_its_queue_one_run_at_a_time_with_at_most_two_senders(
+    resources: dict[str, Any],
+) -> None:
+    mapping = _mapping_for(resources, "DigestLambdaFunction")
+    assert _target(mapping["EventSourceArn"]) == "DigestQueue"
+    assert mapping["BatchSize"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
 
 
 # ------------------------------------------------------------------------------- queues
@@ -200,9 +237,12 @@ def test_notify_consumes_the_notify_queue_with_at_most_two_concurrent_senders(
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
 
 
-def test_exactly_five_encrypted_queues(resources: dict[str, Any]) -> None:
+def test_exactly_seven_encrypted_queues(resources: dict[str, Any]) -> None:
     queues = _of_type(resources, "AWS::SQS::Queue")
-    assert set(queues) == {"IntakeQueue", "IntakeDLQ", "NotifyQueue", "NotifyDLQ", "IngestDLQ"}
+    assert set(queues) == {
+        *("IntakeQueue", "IntakeDLQ", "NotifyQueue", "NotifyDLQ", "IngestDLQ"),
+        *("DigestQueue", "DigestDLQ"),
+    }
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
 
@@ -214,7 +254,10 @@ def test_source_queue_redrives_to_its_dlq_and_outlasts_six_function_timeouts(
     _, timeout, _, queue, dlq = FUNCTIONS[function]
     props = resources[queue]["Properties"]
     assert props["VisibilityTimeout"] >= 6 * timeout
-    assert props["VisibilityTimeout"] == {"IntakeQueue": 180, "NotifyQueue": 360}[queue]
+    assert (
+        props["VisibilityTimeout"]
+        == {"IntakeQueue": 180, "NotifyQueue": 360, "DigestQueue": 720}[queue]
+    )
     assert props["MessageRetentionPeriod"] == 345600
     assert props["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
@@ -222,7 +265,9 @@ def test_source_queue_redrives_to_its_dlq_and_outlasts_six_function_timeouts(
     }
 
 
-@pytest.mark.parametrize(("dlq", "source"), [("IntakeDLQ", "intake"), ("NotifyDLQ", "notify")])
+@pytest.mark.parametrize(
+    ("dlq", "source"), [("IntakeDLQ", "intake"), ("NotifyDLQ", "notify"), ("DigestDLQ", "digest")]
+)
 def test_dlq_keeps_14_days_and_accepts_redrive_only_from_its_source(
     resources: dict[str, Any], dlq: str, source: str
 ) -> None:
@@ -233,7 +278,9 @@ def test_dlq_keeps_14_days_and_accepts_redrive_only_from_its_source(
     assert allow["redrivePermission"] == "byQueue"
     (arn,) = allow["sourceQueueArns"]
     assert arn["Fn::Sub"].endswith(f":uvqc-lab-{source}")
-    source_queue = {"intake": "IntakeQueue", "notify": "NotifyQueue"}[source]
+    source_queue = {"intake": "IntakeQueue", "notify": "NotifyQueue", "digest": "DigestQueue"}[
+        source
+    ]
     assert resources[source_queue]["Properties"]["QueueName"] == f"uvqc-lab-{source}"
 
 
@@ -338,6 +385,7 @@ def test_check_role_grants_exactly_what_the_check_function_calls(
     assert _grants(resources, "CheckFunctionRole") == {
         *((a, "IntakeQueue") for a in CONSUME),
         ("sqs:SendMessage", "NotifyQueue"),
+        ("sqs:SendMessage", "DigestQueue"),  # run digests (the digest function)
         ("sqs:SendMessage", "IntakeDLQ"),
         ("dynamodb:BatchWriteItem", "RecordsTable"),
         ("dynamodb:UpdateItem", "LedgerTable"),  # deduplication windows (issue 8, case 1)
@@ -354,6 +402,7 @@ def test_runs_role_grants_exactly_what_the_runs_function_calls(
         ("dynamodb:Query", "${RunsTable.Arn}/index/openRuns"),
         *((a, "RunsTable") for a in RUNS_WRITE),
         ("sqs:SendMessage", "NotifyQueue"),
+        ("sqs:SendMessage", "DigestQueue"),
         *((a, _log_arn("runs")) for a in LOGS),
     }
 
@@ -375,6 +424,23 @@ def test_notify_role_grants_exactly_what_the_notify_function_calls(
         ("ses:SendRawEmail", ses),
         ("sns:Publish", "NotifyTopic"),
         *((a, _log_arn("notify")) for a in LOGS),
+    }
+
+
+def test_digest_role_is_the_notify_one_on_its_queues_plus_reading_the_runs_table(
+    resources: dict[str, Any],
+) -> None:
+    notify = _grants(resources, "NotifyFunctionRole")
+    renamed = {
+        (a, {"NotifyQueue": "DigestQueue", "NotifyDLQ": "DigestDLQ"}.get(r, r))
+        for a, r in notify
+        if r != _log_arn("notify")
+    }
+    assert _grants(resources, "DigestFunctionRole") == {
+        *renamed,
+        ("dynamodb:Scan", "RunsTable"),  # RUN items: the history of the run's report
+        ("dynamodb:Query", "RunsTable"),  # a run's results
+        *((a, _log_arn("digest")) for a in LOGS),
     }
 
 
@@ -428,6 +494,8 @@ EXPECTED_ALARMS = {
     ("AWS/Lambda", "Errors", "RunsLambdaFunction"): 0,
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "IngestDLQ"): 0,
     ("AWS/Lambda", "Errors", "IngestLambdaFunction"): 0,
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "DigestDLQ"): 0,
+    ("AWS/Lambda", "Errors", "DigestLambdaFunction"): 0,
 }
 
 
@@ -471,6 +539,8 @@ def test_dashboard_shows_queues_dlqs_functions_and_every_emf_metric(
         "NotifyDLQ",
         "CheckLambdaFunction",
         "NotifyLambdaFunction",
+        "DigestDLQ",
+        "DigestLambdaFunction",
     }
     rendered = re.sub(r"\$\{([^}]+)\}", r"<\1>", body)
     widgets = json.loads(rendered)["widgets"]
@@ -502,6 +572,8 @@ def test_outputs_name_the_queues_tables_and_alarm_topic(template: dict[str, Any]
         "NotifyQueueUrl": "NotifyQueue",
         "IntakeDLQUrl": "IntakeDLQ",
         "NotifyDLQUrl": "NotifyDLQ",
+        "DigestQueueUrl": "DigestQueue",
+        "DigestDLQUrl": "DigestDLQ",
         "RecordsTableName": "RecordsTable",
         "LedgerTableName": "LedgerTable",
         "RunsTableName": "RunsTable",

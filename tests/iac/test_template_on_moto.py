@@ -63,10 +63,14 @@ def stack(aws: dict[str, Any], lab: Packaged) -> dict[str, Any]:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in created["Outputs"]}
 
     template = lab.template()
-    key = template["Resources"]["CheckLambdaFunction"]["Properties"]["Code"]["S3Key"]
-    boto3.client("s3", **aws).upload_file(
-        str(lab.artifact), outputs["ServerlessDeploymentBucketName"], key
-    )
+    for function, artifact in (
+        ("CheckLambdaFunction", lab.artifact),
+        ("DigestLambdaFunction", lab.artifact.with_name("uvqc-digest.zip")),
+    ):
+        key = template["Resources"][function]["Properties"]["Code"]["S3Key"]
+        boto3.client("s3", **aws).upload_file(
+            str(artifact), outputs["ServerlessDeploymentBucketName"], key
+        )
     cfn.update_stack(StackName=STACK, TemplateBody=json.dumps(template), Capabilities=CAPABILITIES)
     (updated,) = cfn.describe_stacks(StackName=STACK)["Stacks"]
     return dict(updated)
@@ -110,6 +114,7 @@ def test_queues_have_redrive_retention_visibility_and_encryption(
     for source, dlq, visibility in [
         ("IntakeQueueUrl", "IntakeDLQUrl", "180"),
         ("NotifyQueueUrl", "NotifyDLQUrl", "360"),
+        ("DigestQueueUrl", "DigestDLQUrl", "720"),
     ]:
         queue, dead = attributes(source), attributes(dlq)
         assert json.loads(queue["RedrivePolicy"]) == {
@@ -153,6 +158,11 @@ def test_functions_get_their_environment_from_the_stack(
     assert env["UVQC_LEDGER_TABLE"] == outputs["LedgerTableName"]
     assert env["UVQC_NOTIFY_DLQ_URL"] == outputs["NotifyDLQUrl"]
     assert env["UVQC_SNS_TOPIC_ARN"].endswith(":uvqc-lab-notifications")
+    assert check["Environment"]["Variables"]["UVQC_DIGEST_QUEUE_URL"] == outputs["DigestQueueUrl"]
+    digest = lambda_.get_function_configuration(FunctionName="uvqc-lab-digest")
+    assert digest["Handler"] == "uvqc.aws.digest_handler.handler"
+    assert digest["MemorySize"] == 256
+    assert digest["Environment"]["Variables"]["UVQC_DIGEST_DLQ_URL"] == outputs["DigestDLQUrl"]
 
 
 def test_event_source_mappings_and_dashboard_are_created(
@@ -163,6 +173,7 @@ def test_event_source_mappings_and_dashboard_are_created(
     assert by_queue["uvqc-lab-intake"]["BatchSize"] == 100
     assert by_queue["uvqc-lab-intake"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert by_queue["uvqc-lab-notify"]["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert by_queue["uvqc-lab-digest"]["BatchSize"] == 1
     dashboards = boto3.client("cloudwatch", **aws).list_dashboards()["DashboardEntries"]
     # moto's state is shared by every stack in the process: look for ours by name.
     assert "uvqc-lab" in [d["DashboardName"] for d in dashboards]

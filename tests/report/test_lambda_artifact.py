@@ -33,3 +33,21 @@ def test_no_shipped_module_imports_the_report_stack(tmp_path: Path) -> None:
         for p in shipped
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_check_notify_and_runs_handlers_load_no_plotting_stack() -> None:
+    """What the handlers import at run time (not only what their files name): no
+    matplotlib, numpy, Jinja2, uvqc.report or uvqc.digest in the process."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "import uvqc.aws.check_handler, uvqc.aws.notify_handler, uvqc.aws.runs_handler\n"
+        "heavy = ('matplotlib', 'numpy', 'PIL', 'jinja2', 'uvqc.report', 'uvqc.digest')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

@@ -5,10 +5,21 @@ Items (key `batchId` + `sk`):
 - `sk = "RUN"`: the run: method, status, lastAt (epoch seconds of the last arrival),
   version, the latest decision document; `openSince`/`runStatus` only while open (the
   sparse GSI `openRuns` (runStatus, lastAt) finds quiet runs without a scan).
-- `sk = "R#<recordId>"`: a result of the run (idempotent put: a redelivery rewrites it).
+- `sk = "R#<recordId>"`: a result of the run (idempotent put: a redelivery rewrites it),
+  with `instrument` (the message's instrumentId) when it named one.
 - `sk = "N#<notification key>"`: an announced decision (anchor, affected, the request,
   `published`).
 - `sk = "V#<version>#<recordId>"`: a change of a result's run verdict (history).
+
+Control charts (as the SQLite store): a final run's QC points go on the charts of its
+(method, instrument); the run's instrument is the most common `instrument` of its results
+(ties: the smallest name). The chart points are kept in the decision document
+(`meta.chartPoints`, `meta.instrument`) and, for the history of later runs, in one item per
+final run in the chart's own collection: `batchId = CHART_PREFIX + method + US + instrument`
+(US = U+001F, a control character no identifier may hold, so no run can share it),
+`sk = "P#<firstAt>#<batchId>"`, written in the same transaction as the decision. A run's
+history is read from that collection with one consistent Query (runs that began before it,
+in (firstAt, batchId) order); see docs/AWS.md for the one difference from SQLite.
 
 Concurrency: every evaluation reads the whole collection with a consistent Query, decides,
 and commits the run item (condition: the version it read) together with its new notices
@@ -34,11 +45,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from uvqc.adapters.boto import describe, error_code
 from uvqc.adapters.dynamodb import paginate
+from uvqc.charts.run import StoredPoints, control_charts
 from uvqc.core.methods import MethodBook
 from uvqc.errors import InfrastructureError
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.evaluate import RunResult, evaluate_run
-from uvqc.runs.notices import RunArrival, requests_for, result_verdicts
+from uvqc.runs.notices import RunArrival, digest_request, requests_for, result_verdicts
 from uvqc.runs.report import (
     RunSummary,
     VerdictChange,
@@ -61,6 +73,8 @@ ITEM_LIMIT_BYTES = 400 * 1024
 RUN_ITEM_BUDGET = ITEM_LIMIT_BYTES - 8 * 1024  # the other attributes of the run item
 NOTICE_LEASE_SECONDS = 120  # > check timeout (30 s): the committer queues its notices first
 RACES = 8  # re-evaluations after losing a version race before giving up
+CHART_PREFIX = "CHART\x1f"  # partition of a (method, instrument) chart's points
+CHART_POINTS = "P#"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -97,6 +111,7 @@ class DynamoRunStore:
                         "batchId": _s(batch_id),
                         "sk": _s(f"R#{a.result.record_id}"),
                         "result": _s(json.dumps(a.result.to_dict(), separators=(",", ":"))),
+                        **({"instrument": _s(a.instrument)} if a.instrument else {}),
                     }
                     for a in items
                 ]
@@ -186,13 +201,21 @@ class DynamoRunStore:
         announced = {i["anchor"]["S"]: tuple(json.loads(i["affected"]["S"])) for i in notices}
         known = {i["sk"]["S"][2:] for i in notices}
         decision = evaluate_run(results, config, batch_id=batch_id, final=final)
+        first_at = header["firstAt"] if header is not None else _s(iso(now))
+        charted: dict[str, Any] = {}
+        if config is not None and decision.status == "final":
+            instrument = run_instrument(items)
+            history = self._chart_history(method, instrument, first_at["S"], batch_id)
+            decision, charted = control_charts(
+                decision, results, config, method=method, instrument=instrument, history=history
+            )
         document = decision_document(decision, method, config)
+        document["meta"].update(charted)
         version = int(header["version"]["N"]) if header is not None else 0
-        fresh = [
-            r
-            for r in requests_for(decision, announced, method=method, decided_at=now)
-            if r.key not in known
-        ]
+        requests = requests_for(decision, announced, method=method, decided_at=now)
+        if decision.status == "final" and config is not None:
+            requests.append(digest_request(decision, method=method, decided_at=now))
+        fresh = [r for r in requests if r.key not in known]
         lease_until = now.timestamp() + NOTICE_LEASE_SECONDS
         last_at = float(header["lastAt"]["N"]) if header is not None else 0.0
         if arrival:
@@ -213,7 +236,7 @@ class DynamoRunStore:
             "lastAt": _n(last_at),
             "version": _n(version + 1),
             "decision": _s(text),
-            "firstAt": header["firstAt"] if header is not None else _s(iso(now)),
+            "firstAt": first_at,
         }
         if decision.status != "final":
             run_item["runStatus"] = _s(OPEN)
@@ -228,7 +251,29 @@ class DynamoRunStore:
         writes: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": run_item, **condition}}
         ]
-        for request in fresh[: TRANSACT_ITEMS - 1]:
+        if "chartPoints" in charted:
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _chart_item(method, charted, first_at, batch_id),
+                    }
+                }
+            )
+            before = _charted_instrument(header)
+            if before is not None and before[0] != charted.get("instrument"):
+                # re-measured on another instrument: off the old chart, as in SQLite (an
+                # empty item in its place: PutItem is all the roles may do there)
+                moved: dict[str, Any] = {"instrument": before[0], "chartPoints": {}}
+                writes.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _chart_item(method, moved, first_at, batch_id),
+                        }
+                    }
+                )
+        for request in fresh[: TRANSACT_ITEMS - len(writes)]:
             run = request.run or {}
             writes.append(
                 {
@@ -289,6 +334,26 @@ class DynamoRunStore:
             ) from exc
         self._history(batch_id, header, result_verdicts(decision), results, version + 1, now)
         return [NotificationRequest.from_json(i["request"]["S"]) for i in orphans] + fresh
+
+    def _chart_history(
+        self, method: str, instrument: str | None, first_at: str, batch_id: str
+    ) -> list[StoredPoints]:
+        """(batchId, chart points) of the final runs of (method, instrument) that began
+        before this one, in (firstAt, batchId) order (one consistent Query)."""
+        items = self._query(
+            KeyConditionExpression="batchId = :c AND begins_with(sk, :p)",
+            ExpressionAttributeValues={
+                ":c": _s(chart_key(method, instrument)),
+                ":p": _s(CHART_POINTS),
+            },
+            ConsistentRead=True,
+        )
+        earlier = [
+            (i["firstAt"]["S"], i["run"]["S"], json.loads(i["points"]["S"]))
+            for i in items
+            if (i["firstAt"]["S"], i["run"]["S"]) < (first_at, batch_id)
+        ]
+        return [(run, points) for _, run, points in sorted(earlier, key=lambda e: e[:2])]
 
     def _history(
         self,
@@ -415,6 +480,43 @@ class DynamoRunStore:
                 time.sleep(min(2.0, 0.05 * 2**attempt))
             if pending:
                 raise InfrastructureError("runs table BatchWriteItem: items left unprocessed")
+
+
+def chart_key(method: str, instrument: str | None) -> str:
+    """The partition of a (method, instrument) control chart's points in the runs table."""
+    return f"{CHART_PREFIX}{method}\x1f{instrument or ''}"
+
+
+def _chart_item(
+    method: str, charted: Mapping[str, Any], first_at: Mapping[str, str], batch_id: str
+) -> dict[str, Any]:
+    return {
+        "batchId": _s(chart_key(method, charted.get("instrument"))),
+        "sk": _s(f"{CHART_POINTS}{first_at['S']}#{batch_id}"),
+        "run": _s(batch_id),
+        "firstAt": dict(first_at),
+        "points": _s(json.dumps(charted["chartPoints"], separators=(",", ":"))),
+    }
+
+
+def _charted_instrument(header: Mapping[str, Any] | None) -> tuple[str | None] | None:
+    """(instrument,) a run's previous decision put its points on the chart of; None if it
+    put none there."""
+    if header is None or "decision" not in header:
+        return None
+    meta = json.loads(header["decision"]["S"]).get("meta", {})
+    return (meta.get("instrument"),) if "chartPoints" in meta else None
+
+
+def run_instrument(items: Sequence[Mapping[str, Any]]) -> str | None:
+    """The instrument of a run: the most common `instrument` of its result items (ties: the
+    smallest name), as the SQLite store's `run_instruments`; None when none names one."""
+    counts: dict[str, int] = {}
+    for i in items:
+        if i["sk"]["S"].startswith("R#") and "instrument" in i:
+            name = i["instrument"]["S"]
+            counts[name] = counts.get(name, 0) + 1
+    return min(counts, key=lambda n: (-counts[n], n)) if counts else None
 
 
 class RunVerdictTrace:

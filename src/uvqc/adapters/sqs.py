@@ -441,7 +441,7 @@ def string_attributes(message_attributes: Mapping[str, Any]) -> dict[str, str]:
 class DeadLetterQueue:
     """A DLQ and the source queue its messages are redriven to."""
 
-    name: str  # "intake" | "notify"
+    name: str  # "intake" | "notify" | "digest"
     url: str
     source_url: str
 

@@ -1,4 +1,9 @@
-"""Build the arm64 Lambda artifact (``uvqc.zip``) from the uv lock file.
+"""Build the arm64 Lambda artifacts (``uvqc.zip``, ``uvqc-digest.zip``) from the uv lock file.
+
+``uvqc.zip`` is the artifact of the check, notify, runs and ingest functions: no plotting
+stack. ``uvqc-digest.zip`` is the digest function's alone: the same plus matplotlib, numpy
+and the modules that draw and compose run digests (uvqc/report, uvqc/digest), so no other
+function's cold start or memory pays for them (docs/AWS.md, "The digest function").
 
 Runtime dependencies are exported from ``uv.lock``, trimmed of what Lambda does not need
 (the CLI stack, and boto3 which the python3.13 runtime provides), and installed from
@@ -14,7 +19,7 @@ without, 238 ms with, on 3.13). Timestamp-checked .pyc files would not do: the z
 Unchecked-hash .pyc files hold no mtime and no build path (`-s`/`-p` make co_filename
 `/var/task/...`), so the artifact stays reproducible.
 
-    python -m uvqc.aws.build --out build/lambda [--python /path/to/python3.13]
+    python -m uvqc.aws.build --out build/lambda [--python /path/to/python3.13] [--only main]
 """
 
 from __future__ import annotations
@@ -26,11 +31,17 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 ARTIFACT_NAME = "uvqc.zip"
+DIGEST_ARTIFACT_NAME = "uvqc-digest.zip"
 PLATFORM = "manylinux2014_aarch64"
+# The locked matplotlib, numpy, contourpy, kiwisolver and pillow publish aarch64 cp313
+# wheels only with manylinux_2_28 tags. The python3.13 Lambda runtime is Amazon Linux 2023
+# (glibc 2.34), so glibc 2.28 wheels run there. Only the digest artifact takes them: the
+# main artifact keeps manylinux2014 and so stays byte-identical.
+DIGEST_PLATFORMS = (PLATFORM, "manylinux_2_28_aarch64")
 PYTHON_VERSION = "3.13"
 BYTECODE_TAG = "cpython-313"
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip: the co_filename prefix
@@ -45,16 +56,6 @@ EXCLUDED_DISTRIBUTIONS = frozenset(
         "botocore",
         "click",
         "colorama",
-        # The plotting stack: run reports and digest figures are drawn by the CLI (`uvqc
-        # report`, embedded digests); no Lambda function imports matplotlib.
-        "contourpy",
-        "cycler",
-        "fonttools",
-        "kiwisolver",
-        "matplotlib",
-        "numpy",
-        "pillow",
-        "pyparsing",
         "ijson",
         # Instrument-file readers used only on a workstation (`uvqc ingest`): numpy (for
         # JCAMP-DX) alone would break the artifact's size budget; the ingest function
@@ -74,6 +75,19 @@ EXCLUDED_DISTRIBUTIONS = frozenset(
         "urllib3",
     }
 )
+# The plotting stack: left out of uvqc.zip, shipped in uvqc-digest.zip only (digest figures).
+PLOTTING_DISTRIBUTIONS = frozenset(
+    {
+        "contourpy",
+        "cycler",
+        "fonttools",
+        "kiwisolver",
+        "matplotlib",
+        "numpy",
+        "pillow",
+        "pyparsing",
+    }
+)
 
 # Parts of the uvqc package that only the embedded runtime or the build machine use.
 EXCLUDED_SOURCE = (
@@ -87,9 +101,14 @@ EXCLUDED_SOURCE = (
     "uvqc/adapters/submit_journal.py",
     "uvqc/aws/build.py",
     "uvqc/aws/ops.py",  # the CLI's --aws operations
-    "uvqc/report/",  # reports and digests are drawn by the CLI: see EXCLUDED_DISTRIBUTIONS
+)
+# What draws and composes digests (imports matplotlib): the digest artifact only.
+DIGEST_SOURCE = (
+    "uvqc/report/",
     "uvqc/digest/",
-    "uvqc/adapters/dynamodb_report.py",  # `uvqc report --aws` (CLI only; imports uvqc/report)
+    "uvqc/adapters/dynamodb_report.py",
+    "uvqc/adapters/dynamodb_digests.py",
+    "uvqc/aws/digest_handler.py",
 )
 
 # Install-time noise: hashes of the build machine's files, installer markers, test suites.
@@ -108,15 +127,17 @@ def _normalise(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
-def runtime_requirements(exported: str) -> list[str]:
-    """Return the ``name==version`` lines of a ``uv export`` that the Lambda needs."""
+def runtime_requirements(exported: str, *, digest: bool = False) -> list[str]:
+    """Return the ``name==version`` lines of a ``uv export`` that the Lambda needs (the
+    digest function's: with the plotting stack)."""
+    excluded = EXCLUDED_DISTRIBUTIONS | (frozenset() if digest else PLOTTING_DISTRIBUTIONS)
     requirements: list[str] = []
     for raw in exported.splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", "-")):
             continue
         name = line.split("==", 1)[0].split(";", 1)[0]
-        if _normalise(name) not in EXCLUDED_DISTRIBUTIONS:
+        if _normalise(name) not in excluded:
             requirements.append(line)
     return requirements
 
@@ -145,9 +166,16 @@ def _pip_environment() -> dict[str, str]:
     return env
 
 
-def install_wheels(requirements: Sequence[str], target: Path, *, platform: str = PLATFORM) -> None:
+def install_wheels(
+    requirements: Sequence[str],
+    target: Path,
+    *,
+    platform: str = PLATFORM,
+    platforms: Sequence[str] = (),
+) -> None:
     """Install ``requirements`` for CPython 3.13 on ``platform`` (manylinux aarch64 for
-    Lambda), binaries only."""
+    Lambda), or on any of ``platforms`` when given, binaries only."""
+    tags = [f for p in (platforms or [platform]) for f in ("--platform", p)]
     requirements_file = target.parent / "requirements.txt"
     requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
     command = [
@@ -160,8 +188,7 @@ def install_wheels(requirements: Sequence[str], target: Path, *, platform: str =
         "--no-deps",
         "--no-compile",
         "--only-binary=:all:",
-        "--platform",
-        platform,
+        *tags,
         "--implementation",
         "cp",
         "--python-version",
@@ -176,23 +203,26 @@ def install_wheels(requirements: Sequence[str], target: Path, *, platform: str =
     )
     if result.returncode != 0:
         raise BuildError(
-            f"pip could not install {platform} wheels for Python {PYTHON_VERSION}:\n"
+            f"pip could not install {', '.join(platforms or [platform])} wheels for Python "
+            f"{PYTHON_VERSION}:\n"
             f"{result.stdout}{result.stderr}"
         )
 
 
-def _is_excluded_source(relative: PurePosixPath) -> bool:
+def _is_excluded_source(relative: PurePosixPath, excluded: Collection[str]) -> bool:
     text = relative.as_posix()
-    return any(text.startswith(prefix) for prefix in EXCLUDED_SOURCE)
+    return any(text.startswith(prefix) for prefix in excluded)
 
 
-def copy_package(source: Path, target: Path) -> None:
-    """Copy the ``uvqc`` package into ``target``, leaving out CLI/embedded-only modules."""
+def copy_package(source: Path, target: Path, *, digest: bool = False) -> None:
+    """Copy the ``uvqc`` package into ``target``, leaving out CLI/embedded-only modules (and,
+    unless for the digest artifact, the modules that draw and compose digests)."""
+    excluded = EXCLUDED_SOURCE if digest else (*EXCLUDED_SOURCE, *DIGEST_SOURCE)
     for path in sorted(source.rglob("*")):
         if not path.is_file():
             continue
         relative = PurePosixPath("uvqc", *path.relative_to(source).parts)
-        if _is_excluded_source(relative):
+        if _is_excluded_source(relative, excluded):
             continue
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -318,9 +348,12 @@ def build(
     python: str | None = None,
     bytecode: bool = True,
     platform: str = PLATFORM,
+    digest: bool = False,
 ) -> Path:
-    """Build ``out/uvqc.zip`` for ``project`` and return its path. ``python`` compiles the
-    bytecode (default: find_runtime_python); ``bytecode=False`` ships sources only."""
+    """Build ``out/uvqc.zip`` (``digest``: ``out/uvqc-digest.zip``) for ``project`` and
+    return its path. ``python`` compiles the bytecode (default: find_runtime_python);
+    ``bytecode=False`` ships sources only. ``platform`` other than the default (a bench on
+    the host) is used alone; the digest artifact for Lambda takes DIGEST_PLATFORMS."""
     source = project / "src" / "uvqc"
     if not source.is_dir():
         raise BuildError(f"{source} not found: run from the project root or pass --project")
@@ -333,17 +366,33 @@ def build(
                 f"runtime: install one (e.g. `uv python install {PYTHON_VERSION}`), pass "
                 "--python PATH, or build without bytecode (--no-bytecode: slower cold starts)"
             )
-    requirements = runtime_requirements(export_lock(project, uv))
+    requirements = runtime_requirements(export_lock(project, uv), digest=digest)
+    platforms = DIGEST_PLATFORMS if digest and platform == PLATFORM else (platform,)
     with tempfile.TemporaryDirectory(prefix="uvqc-lambda-") as scratch:
         staging = Path(scratch) / "package"
         staging.mkdir()
-        install_wheels(requirements, staging, platform=platform)
-        copy_package(source, staging)
+        install_wheels(requirements, staging, platforms=platforms)
+        copy_package(source, staging, digest=digest)
+        if digest:
+            trim_plotting_data(staging)
         if compiler is not None:
             compile_bytecode(staging, compiler)
-        artifact = out / ARTIFACT_NAME
+        artifact = out / (DIGEST_ARTIFACT_NAME if digest else ARTIFACT_NAME)
         write_zip(artifact_entries(staging), artifact)
     return artifact
+
+
+# matplotlib data the digest figures never use: example data sets, toolbar images, the
+# style sheets' sample files. (The DejaVu fonts and matplotlibrc stay.)
+PLOTTING_NOISE = ("matplotlib/mpl-data/sample_data", "matplotlib/mpl-data/images")
+
+
+def trim_plotting_data(root: Path) -> None:
+    """Remove PLOTTING_NOISE from an installed tree (present or not)."""
+    for relative in PLOTTING_NOISE:
+        path = root / relative
+        if path.exists():
+            shutil.rmtree(path)
 
 
 def _default_uv() -> str:
@@ -366,20 +415,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-bytecode", action="store_true", help="ship sources only (slower cold starts)"
     )
+    parser.add_argument(
+        "--only",
+        choices=("main", "digest"),
+        default=None,
+        help="build one artifact (default: both, uvqc.zip and uvqc-digest.zip)",
+    )
     args = parser.parse_args(argv)
-    try:
-        artifact = build(
-            args.project.resolve(),
-            args.out,
-            args.uv or _default_uv(),
-            python=args.python,
-            bytecode=not args.no_bytecode,
-        )
-    except BuildError as error:
-        print(f"build failed: {error}", file=sys.stderr)
-        return 1
-    size = artifact.stat().st_size
-    print(f"{artifact} ({size / 1_000_000:.1f} MB)")
+    kinds = [args.only == "digest"] if args.only else [False, True]
+    for digest in kinds:
+        try:
+            artifact = build(
+                args.project.resolve(),
+                args.out,
+                args.uv or _default_uv(),
+                python=args.python,
+                bytecode=not args.no_bytecode,
+                digest=digest,
+            )
+        except BuildError as error:
+            print(f"build failed: {error}", file=sys.stderr)
+            return 1
+        size = artifact.stat().st_size
+        print(f"{artifact} ({size / 1_000_000:.1f} MB)")
     return 0
 
 

@@ -24,13 +24,15 @@ from uvqc.adapters import boto
 from uvqc.adapters.dynamodb import DynamoRecordStore
 from uvqc.adapters.dynamodb_runs import DynamoRunStore
 from uvqc.adapters.dynamodb_windows import DynamoWindows
-from uvqc.adapters.sqs import SqsNotificationQueue, dead_letter
+from uvqc.adapters.sqs import dead_letter
 from uvqc.aws import sqs_event
 from uvqc.aws.observability import logger, metrics
+from uvqc.aws.queues import notice_queue
 from uvqc.core.methods import MethodBook
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import InfrastructureError, SettingsError
 from uvqc.pipeline.check import check_batch
+from uvqc.pipeline.ports import NotificationQueue
 from uvqc.settings import load_settings
 
 
@@ -40,7 +42,7 @@ class CheckWiring:
 
     methods: MethodBook
     store: DynamoRecordStore
-    notify: SqsNotificationQueue
+    notify: NotificationQueue  # run digests to UVQC_DIGEST_QUEUE_URL when set
     windows: DynamoWindows
     window: timedelta
     dlq_url: str | None = None  # intake DLQ: where a message that can never be stored goes
@@ -68,7 +70,7 @@ def wiring() -> CheckWiring:
     return CheckWiring(
         methods=methods,
         store=DynamoRecordStore(boto.client("dynamodb"), settings.records_table),
-        notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
+        notify=notice_queue(settings.notify_queue_url, settings.digest_queue_url),
         windows=DynamoWindows(boto.client("dynamodb"), settings.ledger_table),
         window=timedelta(seconds=settings.dedup_window_seconds),
         dlq_url=settings.intake_dlq_url,

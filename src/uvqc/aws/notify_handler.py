@@ -43,7 +43,7 @@ from uvqc.aws.observability import logger, metrics
 from uvqc.errors import InfrastructureError, SettingsError
 from uvqc.pipeline.breaker import BreakerPolicy, CircuitBreaker
 from uvqc.pipeline.notify import MailSettings, NotifyResult, Outcome, RetryPolicy, notify_batch
-from uvqc.pipeline.ports import Channel
+from uvqc.pipeline.ports import Channel, DigestComposer
 from uvqc.settings import Settings, load_settings
 
 LEASE_MARGIN = timedelta(seconds=10)
@@ -60,6 +60,7 @@ class NotifyWiring:
     dlq_url: str
     queue_url: str | None  # None: derived from each record's eventSourceARN
     breaker: CircuitBreaker  # the channel's health, kept across warm invocations
+    digests: DigestComposer | None = None  # the digest function's (uvqc.aws.digest_handler)
 
 
 def _channel(settings: Settings) -> Channel:
@@ -80,6 +81,16 @@ def wiring() -> NotifyWiring:
     settings = load_settings()
     if not settings.ledger_table or not settings.notify_dlq_url:
         raise SettingsError("the notify function needs UVQC_LEDGER_TABLE and UVQC_NOTIFY_DLQ_URL")
+    return build_wiring(settings, dlq_url=settings.notify_dlq_url)
+
+
+def build_wiring(
+    settings: Settings, *, dlq_url: str, digests: DigestComposer | None = None
+) -> NotifyWiring:
+    """The notify stage's wiring on `settings`, dead-lettering to `dlq_url` (the notify
+    function's or the digest function's DLQ)."""
+    if not settings.ledger_table:
+        raise SettingsError("a notify stage needs UVQC_LEDGER_TABLE (the notification ledger)")
     policy = RetryPolicy.from_settings(settings)
     check_retry_schedule(policy)  # SQS keeps a message hidden at most 12 h: refuse more
     return NotifyWiring(
@@ -87,9 +98,10 @@ def wiring() -> NotifyWiring:
         channel=_channel(settings),
         mail=MailSettings.from_settings(settings),
         policy=policy,
-        dlq_url=settings.notify_dlq_url,
-        queue_url=settings.notify_queue_url,
+        dlq_url=dlq_url,
+        queue_url=settings.notify_queue_url if digests is None else None,
         breaker=CircuitBreaker(BreakerPolicy.from_settings(settings)),
+        digests=digests,
     )
 
 
@@ -101,7 +113,11 @@ def reset() -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-    w = wiring()
+    return process(wiring(), event, context)
+
+
+def process(w: NotifyWiring, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """One SQS batch through notify_batch with `w`; the partial batch response."""
     by_id = {r["messageId"]: r for r in sqs_event.records(event)}
     # The lease outlives this invocation: if it dies mid-send, the next claim is a resend.
     lease = timedelta(milliseconds=context.get_remaining_time_in_millis()) + LEASE_MARGIN
@@ -114,6 +130,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         worker=f"{context.function_name}/{context.aws_request_id}",
         lease=lease,
         breaker=w.breaker,
+        digests=w.digests,
     )
     w.breaker.take_recovery()  # nothing to wake on SQS: delays were capped while it was open
     failed = [r.message_id for r in results if not _settle(w, by_id[r.message_id], r)]

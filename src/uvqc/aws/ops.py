@@ -63,16 +63,20 @@ def run_reader(settings: Settings) -> DynamoRunStore:
 
 
 def dead_letters(settings: Settings) -> DeadLetters:
-    """Both DLQs (those configured): intake -> intake queue, notify -> notify queue."""
+    """The DLQs configured: intake -> intake queue, notify -> notify queue, digest -> digest
+    queue (a dead digest goes back to the digest function, never to the notify function,
+    which would send its plain text only)."""
     pairs = [
         ("intake", settings.intake_dlq_url, settings.intake_queue_url),
         ("notify", settings.notify_dlq_url, settings.notify_queue_url),
+        ("digest", settings.digest_dlq_url, settings.digest_queue_url),
     ]
     queues = [DeadLetterQueue(name, dlq, src) for name, dlq, src in pairs if dlq and src]
     if not queues:
         raise SettingsError(
-            "uvqc dlq --aws needs UVQC_INTAKE_DLQ_URL + UVQC_INTAKE_QUEUE_URL and/or "
-            "UVQC_NOTIFY_DLQ_URL + UVQC_NOTIFY_QUEUE_URL (see the stack outputs)"
+            "uvqc dlq --aws needs UVQC_INTAKE_DLQ_URL + UVQC_INTAKE_QUEUE_URL, "
+            "UVQC_NOTIFY_DLQ_URL + UVQC_NOTIFY_QUEUE_URL and/or UVQC_DIGEST_DLQ_URL + "
+            "UVQC_DIGEST_QUEUE_URL (see the stack outputs)"
         )
     return SqsDeadLetters(
         boto.client("sqs"), queues, move_client=boto.client("sqs", max_attempts=1)

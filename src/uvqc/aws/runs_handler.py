@@ -17,11 +17,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from uvqc.adapters import boto
 from uvqc.adapters.dynamodb_runs import DynamoRunStore
-from uvqc.adapters.sqs import SqsNotificationQueue
 from uvqc.aws.observability import logger, metrics
+from uvqc.aws.queues import notice_queue
 from uvqc.core.methods import MethodBook
 from uvqc.errors import InfrastructureError, SettingsError
 from uvqc.pipeline.check import publish_notices
+from uvqc.pipeline.ports import NotificationQueue
 from uvqc.pipeline.records import utcnow
 from uvqc.settings import load_settings
 
@@ -29,7 +30,7 @@ from uvqc.settings import load_settings
 @dataclass(frozen=True, slots=True)
 class RunsWiring:
     runs: DynamoRunStore
-    notify: SqsNotificationQueue
+    notify: NotificationQueue  # run digests to UVQC_DIGEST_QUEUE_URL when set
 
 
 @functools.cache
@@ -45,7 +46,7 @@ def wiring() -> RunsWiring:
             methods,
             quiet_seconds=settings.run_quiet_seconds,
         ),
-        notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
+        notify=notice_queue(settings.notify_queue_url, settings.digest_queue_url),
     )
 
 

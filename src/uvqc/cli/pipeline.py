@@ -89,6 +89,7 @@ class Format(StrEnum):
 class QueueName(StrEnum):
     intake = "intake"
     notify = "notify"
+    digest = "digest"  # AWS only: run digests (the digest function)
 
 
 QueueOption = Annotated[
@@ -433,6 +434,11 @@ def _dead_letters(
         return
     with Database.from_settings(settings, access=access) as database, reading(settings.db):
         letters = database.dead_letters
+        if queue is not None and queue.value not in letters.queues:
+            raise UsageError(
+                f"the embedded runtime has no {queue.value} queue (digests are e-mailed by "
+                "its notify stage); that queue is on AWS: add --aws"
+            )
         if queue is not None:
             letters = SqliteDeadLetters({queue.value: letters.queues[queue.value]})
         yield letters

@@ -58,6 +58,7 @@ class RunArrival:
     batch_id: str
     method: str
     result: RunResult
+    instrument: str | None = None  # the message's instrumentId (charts are kept per instrument)
 
 
 def arrival_for(
@@ -85,7 +86,7 @@ def arrival_for(
         verdict=record.verdict.value,
         findings=tuple(f.code for f in record.findings),
     )
-    return RunArrival(message.batch_id, method, result)
+    return RunArrival(message.batch_id, method, result, message.instrument_id)
 
 
 def notice_key(batch_id: str, finding: RunFinding) -> str:

@@ -14,16 +14,11 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from uvqc.adapters.sqlite.db import transaction
-from uvqc.charts.config import SERIES
-from uvqc.charts.findings import chart_findings
-from uvqc.charts.points import chart_points
-from uvqc.charts.series import chart_state
-from uvqc.charts.westgard import Point
+from uvqc.charts.run import control_charts
 from uvqc.core.methods import MethodBook
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.config import RunConfig
@@ -209,9 +204,7 @@ class SqliteRunStore:
         Westgard violations involving them become run findings (`control_chart`). The
         history is the chart points kept in the decision documents of the final runs of the
         same method and instrument that began before this one (first_at, then batch id)."""
-        own = chart_points(decision, results, config)
         instrument = run_instruments(c, batch_id).get(batch_id)
-        history: dict[str, list[Point]] = {s: [] for s in SERIES}
         rows = c.execute(
             "SELECT batch_id, json_extract(decision, '$.meta.chartPoints') FROM runs "
             "WHERE method = ? AND status = 'final' AND batch_id != ? AND json_valid(decision) "
@@ -220,26 +213,10 @@ class SqliteRunStore:
             "ORDER BY first_at, batch_id",
             (method, batch_id, instrument, batch_id),
         ).fetchall()
-        for other, text in rows:
-            for series, values in (json.loads(text) if text else {}).items():
-                if series in history:
-                    history[series] += [Point(v, other, q, sid) for v, q, sid in values]
-        states = [
-            chart_state(s, [*history[s], *own[s]], config.control_charts, batch_id=batch_id)
-            for s in SERIES
-            if own[s]
-        ]
-        where = f"{method}, {config.analyte}, {instrument or 'instrument unknown'}"
-        found = chart_findings(batch_id, states, where=where, units=config.units)
-        charted = {
-            "instrument": instrument,
-            "chartPoints": {
-                s: [[p.value, p.sequence, p.sample_id] for p in own[s]] for s in SERIES if own[s]
-            },
-        }
-        if found:
-            decision = replace(decision, findings=(*decision.findings, *found))
-        return decision, charted
+        history = [(other, json.loads(text) if text else {}) for other, text in rows]
+        return control_charts(
+            decision, results, config, method=method, instrument=instrument, history=history
+        )
 
     def _results(self, c: sqlite3.Connection, batch_id: str) -> list[RunResult]:
         known = self._parsed.pop(batch_id, {})

@@ -1,0 +1,60 @@
+"""Run digest e-mails on AWS: the digest function hands a digest request here; the run's
+report is built from the DynamoDB runs table (uvqc.adapters.dynamodb_report), rendered, and
+composed into one multipart e-mail with the calibration curve and control-chart violations
+as inline PNG and the HTML report attached (uvqc.digest.compose), as the embedded runtime's
+SqliteDigestComposer does from its database.
+
+Only the digest function's artifact (`uvqc-digest.zip`, uvqc.aws.build) holds this module
+and the plotting stack it needs; the check and notify functions never import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from uvqc.adapters.dynamodb_report import DynamoReportSource
+from uvqc.adapters.dynamodb_runs import DynamoRunStore
+from uvqc.core.methods import Method
+from uvqc.digest.compose import compose_digest
+from uvqc.pipeline.ports import Mailable
+from uvqc.pipeline.records import NotificationRequest
+from uvqc.report.assemble import report_for
+from uvqc.report.render import render_html
+
+
+class DynamoDigestComposer:
+    """DigestComposer port: the digest of a run kept in the runs table of `store`.
+
+    Raises InfrastructureError when the table cannot be read (the message is retried);
+    returns None for a run the table does not hold (its plain text is sent)."""
+
+    def __init__(self, store: DynamoRunStore, methods: Mapping[str, Method]) -> None:
+        self.store = store
+        self.methods = methods
+
+    def compose(
+        self,
+        request: NotificationRequest,
+        *,
+        message_id: str,
+        mail_from: str,
+        mail_to: Sequence[str],
+        date: datetime,
+    ) -> Mailable | None:
+        batch_id = str((request.run or {}).get("batchId", ""))
+        report = report_for(DynamoReportSource(self.store), self.methods, batch_id)
+        if report is None:
+            return None
+        return compose_digest(
+            report,
+            key=request.key,
+            mail_from=mail_from,
+            mail_to=mail_to,
+            date=date,
+            report_html=render_html([report], generated=date),
+            trace_hint=(
+                f"Notification key: {request.key}\nFull report: uvqc report {batch_id} --aws"
+            ),
+            message_id=message_id,
+        )
