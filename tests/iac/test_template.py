@@ -96,7 +96,7 @@ def test_the_runs_function_runs_every_five_minutes_against_the_runs_table(
     resources: dict[str, Any],
 ) -> None:
     (rule,) = _of_type(resources, "AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     env = resources["RunsLambdaFunction"]["Properties"]["Environment"]["Variables"]
     assert env == {
         **COMMON_ENV,

@@ -95,8 +95,9 @@ class GroupingPolicy:
         )
 
     def is_immediate(self, code: str) -> bool:
-        """Whether a new decision with this code is queued at once (not held)."""
-        return self.interval_seconds == 0 or code in self.immediate
+        """Whether a new notice with this code is queued at once (not held). A digest or
+        group notice (no decision code) never is held."""
+        return self.interval_seconds == 0 or code in self.immediate or code not in DECISION_CODES
 
 
 class FlushAction(StrEnum):
