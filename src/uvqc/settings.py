@@ -195,7 +195,8 @@ class Settings(BaseModel):
         unknown = sorted(set(value) - DECISION_CODES)
         if unknown:
             raise ValueError(
-                f"unknown run decision code(s) {unknown}; known: {', '.join(sorted(DECISION_CODES))}"
+                f"unknown run decision code(s) {unknown}; "
+                f"known: {', '.join(sorted(DECISION_CODES))}"
             )
         return value
 

@@ -33,9 +33,7 @@ def store(aws: AwsFactory, table: str, **notify: Any) -> DynamoRunStore:
 
 
 def arrivals(messages: list[dict[str, Any]]) -> list[RunArrival]:
-    return [
-        RunArrival(BATCH, METHOD, result(m, record_id=f"r{m['sequence']}")) for m in messages
-    ]
+    return [RunArrival(BATCH, METHOD, result(m, record_id=f"r{m['sequence']}")) for m in messages]
 
 
 def codes(requests: list[NotificationRequest]) -> list[str]:

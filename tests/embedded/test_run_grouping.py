@@ -25,9 +25,7 @@ def store(path: Path, lab: GroupingPolicy | None = None, **notify: Any) -> Sqlit
 
 
 def arrivals(messages: list[dict[str, Any]]) -> list[RunArrival]:
-    return [
-        RunArrival(BATCH, METHOD, result(m, record_id=f"r{m['sequence']}")) for m in messages
-    ]
+    return [RunArrival(BATCH, METHOD, result(m, record_id=f"r{m['sequence']}")) for m in messages]
 
 
 def codes(requests: list[NotificationRequest]) -> list[str]:

@@ -72,9 +72,7 @@ def play(path: Path, notify: dict[str, Any], steps: list[Step], sized: bool) -> 
         t += wait
         now = T0 + timedelta(seconds=t)
         if kind == "arrive":
-            batch = [
-                RunArrival(BATCH, METHOD, result(by_seq[s], record_id=f"r{s}")) for s in seqs
-            ]
+            batch = [RunArrival(BATCH, METHOD, result(by_seq[s], record_id=f"r{s}")) for s in seqs]
             out.take(runs, runs.track(batch, now=now), t)
         else:
             out.take(runs, runs.finalise_quiet(now=now), t)

@@ -42,7 +42,7 @@ from uvqc.core.methods import MethodBook
 from uvqc.errors import InfrastructureError
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.evaluate import RunResult, evaluate_run
-from uvqc.runs.grouping import GROUP, FlushAction, GroupingPolicy, flush_action, group_due
+from uvqc.runs.grouping import FlushAction, GroupingPolicy, flush_action, group_due
 from uvqc.runs.notices import RunArrival, group_request, requests_for, result_verdicts
 from uvqc.runs.report import (
     RunSummary,
@@ -354,12 +354,7 @@ class DynamoRunStore:
         held). A decision is covered once a group item (or the digest) lists it in
         `members`; until then it is held."""
         policy = self._policy(method)
-        covered = {
-            key
-            for i in notices
-            if "members" in i
-            for key in json.loads(i["members"]["S"])
-        }
+        covered = {key for i in notices if "members" in i for key in json.loads(i["members"]["S"])}
         waiting = [i for i in notices if "heldUntil" in i and i["sk"]["S"][2:] not in covered]
         due = min((float(i["heldUntil"]["N"]) for i in waiting), default=None)
         members = [NotificationRequest.from_json(i["request"]["S"]) for i in waiting]

@@ -113,8 +113,7 @@ class NotifyConfig(BaseModel):
         unknown = sorted(set(self.immediate or ()) - DECISION_CODES)
         if unknown:
             raise ValueError(
-                f"names unknown decision code(s) {unknown}; "
-                f"known: {sorted(DECISION_CODES)}"
+                f"names unknown decision code(s) {unknown}; known: {sorted(DECISION_CODES)}"
             )
         return self
 

@@ -227,9 +227,7 @@ def group_request(
             "kind": GROUP,
             "code": GROUP,
             "anchor": GROUP,
-            "affected": list(
-                dict.fromkeys(str(a) for r in runs for a in r.get("affected", []))
-            ),
+            "affected": list(dict.fromkeys(str(a) for r in runs for a in r.get("affected", []))),
             "positions": [],
             "members": [m.key for m in members],
             "subject": f"Run {batch_id}: {len(members)} decisions ({', '.join(codes)})"
