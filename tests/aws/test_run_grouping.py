@@ -60,6 +60,19 @@ def test_held_decisions_go_out_once_as_one_group_when_due(
     assert codes(rest) == ["check_standard_failed", "group"]
     runs.confirm(rest)
     assert runs.track(arrivals(run), now=T0 + timedelta(seconds=500)) == []
+    emails = (runs.show(BATCH) or {})["meta"]["emails"]
+    last = next(r for r in rest if (r.run or {}).get("kind") == "group")
+    assert {e["code"]: (e["email"], e["emailKey"]) for e in emails} == {
+        "above_calibration": ("group", group.key),
+        "duplicate_rpd": ("group", group.key),
+        "spike_recovery": ("group", group.key),
+        "check_standard_failed": ("decision", codes_key(rest, "check_standard_failed")),
+        "blank_contamination": ("group", last.key),
+    }
+
+
+def codes_key(requests: list[NotificationRequest], code: str) -> str:
+    return next(r.key for r in requests if (r.run or {}).get("code") == code)
 
 
 def test_an_interval_of_zero_emails_every_decision_at_once(

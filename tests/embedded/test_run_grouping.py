@@ -17,6 +17,7 @@ from uvqc.core.methods import MethodBook, method_from_mapping
 from uvqc.pipeline.records import NotificationRequest
 from uvqc.runs.grouping import GroupingPolicy
 from uvqc.runs.notices import RunArrival
+from uvqc.runs.report import document_text
 
 
 def store(path: Path, lab: GroupingPolicy | None = None, **notify: Any) -> SqliteRunStore:
@@ -131,3 +132,28 @@ def test_a_decision_held_by_a_worker_without_the_method_stays_held(tmp_path: Pat
     assert other.groups_due(now=T0 + timedelta(seconds=60))
     assert other.flush_groups(now=T0 + timedelta(seconds=60)) == []
     assert len(runs.flush_groups(now=T0 + timedelta(seconds=60))) == 1
+
+
+def test_runs_show_names_the_email_that_announced_each_decision(tmp_path: Path) -> None:
+    runs = store(tmp_path, group_seconds=300)
+    run = grouped_run()
+    runs.confirm(runs.track(arrivals(run[:30]), now=T0))
+    shown = (runs.show(BATCH) or {})["meta"]["emails"]
+    assert {e["email"] for e in shown} == {"held"}
+    [group] = runs.flush_groups(now=T0 + timedelta(seconds=300))
+    runs.confirm([group])
+    rest = runs.track(arrivals(run[30:]), now=T0 + timedelta(seconds=400))
+    digest = next(r for r in rest if (r.run or {}).get("kind") == "digest")
+    document = runs.show(BATCH) or {}
+    by_code = {e["code"]: (e["email"], e["emailKey"]) for e in document["meta"]["emails"]}
+    ccv = next(r for r in rest if (r.run or {}).get("code") == "check_standard_failed")
+    assert by_code == {
+        "above_calibration": ("group", group.key),
+        "duplicate_rpd": ("group", group.key),
+        "spike_recovery": ("group", group.key),
+        "check_standard_failed": ("decision", ccv.key),
+        "blank_contamination": ("digest", digest.key),
+    }
+    text = document_text(document)
+    assert f"duplicate_rpd (1 sample(s)): in the group e-mail, key {group.key}" in text
+    assert f"blank_contamination (7 sample(s)): in the digest e-mail, key {digest.key}" in text

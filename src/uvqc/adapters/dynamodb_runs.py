@@ -42,7 +42,15 @@ from uvqc.core.methods import MethodBook
 from uvqc.errors import InfrastructureError
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.evaluate import RunResult, evaluate_run
-from uvqc.runs.grouping import FlushAction, GroupingPolicy, flush_action, group_due
+from uvqc.runs.grouping import (
+    DECISION_CODES,
+    AnnouncedDecision,
+    FlushAction,
+    GroupingPolicy,
+    coverage,
+    flush_action,
+    group_due,
+)
 from uvqc.runs.notices import RunArrival, group_request, requests_for, result_verdicts
 from uvqc.runs.report import (
     RunSummary,
@@ -455,7 +463,38 @@ class DynamoRunStore:
         if "decision" not in item:
             return empty_document(batch_id, item["method"]["S"], item["status"]["S"])
         document: dict[str, Any] = json.loads(item["decision"]["S"])
+        document["meta"]["emails"] = self._emails(batch_id)
         return document
+
+    def _emails(self, batch_id: str) -> list[dict[str, Any]]:
+        """Which e-mail announced each of the run's decisions (grouping.coverage): a group
+        or digest item lists the decisions it covers in `members`."""
+        items = sorted(
+            self._query(
+                KeyConditionExpression="batchId = :b AND begins_with(sk, :n)",
+                ExpressionAttributeValues={":b": _s(batch_id), ":n": _s("N#")},
+                ConsistentRead=True,
+            ),
+            key=lambda i: (int(i["version"]["N"]), i["sk"]["S"]),
+        )
+        kinds: dict[str, str] = {}
+        covered_by: dict[str, str] = {}
+        for i in items:
+            if "members" in i:
+                kinds[i["sk"]["S"][2:]] = i["code"]["S"]
+                covered_by.update(dict.fromkeys(json.loads(i["members"]["S"]), i["sk"]["S"][2:]))
+        decisions = [
+            AnnouncedDecision(
+                i["sk"]["S"][2:],
+                i["code"]["S"],
+                tuple(json.loads(i["affected"]["S"])),
+                float(i["heldUntil"]["N"]) if "heldUntil" in i else None,
+                covered_by.get(i["sk"]["S"][2:]),
+            )
+            for i in items
+            if i["code"]["S"] in DECISION_CODES
+        ]
+        return coverage(decisions, kinds)
 
     def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
         """The run verdict changes of a sample's results (sparse GSI `bySample`)."""

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 # Every run decision code (uvqc.runs.evaluate and uvqc.charts.findings).
 DECISION_CODES = frozenset(
@@ -136,13 +137,55 @@ def group_key(batch_id: str, member_keys: Sequence[str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
+@dataclass(frozen=True, slots=True)
+class AnnouncedDecision:
+    """A decision a run store keeps (its notice): `covered_by` is the key of the group or
+    digest e-mail that announced it (None: its own e-mail, or still held)."""
+
+    key: str
+    code: str
+    affected: tuple[str, ...]
+    held_until: float | None  # epoch seconds; None: never held
+    covered_by: str | None
+
+
+def coverage(
+    decisions: Sequence[AnnouncedDecision], kinds: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Which e-mail announced each decision, for `uvqc runs show`: `email` is "decision"
+    (its own), "group", "digest" or "held" (waiting for its group); `emailKey` is that
+    e-mail's notification key (the `X-UVQC-Notification-Key` header). `kinds` maps the key
+    of each group and digest notice of the run to its kind."""
+    out = []
+    for d in decisions:
+        if d.covered_by is not None:
+            email, key = kinds.get(d.covered_by, GROUP), d.covered_by
+        elif d.held_until is not None:
+            email, key = "held", None
+        else:
+            email, key = "decision", d.key
+        entry: dict[str, Any] = {
+            "code": d.code,
+            "affected": list(d.affected),
+            "key": d.key,
+            "email": email,
+            "emailKey": key,
+        }
+        if email == "held":
+            entry["heldUntil"] = d.held_until
+        out.append(entry)
+    return out
+
+
 __all__: Sequence[str] = [
+    "AnnouncedDecision",
     "DECISION_CODES",
     "GROUP",
     "STOP_THE_RUN",
     "FlushAction",
     "GroupingError",
     "GroupingPolicy",
+    "coverage",
     "flush_action",
     "group_due",
     "group_key",

@@ -28,8 +28,17 @@ from uvqc.core.methods import MethodBook
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.config import RunConfig
 from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
-from uvqc.runs.grouping import FlushAction, GroupingPolicy, flush_action, group_due
+from uvqc.runs.grouping import (
+    GROUP,
+    AnnouncedDecision,
+    FlushAction,
+    GroupingPolicy,
+    coverage,
+    flush_action,
+    group_due,
+)
 from uvqc.runs.notices import (
+    DIGEST,
     RunArrival,
     digest_request,
     group_request,
@@ -470,7 +479,23 @@ class SqliteRunStore:
         if row[0] is None:
             return empty_document(batch_id, row[1], row[2])
         document: dict[str, Any] = json.loads(row[0])
+        document["meta"]["emails"] = self._emails(batch_id)
         return document
+
+    def _emails(self, batch_id: str) -> list[dict[str, Any]]:
+        """Which e-mail announced each of the run's decisions (grouping.coverage)."""
+        rows = self.conn.execute(
+            "SELECT key, code, affected, held_until, covered_by FROM run_notices "
+            "WHERE batch_id = ? ORDER BY rowid",
+            (batch_id,),
+        ).fetchall()
+        kinds = {key: code for key, code, *_ in rows if code in (GROUP, DIGEST)}
+        decisions = [
+            AnnouncedDecision(key, code, tuple(json.loads(affected)), held, covered)
+            for key, code, affected, held, covered in rows
+            if code not in (GROUP, DIGEST)
+        ]
+        return coverage(decisions, kinds)
 
     def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
         return verdicts_for_sample(self.conn, sample_id)
