@@ -178,10 +178,10 @@ def coverage(
 
 
 __all__: Sequence[str] = [
-    "AnnouncedDecision",
     "DECISION_CODES",
     "GROUP",
     "STOP_THE_RUN",
+    "AnnouncedDecision",
     "FlushAction",
     "GroupingError",
     "GroupingPolicy",
