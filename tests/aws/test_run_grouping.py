@@ -13,7 +13,7 @@ import pytest
 
 from tests.runs.builder import T0, result
 from tests.runs.grouped_run import BATCH, HOSTILE, METHOD, grouped_run, method_data
-from uvqc.adapters.dynamodb_runs import DynamoRunStore
+from uvqc.adapters.dynamodb_runs import DynamoRunStore, RunVerdictTrace
 from uvqc.aws import check_handler, runs_handler
 from uvqc.core.methods import MethodBook, method_from_mapping
 from uvqc.pipeline.records import NotificationRequest
@@ -69,6 +69,11 @@ def test_held_decisions_go_out_once_as_one_group_when_due(
         "check_standard_failed": ("decision", codes_key(rest, "check_standard_failed")),
         "blank_contamination": ("group", last.key),
     }
+    named = RunVerdictTrace(None, runs).run_emails_for_sample(HOSTILE)  # uvqc trace --aws
+    assert sorted((e["code"], e["email"]) for e in named) == [
+        ("above_calibration", "group"),
+        ("check_standard_failed", "decision"),
+    ]
 
 
 def codes_key(requests: list[NotificationRequest], code: str) -> str:

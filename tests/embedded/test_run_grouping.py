@@ -157,3 +157,26 @@ def test_runs_show_names_the_email_that_announced_each_decision(tmp_path: Path) 
     text = document_text(document)
     assert f"duplicate_rpd (1 sample(s)): in the group e-mail, key {group.key}" in text
     assert f"blank_contamination (7 sample(s)): in the digest e-mail, key {digest.key}" in text
+
+
+def test_trace_names_the_email_that_announced_each_decision_naming_a_sample(
+    tmp_path: Path,
+) -> None:
+    from uvqc.adapters.sqlite.runs import run_emails_for_sample
+    from uvqc.cli.story import _run_email_lines
+
+    runs = store(tmp_path, group_seconds=300)
+    run = grouped_run()
+    runs.confirm(runs.track(arrivals(run[:30]), now=T0))
+    [group] = runs.flush_groups(now=T0 + timedelta(seconds=300))
+    runs.confirm([group])
+    rest = runs.track(arrivals(run[30:]), now=T0 + timedelta(seconds=400))
+    ccv = next(r for r in rest if (r.run or {}).get("code") == "check_standard_failed")
+    found = run_emails_for_sample(runs.conn, HOSTILE)
+    assert sorted((e["code"], e["email"], e["emailKey"]) for e in found) == [
+        ("above_calibration", "group", group.key),
+        ("check_standard_failed", "decision", ccv.key),
+    ]
+    text = "\n".join(_run_email_lines(found, " --db x.db"))
+    assert f"above_calibration in run {BATCH}: in the group e-mail, key {group.key}" in text
+    assert f"(uvqc runs show {BATCH} --db x.db)" in text

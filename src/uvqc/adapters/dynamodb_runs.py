@@ -463,10 +463,10 @@ class DynamoRunStore:
         if "decision" not in item:
             return empty_document(batch_id, item["method"]["S"], item["status"]["S"])
         document: dict[str, Any] = json.loads(item["decision"]["S"])
-        document["meta"]["emails"] = self._emails(batch_id)
+        document["meta"]["emails"] = self.emails(batch_id)
         return document
 
-    def _emails(self, batch_id: str) -> list[dict[str, Any]]:
+    def emails(self, batch_id: str) -> list[dict[str, Any]]:
         """Which e-mail announced each of the run's decisions (grouping.coverage): a group
         or digest item lists the decisions it covers in `members`."""
         items = sorted(
@@ -571,3 +571,14 @@ class RunVerdictTrace:
 
     def run_verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
         return self._runs.verdicts_for_sample(sample_id)
+
+    def run_emails_for_sample(self, sample_id: str) -> list[dict[str, Any]]:
+        """The run decisions naming the sample (in the runs that changed its verdict) and
+        the e-mail that announced each."""
+        batches = sorted({c.batch_id for c in self._runs.verdicts_for_sample(sample_id)})
+        return [
+            {"batchId": batch_id, **e}
+            for batch_id in batches
+            for e in self._runs.emails(batch_id)
+            if sample_id in e["affected"]
+        ]

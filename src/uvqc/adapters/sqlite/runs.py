@@ -479,23 +479,8 @@ class SqliteRunStore:
         if row[0] is None:
             return empty_document(batch_id, row[1], row[2])
         document: dict[str, Any] = json.loads(row[0])
-        document["meta"]["emails"] = self._emails(batch_id)
+        document["meta"]["emails"] = run_emails(self.conn, batch_id)
         return document
-
-    def _emails(self, batch_id: str) -> list[dict[str, Any]]:
-        """Which e-mail announced each of the run's decisions (grouping.coverage)."""
-        rows = self.conn.execute(
-            "SELECT key, code, affected, held_until, covered_by FROM run_notices "
-            "WHERE batch_id = ? ORDER BY rowid",
-            (batch_id,),
-        ).fetchall()
-        kinds = {key: code for key, code, *_ in rows if code in (GROUP, DIGEST)}
-        decisions = [
-            AnnouncedDecision(key, code, tuple(json.loads(affected)), held, covered)
-            for key, code, affected, held, covered in rows
-            if code not in (GROUP, DIGEST)
-        ]
-        return coverage(decisions, kinds)
 
     def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
         return verdicts_for_sample(self.conn, sample_id)
@@ -513,6 +498,37 @@ def verdicts_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[Verdic
             r, b, datetime.fromisoformat(at.replace("Z", "+00:00")), v, tuple(json.loads(f))
         )
         for r, b, at, v, f in rows
+    ]
+
+
+def run_emails(conn: sqlite3.Connection, batch_id: str) -> list[dict[str, Any]]:
+    """Which e-mail announced each of a run's decisions (uvqc.runs.grouping.coverage)."""
+    rows = conn.execute(
+        "SELECT key, code, affected, held_until, covered_by FROM run_notices "
+        "WHERE batch_id = ? ORDER BY rowid",
+        (batch_id,),
+    ).fetchall()
+    kinds = {key: code for key, code, *_ in rows if code in (GROUP, DIGEST)}
+    decisions = [
+        AnnouncedDecision(key, code, tuple(json.loads(affected)), held, covered)
+        for key, code, affected, held, covered in rows
+        if code not in (GROUP, DIGEST)
+    ]
+    return coverage(decisions, kinds)
+
+
+def run_emails_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[dict[str, Any]]:
+    """The run decisions naming a sample, each with the e-mail that announced it and its
+    `batchId` (for `uvqc trace`; the runs are those that changed the sample's verdict)."""
+    batches = conn.execute(
+        "SELECT DISTINCT batch_id FROM run_verdicts WHERE sample_id = ? ORDER BY batch_id",
+        (sample_id,),
+    ).fetchall()
+    return [
+        {"batchId": batch_id, **e}
+        for (batch_id,) in batches
+        for e in run_emails(conn, batch_id)
+        if sample_id in e["affected"]
     ]
 
 
