@@ -92,7 +92,14 @@ def test_only_the_three_functions_exist_and_no_shared_execution_role(
     }
 
 
-def test_the_runs_function_runs_every_five_minutes_against_the_runs_table(
+GROUPING_ENV = {  # the lab's grouping of run decision e-mails (params runGroupSeconds ...)
+    "UVQC_RUN_GROUP_SECONDS": "0",
+    "UVQC_RUN_IMMEDIATE": "calibration_failed,check_standard_failed",
+    "UVQC_RUN_DIGEST": "true",
+}
+
+
+def test_the_runs_function_runs_every_minute_against_the_runs_table(
     resources: dict[str, Any],
 ) -> None:
     (rule,) = _of_type(resources, "AWS::Events::Rule").values()
@@ -103,6 +110,7 @@ def test_the_runs_function_runs_every_five_minutes_against_the_runs_table(
         "UVQC_NOTIFY_QUEUE_URL": {"Ref": "NotifyQueue"},
         "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
         "UVQC_RUN_QUIET_SECONDS": "900",
+        **GROUPING_ENV,
     }
     props = resources["RunsTable"]["Properties"]
     assert props["KeySchema"] == [
@@ -138,6 +146,7 @@ def test_check_environment_names_the_notify_queue_and_records_table(
         "UVQC_DEDUP_WINDOW_SECONDS": "86400",
         "UVQC_INTAKE_DLQ_URL": {"Ref": "IntakeDLQ"},
         "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
+        **GROUPING_ENV,
     }
 
 
