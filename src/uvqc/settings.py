@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from uvqc.errors import SettingsError
 from uvqc.pipeline.addresses import AddressError, parse_address_list, parse_mailbox
+from uvqc.runs.grouping import DECISION_CODES, MAX_INTERVAL_SECONDS, STOP_THE_RUN, GroupingPolicy
 
 log = logging.getLogger("uvqc.settings")
 
@@ -49,6 +50,20 @@ class Settings(BaseModel):
         ge=0,
         le=7 * 86400,
         description="a run without a new result for this long is final (docs/RUNS.md)",
+    )
+    run_group_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_INTERVAL_SECONDS,
+        description="run decisions not in run_immediate wait this long for others of their "
+        "run, then go out as one e-mail (0: each at once; a method's [run.notify] overrides)",
+    )
+    run_immediate: list[str] = Field(
+        default_factory=lambda: sorted(STOP_THE_RUN),
+        description="run decision codes e-mailed at once, never grouped (comma-separated)",
+    )
+    run_digest: bool = Field(
+        True, description="a final run gets one digest e-mail (held decisions are folded in)"
     )
     ingest_config: Path | None = Field(
         None, description="lab ingest config TOML: analytical wavelength, naming rules"
@@ -168,6 +183,35 @@ class Settings(BaseModel):
         if not mailboxes:
             raise ValueError(f"at least one recipient is needed. {_ADDRESS_HELP}")
         return [str(m) for m in mailboxes]
+
+    @field_validator("run_immediate", mode="before")
+    @classmethod
+    def _split_codes(cls, value: Any) -> Any:
+        """A comma-separated list (environment) or a list (uvqc.toml) of decision codes;
+        empty: none is immediate."""
+        if isinstance(value, str):
+            return [c.strip() for c in value.split(",") if c.strip()]
+        return value
+
+    @field_validator("run_immediate")
+    @classmethod
+    def _known_codes(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - DECISION_CODES)
+        if unknown:
+            raise ValueError(
+                f"unknown run decision code(s) {unknown}; "
+                f"known: {', '.join(sorted(DECISION_CODES))}"
+            )
+        return value
+
+    @property
+    def grouping(self) -> GroupingPolicy:
+        """The lab's grouping policy of run decision e-mails (uvqc.runs.grouping)."""
+        return GroupingPolicy(
+            immediate=frozenset(self.run_immediate),
+            interval_seconds=self.run_group_seconds,
+            digest=self.run_digest,
+        )
 
     @field_validator("mail_from", mode="before")
     @classmethod

@@ -103,11 +103,18 @@ def test_only_the_declared_functions_exist_and_no_shared_execution_role(
     }
 
 
-def test_the_runs_function_runs_every_five_minutes_against_the_runs_table(
+GROUPING_ENV = {  # the lab's grouping of run decision e-mails (params runGroupSeconds ...)
+    "UVQC_RUN_GROUP_SECONDS": "0",
+    "UVQC_RUN_IMMEDIATE": "calibration_failed,check_standard_failed",
+    "UVQC_RUN_DIGEST": "true",
+}
+
+
+def test_the_runs_function_runs_every_minute_against_the_runs_table(
     resources: dict[str, Any],
 ) -> None:
     (rule,) = _of_type(resources, "AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     env = resources["RunsLambdaFunction"]["Properties"]["Environment"]["Variables"]
     assert env == {
         **COMMON_ENV,
@@ -115,6 +122,7 @@ def test_the_runs_function_runs_every_five_minutes_against_the_runs_table(
         "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
         "UVQC_RUN_QUIET_SECONDS": "900",
         "UVQC_DIGEST_QUEUE_URL": {"Ref": "DigestQueue"},
+        **GROUPING_ENV,
     }
     props = resources["RunsTable"]["Properties"]
     assert props["KeySchema"] == [
@@ -152,6 +160,7 @@ def test_check_environment_names_the_notify_queue_and_records_table(
         "UVQC_INTAKE_DLQ_URL": {"Ref": "IntakeDLQ"},
         "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
         "UVQC_DIGEST_QUEUE_URL": {"Ref": "DigestQueue"},
+        **GROUPING_ENV,
     }
 
 

@@ -8,7 +8,10 @@ Items (key `batchId` + `sk`):
 - `sk = "R#<recordId>"`: a result of the run (idempotent put: a redelivery rewrites it),
   with `instrument` (the message's instrumentId) when it named one.
 - `sk = "N#<notification key>"`: an announced decision (anchor, affected, the request,
-  `published`).
+  `published`); a held one (uvqc.runs.grouping) has `heldUntil` and is never queued itself;
+  a group e-mail is one too (`code = "group"`, `members`: the keys of the decisions it
+  covers). The run item's `groupDue` is when its open group is due; the scheduled runs
+  function sends due groups (`flush_groups`, via the `openRuns` index).
 - `sk = "V#<version>#<recordId>"`: a change of a result's run verdict (history).
 
 Control charts (as the SQLite store): a final run's QC points go on the charts of its
@@ -38,6 +41,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +54,22 @@ from uvqc.core.methods import MethodBook
 from uvqc.errors import InfrastructureError
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.evaluate import RunResult, evaluate_run
-from uvqc.runs.notices import RunArrival, digest_request, requests_for, result_verdicts
+from uvqc.runs.grouping import (
+    DECISION_CODES,
+    AnnouncedDecision,
+    FlushAction,
+    GroupingPolicy,
+    coverage,
+    flush_action,
+    group_due,
+)
+from uvqc.runs.notices import (
+    RunArrival,
+    digest_request,
+    group_request,
+    requests_for,
+    result_verdicts,
+)
 from uvqc.runs.report import (
     RunSummary,
     VerdictChange,
@@ -89,12 +108,19 @@ class DynamoRunStore:
     """RunStore + `uvqc runs --aws` reads on the runs table."""
 
     def __init__(
-        self, client: Any, table: str, methods: MethodBook, *, quiet_seconds: float = 900.0
+        self,
+        client: Any,
+        table: str,
+        methods: MethodBook,
+        *,
+        quiet_seconds: float = 900.0,
+        grouping: GroupingPolicy | None = None,
     ) -> None:
         self._db = client
         self._table = table
         self.methods = methods
         self.quiet_seconds = quiet_seconds
+        self.grouping = grouping or GroupingPolicy()  # the lab's; [run.notify] overrides
 
     # -- the port ---------------------------------------------------------------------
 
@@ -144,6 +170,22 @@ class DynamoRunStore:
             batch_id, method = item["batchId"]["S"], item["method"]["S"]
             if method in self.methods:  # a function without the run's method leaves it
                 pending += self._evaluate(batch_id, method, now, final=True)
+        return pending
+
+    def flush_groups(self, *, now: datetime) -> list[NotificationRequest]:
+        """Send the due groups of held decisions (one e-mail per run): every open run whose
+        `groupDue` has passed (sparse GSI `openRuns`; only open runs hold decisions) is
+        decided again, which queues its group."""
+        pending: list[NotificationRequest] = []
+        for item in self._query(
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression="runStatus = :open",
+            FilterExpression="groupDue <= :now",
+            ExpressionAttributeValues={":open": _s(OPEN), ":now": _n(now.timestamp())},
+        ):
+            batch_id, method = item["batchId"]["S"], item["method"]["S"]
+            if method in self.methods:  # a function without the run's method leaves it
+                pending += self._evaluate(batch_id, method, now)
         return pending
 
     # -- evaluation -------------------------------------------------------------------
@@ -212,11 +254,22 @@ class DynamoRunStore:
         document = decision_document(decision, method, config)
         document["meta"].update(charted)
         version = int(header["version"]["N"]) if header is not None else 0
-        requests = requests_for(decision, announced, method=method, decided_at=now)
-        if decision.status == "final" and config is not None:
-            requests.append(digest_request(decision, method=method, decided_at=now))
-        fresh = [r for r in requests if r.key not in known]
+        fresh = [
+            r
+            for r in requests_for(decision, announced, method=method, decided_at=now)
+            if r.key not in known
+        ]
+        digest = None  # a final run's digest (unless the policy turns digests off)
+        if decision.status == "final" and config is not None and self._policy(method).digest:
+            digest = digest_request(decision, method=method, decided_at=now)
+            if digest.key in known:
+                digest = None  # already committed (an unconfirmed one is an orphan below)
         lease_until = now.timestamp() + NOTICE_LEASE_SECONDS
+        # Held decisions of a final run are folded into its digest (or sent as a group when
+        # there is none); the digest itself is among `queued`.
+        queued, held, due = self._hold_and_group(
+            batch_id, method, notices, fresh, now, final=decision.status == "final", digest=digest
+        )
         last_at = float(header["lastAt"]["N"]) if header is not None else 0.0
         if arrival:
             last_at = max(last_at, now.timestamp())
@@ -240,6 +293,8 @@ class DynamoRunStore:
         }
         if decision.status != "final":
             run_item["runStatus"] = _s(OPEN)
+        if due is not None:
+            run_item["groupDue"] = _n(due)
         condition = (
             {"ConditionExpression": "attribute_not_exists(sk)"}
             if header is None
@@ -273,23 +328,30 @@ class DynamoRunStore:
                         }
                     }
                 )
-        for request in fresh[: TRANSACT_ITEMS - len(writes)]:
+        new_keys = {r.key for r in fresh}
+        made = [*fresh, *(r for r in queued if r.key not in new_keys)]  # + a group or digest
+        for request in made[: TRANSACT_ITEMS - len(writes)]:
             run = request.run or {}
+            item = {
+                "batchId": _s(batch_id),
+                "sk": _s(f"N#{request.key}"),
+                "anchor": _s(str(run.get("anchor", ""))),
+                "code": _s(str(run.get("code", ""))),
+                "affected": _s(json.dumps(run.get("affected", []))),
+                "request": _s(request.to_json()),
+                "published": {"BOOL": False},
+                "leaseUntil": _n(lease_until),
+                "version": _n(version + 1),
+            }
+            if request.key in held:
+                item["heldUntil"] = _n(held[request.key])
+            if "members" in run:
+                item["members"] = _s(json.dumps(run["members"]))
             writes.append(
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": {
-                            "batchId": _s(batch_id),
-                            "sk": _s(f"N#{request.key}"),
-                            "anchor": _s(str(run.get("anchor", ""))),
-                            "code": _s(str(run.get("code", ""))),
-                            "affected": _s(json.dumps(run.get("affected", []))),
-                            "request": _s(request.to_json()),
-                            "published": {"BOOL": False},
-                            "leaseUntil": _n(lease_until),
-                            "version": _n(version + 1),
-                        },
+                        "Item": item,
                         "ConditionExpression": "attribute_not_exists(sk)",
                     }
                 }
@@ -300,6 +362,7 @@ class DynamoRunStore:
             i
             for i in notices
             if not i.get("published", {}).get("BOOL", False)
+            and "heldUntil" not in i  # a held decision is queued by its group or digest
             and float(i.get("leaseUntil", {"N": "0"})["N"]) <= now.timestamp()
         ][: TRANSACT_ITEMS - len(writes)]
         for i in orphans:
@@ -333,7 +396,64 @@ class DynamoRunStore:
                 f"runs table TransactWriteItems failed: {describe(exc)}"
             ) from exc
         self._history(batch_id, header, result_verdicts(decision), results, version + 1, now)
-        return [NotificationRequest.from_json(i["request"]["S"]) for i in orphans] + fresh
+        return [NotificationRequest.from_json(i["request"]["S"]) for i in orphans] + queued
+
+    def _policy(self, method: str) -> GroupingPolicy:
+        """The method's `[run.notify]` over the lab's grouping policy."""
+        config = self.methods[method].run
+        return config.notify.policy(self.grouping) if config is not None else self.grouping
+
+    def _hold_and_group(
+        self,
+        batch_id: str,
+        method: str,
+        notices: Sequence[Mapping[str, Any]],
+        fresh: Sequence[NotificationRequest],
+        now: datetime,
+        *,
+        final: bool,
+        digest: NotificationRequest | None,
+    ) -> tuple[list[NotificationRequest], dict[str, float], float | None]:
+        """Which notices to queue now (immediate fresh ones, a due group), which fresh ones
+        are held (key -> heldUntil), and when the run's open group is due (None: nothing
+        held). A decision is covered once a group item (or the digest) lists it in
+        `members`; until then it is held."""
+        policy = self._policy(method)
+        covered = {key for i in notices if "members" in i for key in json.loads(i["members"]["S"])}
+        waiting = [i for i in notices if "heldUntil" in i and i["sk"]["S"][2:] not in covered]
+        due = min((float(i["heldUntil"]["N"]) for i in waiting), default=None)
+        members = [NotificationRequest.from_json(i["request"]["S"]) for i in waiting]
+        queued: list[NotificationRequest] = []
+        held: dict[str, float] = {}
+        for request in fresh:
+            if policy.is_immediate(str((request.run or {}).get("code", ""))):
+                queued.append(request)
+            else:
+                due = group_due(policy, due, now.timestamp())
+                held[request.key] = due
+                members.append(request)
+        action = flush_action(
+            policy, due, now.timestamp(), final=final, digest_sent=digest is not None
+        )
+        if action is FlushAction.DIGEST and digest is not None:
+            run = dict(digest.run or {})
+            run["members"] = [m.key for m in members]
+            queued.append(replace(digest, run=run))
+            return queued, held, None
+        if action is FlushAction.GROUP:
+            queued.append(
+                group_request(
+                    batch_id,
+                    members,
+                    method=method,
+                    decided_at=now,
+                    interval_seconds=policy.interval_seconds,
+                )
+            )
+            return queued, held, None
+        if digest is not None:
+            queued.append(digest)  # a final run with nothing held: the digest alone
+        return queued, held, due
 
     def _chart_history(
         self, method: str, instrument: str | None, first_at: str, batch_id: str
@@ -422,7 +542,38 @@ class DynamoRunStore:
         if "decision" not in item:
             return empty_document(batch_id, item["method"]["S"], item["status"]["S"])
         document: dict[str, Any] = json.loads(item["decision"]["S"])
+        document["meta"]["emails"] = self.emails(batch_id)
         return document
+
+    def emails(self, batch_id: str) -> list[dict[str, Any]]:
+        """Which e-mail announced each of the run's decisions (grouping.coverage): a group
+        or digest item lists the decisions it covers in `members`."""
+        items = sorted(
+            self._query(
+                KeyConditionExpression="batchId = :b AND begins_with(sk, :n)",
+                ExpressionAttributeValues={":b": _s(batch_id), ":n": _s("N#")},
+                ConsistentRead=True,
+            ),
+            key=lambda i: (int(i["version"]["N"]), i["sk"]["S"]),
+        )
+        kinds: dict[str, str] = {}
+        covered_by: dict[str, str] = {}
+        for i in items:
+            if "members" in i:
+                kinds[i["sk"]["S"][2:]] = i["code"]["S"]
+                covered_by.update(dict.fromkeys(json.loads(i["members"]["S"]), i["sk"]["S"][2:]))
+        decisions = [
+            AnnouncedDecision(
+                i["sk"]["S"][2:],
+                i["code"]["S"],
+                tuple(json.loads(i["affected"]["S"])),
+                float(i["heldUntil"]["N"]) if "heldUntil" in i else None,
+                covered_by.get(i["sk"]["S"][2:]),
+            )
+            for i in items
+            if i["code"]["S"] in DECISION_CODES
+        ]
+        return coverage(decisions, kinds)
 
     def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
         """The run verdict changes of a sample's results (sparse GSI `bySample`)."""
@@ -536,3 +687,14 @@ class RunVerdictTrace:
 
     def run_verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
         return self._runs.verdicts_for_sample(sample_id)
+
+    def run_emails_for_sample(self, sample_id: str) -> list[dict[str, Any]]:
+        """The run decisions naming the sample (in the runs that changed its verdict) and
+        the e-mail that announced each."""
+        batches = sorted({c.batch_id for c in self._runs.verdicts_for_sample(sample_id)})
+        return [
+            {"batchId": batch_id, **e}
+            for batch_id in batches
+            for e in self._runs.emails(batch_id)
+            if sample_id in e["affected"]
+        ]

@@ -66,6 +66,7 @@ def wiring() -> CheckWiring:
             settings.runs_table,
             methods,
             quiet_seconds=settings.run_quiet_seconds,
+            grouping=settings.grouping,
         )
     return CheckWiring(
         methods=methods,

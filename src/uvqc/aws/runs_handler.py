@@ -1,6 +1,8 @@
-"""Lambda entry point that finalises quiet runs: scheduled (EventBridge, every 5 minutes), it
+"""Lambda entry point that finalises quiet runs: scheduled (EventBridge, every minute), it
 finds open runs without a new result for UVQC_RUN_QUIET_SECONDS (the runs table's sparse
-`openRuns` index), decides them as final and queues their decisions on the notify queue.
+`openRuns` index), decides them as final and queues their decisions on the notify queue;
+it also sends the groups of held run decisions that are due (uvqc.runs.grouping; a group
+goes out up to one schedule period after its interval).
 A failure raises, so the invocation counts as an error (alarm `RunsFinaliseErrors`) and the
 next schedule tries again: nothing is lost, notices stay unconfirmed until queued.
 """
@@ -45,6 +47,7 @@ def wiring() -> RunsWiring:
             settings.runs_table,
             methods,
             quiet_seconds=settings.run_quiet_seconds,
+            grouping=settings.grouping,
         ),
         notify=notice_queue(settings.notify_queue_url, settings.digest_queue_url),
     )
@@ -58,7 +61,9 @@ def reset() -> None:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, int]:
     w = wiring()
-    notices = w.runs.finalise_quiet(now=utcnow())
+    now = utcnow()
+    notices = w.runs.finalise_quiet(now=now)
+    notices += w.runs.flush_groups(now=now)  # a run finalised just now holds nothing
     failed = publish_notices(notices, runs=w.runs, notify=w.notify)
     metrics.add_metric(name="RunNoticesQueued", unit=MetricUnit.Count, value=len(notices))
     logger.info("quiet runs finalised", extra={"notices": len(notices), "failed": len(failed)})

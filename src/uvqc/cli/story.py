@@ -39,6 +39,14 @@ class RunVerdictSource(Protocol):
     def run_verdicts_for_sample(self, sample_id: str) -> list[Any]: ...
 
 
+@runtime_checkable
+class RunEmailSource(Protocol):
+    """Optional TraceSource extension: the run decisions naming a sample and the e-mail that
+    announced each (its own, a group or the run digest; uvqc.runs.grouping.coverage)."""
+
+    def run_emails_for_sample(self, sample_id: str) -> list[dict[str, Any]]: ...
+
+
 @dataclass
 class Story:
     query: str
@@ -46,6 +54,7 @@ class Story:
     notifications: list[NotificationRecord] = field(default_factory=list)
     kind: str = "sample"  # what the query named: sample | notification | record
     run_verdicts: list[Any] = field(default_factory=list)  # VerdictChange, oldest first
+    run_emails: list[dict[str, Any]] = field(default_factory=list)  # grouping.coverage
 
     @property
     def found(self) -> bool:
@@ -72,6 +81,8 @@ def gather(source: TraceSource, query: str) -> Story:
         )
         if isinstance(source, RunVerdictSource):
             story.run_verdicts = source.run_verdicts_for_sample(query)
+        if isinstance(source, RunEmailSource):
+            story.run_emails = source.run_emails_for_sample(query)
         if story.found:
             return story
     if not isinstance(source, RecordLookup):
@@ -144,6 +155,7 @@ def story_dict(story: Story) -> dict[str, Any]:
             }
             for c in story.run_verdicts
         ],
+        "runEmails": story.run_emails,
     }
 
 
@@ -232,6 +244,24 @@ def _notification_lines(n: NotificationRecord, db_hint: str = "") -> list[str]:
     return lines
 
 
+def _run_email_lines(emails: Sequence[dict[str, Any]], db_hint: str) -> list[str]:
+    """Which e-mail announced each run decision naming the sample."""
+    if not emails:
+        return []
+    lines = ["Run decisions naming this sample (each e-mailed once):"]
+    for e in emails:
+        where = f"  {e['code']} in run {e['batchId']}: "
+        if e["email"] == "held":
+            lines.append(where + "held for the run's next group e-mail")
+        elif e["email"] == "decision":
+            lines.append(where + f"its own e-mail, key {e['emailKey']}")
+        else:
+            lines.append(where + f"in the {e['email']} e-mail, key {e['emailKey']}")
+    batches = dict.fromkeys(e["batchId"] for e in emails)
+    lines += [f"  (uvqc runs show {b}{db_hint})" for b in batches]
+    return [*lines, ""]
+
+
 def story_text(story: Story, db_hint: str = "") -> str:
     """The story as text; `db_hint` (" --db PATH") completes the commands it suggests."""
     notes = {n.key: n for n in story.notifications}
@@ -249,6 +279,7 @@ def story_text(story: Story, db_hint: str = "") -> str:
             lines.append(f"Notification for record {n.record_id}")
             lines.extend(_notification_lines(n, db_hint))
             lines.append("")
+    lines.extend(_run_email_lines(story.run_emails, db_hint))
     return display_lines("\n".join(lines))  # sample IDs and messages escaped for display
 
 

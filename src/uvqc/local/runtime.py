@@ -158,7 +158,10 @@ class Runtime:
             self.digests = SqliteDigestComposer(self.db.path, self.methods)
         if self.runs is None:
             self.runs = SqliteRunStore(
-                self.db.work_conn, self.methods, quiet_seconds=self.settings.run_quiet_seconds
+                self.db.work_conn,
+                self.methods,
+                quiet_seconds=self.settings.run_quiet_seconds,
+                grouping=self.settings.grouping,
             )
 
     @classmethod

@@ -164,8 +164,9 @@ class Worker:
         return len(messages)
 
     def finalise_once(self, now: datetime | None = None) -> int:
-        """Finalise runs quiet for UVQC_RUN_QUIET_SECONDS (checked at most once a second);
-        returns how many run notices were queued."""
+        """Finalise runs quiet for UVQC_RUN_QUIET_SECONDS and send due groups of held run
+        decisions (uvqc.runs.grouping), checked at most once a second; returns how many run
+        notices were queued."""
         runs = self.rt.runs
         clock = time.monotonic()
         if runs is None or (now is None and clock - self._last_finalise < 1.0):
@@ -173,12 +174,15 @@ class Worker:
         self._last_finalise = clock
         db = self.rt.db
         moment = now or datetime.now(UTC)
-        if not runs.quiet_due(now=moment):
+        quiet, grouped = runs.quiet_due(now=moment), runs.groups_due(now=moment)
+        if not (quiet or grouped):
             return 0
         with transaction(db.work_conn):
-            notices = runs.finalise_quiet(now=moment)
-            publish_notices(notices, runs=runs, notify=db.notify_port)
-        return len(notices)
+            notices = runs.finalise_quiet(now=moment) if quiet else []
+            notices += runs.flush_groups(now=moment) if grouped else []
+            unique = list({n.key: n for n in notices}.values())
+            publish_notices(unique, runs=runs, notify=db.notify_port)
+        return len(unique)
 
     def notify_once(self) -> int:
         """One notify batch; returns how many messages were received."""

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from uvqc.charts.config import ControlChartConfig
 from uvqc.errors import MethodError
+from uvqc.runs.grouping import DECISION_CODES, MAX_INTERVAL_SECONDS, GroupingPolicy
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -96,6 +97,33 @@ class SpikeConfig(BaseModel):
         return self
 
 
+class NotifyConfig(BaseModel):
+    """`[run.notify]`: how this method's run decisions are e-mailed (uvqc.runs.grouping).
+    A key left out takes the lab's setting (UVQC_RUN_GROUP_SECONDS, UVQC_RUN_IMMEDIATE,
+    UVQC_RUN_DIGEST)."""
+
+    model_config = _STRICT
+
+    group_seconds: float | None = Field(None, ge=0, le=MAX_INTERVAL_SECONDS)
+    immediate: list[str] | None = None
+    digest: bool | None = None
+
+    @model_validator(mode="after")
+    def _known_codes(self) -> NotifyConfig:
+        unknown = sorted(set(self.immediate or ()) - DECISION_CODES)
+        if unknown:
+            raise ValueError(
+                f"names unknown decision code(s) {unknown}; known: {sorted(DECISION_CODES)}"
+            )
+        return self
+
+    def policy(self, lab: GroupingPolicy) -> GroupingPolicy:
+        """The lab's policy with this method's values where it gives them."""
+        return lab.overridden(
+            immediate=self.immediate, interval_seconds=self.group_seconds, digest=self.digest
+        )
+
+
 class RunConfig(BaseModel):
     """The whole `[run]` section. Levels are in `units` (in-cuvette concentrations)."""
 
@@ -111,6 +139,7 @@ class RunConfig(BaseModel):
     duplicate: DuplicateConfig = Field(default_factory=DuplicateConfig)
     spike: SpikeConfig = Field(default_factory=SpikeConfig)
     control_charts: ControlChartConfig = Field(default_factory=ControlChartConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @model_validator(mode="after")
     def _levels(self) -> RunConfig:

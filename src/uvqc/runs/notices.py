@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from uvqc.core.verdicts import Finding, Severity, Verdict
 from uvqc.pipeline.records import NotificationRequest, ResultRecord
 from uvqc.runs.evaluate import RunDecision, RunFinding, RunResult
+from uvqc.runs.grouping import GROUP, group_key
 
 if TYPE_CHECKING:
     from uvqc.core.methods import MethodBook
@@ -109,23 +110,31 @@ def to_announce(
     return chosen
 
 
+def _section(
+    code: str, message: str, affected: Sequence[str], positions: Sequence[int]
+) -> list[str]:
+    """A decision's message, affected samples and what to do (its e-mail, or its part of a
+    group e-mail)."""
+    lines = [message, ""]
+    if affected:
+        lines.append(f"Affected samples ({len(affected)}):")
+        pairs = sorted(zip(positions, affected, strict=False))
+        lines += [f"  position {pos:>4}  {sample}" for pos, sample in pairs]
+        lines.append("")
+    lines += [
+        "What to do:",
+        f"  - {ACTIONS.get(code, 'Review the run before reporting it.')}",
+        "",
+    ]
+    return lines
+
+
 def _body(decision: RunDecision, finding: RunFinding, method: str | None) -> str:
     size = decision.batch_size if decision.batch_size is not None else "unknown"
     lines = [
         f"uvqc run QC for run {decision.batch_id}: {finding.code} ({finding.severity}).",
         "",
-        finding.message,
-        "",
-    ]
-    if finding.affected:
-        lines.append(f"Affected samples ({len(finding.affected)}):")
-        pairs = sorted(zip(finding.positions, finding.affected, strict=False))
-        lines += [f"  position {pos:>4}  {sample}" for pos, sample in pairs]
-        lines.append("")
-    lines += [
-        "What to do:",
-        f"  - {ACTIONS.get(finding.code, 'Review the run before reporting it.')}",
-        "",
+        *_section(finding.code, finding.message, finding.affected, finding.positions),
         f"Method:       {method or '-'}",
         f"Run status:   {decision.status} (positions 1-{decision.prefix} present; "
         f"batch size {size})",
@@ -172,6 +181,62 @@ def requests_for(
         notice_request(decision, f, method=method, decided_at=decided_at)
         for f in to_announce(decision, announced)
     ]
+
+
+def group_request(
+    batch_id: str,
+    members: Sequence[NotificationRequest],
+    *,
+    method: str | None,
+    decided_at: datetime,
+    interval_seconds: float,
+) -> NotificationRequest:
+    """ONE e-mail listing a run's held decisions (uvqc.runs.grouping), in the order they
+    were decided. Its key is derived from the members' keys (`grouping.group_key`); its
+    `run["members"]` lists them, so the store knows which decisions it covers."""
+    if not members:
+        raise ValueError(f"run {batch_id}: a group e-mail needs at least one decision")
+    runs = [m.run or {} for m in members]
+    codes = list(dict.fromkeys(str(r.get("code", "")) for r in runs))
+    lines = [
+        f"uvqc run QC for run {batch_id}: {len(members)} decision(s) "
+        f"(grouped over {interval_seconds:g} s).",
+        "",
+    ]
+    for n, (member, run) in enumerate(zip(members, runs, strict=True), start=1):
+        finding = member.findings[0] if member.findings else None
+        severity = finding.severity.value if finding else "flag"
+        code = str(run.get("code", ""))
+        lines += [f"{n}. {code} ({severity})", ""]
+        lines += _section(
+            code,
+            finding.message if finding else "",
+            [str(a) for a in run.get("affected", [])],
+            [int(p) for p in run.get("positions", [])],
+        )
+    lines += [f"Method:       {method or '-'}", "", f"Full run: uvqc runs show {batch_id}"]
+    return NotificationRequest(
+        key=group_key(batch_id, [m.key for m in members]),
+        sample_id=None,
+        record_id=RUN_RECORD_PREFIX + batch_id,
+        verdict=Verdict.FLAG,
+        findings=tuple(f for m in members for f in m.findings),
+        method=method,
+        received_at=decided_at,
+        run={
+            "batchId": batch_id,
+            "kind": GROUP,
+            "code": GROUP,
+            "anchor": GROUP,
+            "affected": list(dict.fromkeys(str(a) for r in runs for a in r.get("affected", []))),
+            "positions": [],
+            "members": [m.key for m in members],
+            "subject": f"Run {batch_id}: {len(members)} decisions ({', '.join(codes)})"
+            if len(members) > 1
+            else f"Run {batch_id}: {codes[0]}",
+            "body": "\n".join(lines) + "\n",
+        },
+    )
 
 
 DIGEST = "digest"  # the code and anchor of a run digest notice
@@ -257,6 +322,7 @@ __all__: Sequence[str] = [
     "arrival_for",
     "digest_key",
     "digest_request",
+    "group_request",
     "notice_key",
     "notice_request",
     "requests_for",

@@ -8,7 +8,7 @@ that `runs show --format json` leaves out (method, units, levels, blocks, batch 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from uvqc.runs.config import RunConfig
@@ -134,6 +134,7 @@ def document_text(doc: dict[str, Any]) -> str:
     lines.append(f"Run findings ({len(findings)}):" if findings else "Run findings: none")
     for f in findings:
         lines.append(f"  - {f['severity']}: {f['code']}: {f['message']}")
+    lines += _emails_text(meta.get("emails", []))
     conc_header = f"conc {units}"
     lines += [
         "",
@@ -206,3 +207,20 @@ class VerdictChange:
     at: datetime
     verdict: str
     findings: tuple[str, ...]
+
+
+def _emails_text(emails: list[dict[str, Any]]) -> list[str]:
+    """Which e-mail announced each decision (uvqc.runs.grouping.coverage)."""
+    if not emails:
+        return []
+    lines = ["", "E-mails (each decision is announced once):"]
+    for e in emails:
+        what = f"{e['code']} ({len(e['affected'])} sample(s))"
+        if e["email"] == "held":
+            at = datetime.fromtimestamp(e["heldUntil"], UTC)
+            lines.append(f"  - {what}: held for the group e-mail due {_iso(at)}")
+        elif e["email"] == "decision":
+            lines.append(f"  - {what}: its own e-mail, key {e['emailKey']}")
+        else:
+            lines.append(f"  - {what}: in the {e['email']} e-mail, key {e['emailKey']}")
+    return lines

@@ -39,7 +39,7 @@ from uvqc.errors import DatabaseBusyError, DatabaseFileError, InfrastructureErro
 
 log = logging.getLogger("uvqc.adapters.sqlite")
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 APPLICATION_ID = 0x75767163  # the bytes "uvqc" (PRAGMA application_id, offset 68 of the file)
 UVQC_TABLES = frozenset({"messages", "results", "notifications"})
 BUSY_TIMEOUT_MS = 30_000
@@ -212,6 +212,15 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # Water-quality indices of a scanned result (uvqc.spectra.indices), as JSON.
     8: "ALTER TABLE results ADD COLUMN indices TEXT",
+    # Grouped run decision e-mails (uvqc.runs.grouping): a held decision waits until
+    # held_until (epoch seconds); covered_by is the key of the group or digest e-mail that
+    # announced it (NULL: its own e-mail).
+    9: """
+    ALTER TABLE run_notices ADD COLUMN held_until REAL;
+    ALTER TABLE run_notices ADD COLUMN covered_by TEXT;
+    CREATE INDEX run_notices_held ON run_notices (held_until)
+        WHERE held_until IS NOT NULL AND covered_by IS NULL;
+    """,
 }
 
 

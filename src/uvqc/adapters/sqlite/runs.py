@@ -23,7 +23,23 @@ from uvqc.core.methods import MethodBook
 from uvqc.pipeline.records import NotificationRequest, iso
 from uvqc.runs.config import RunConfig
 from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
-from uvqc.runs.notices import RunArrival, digest_request, requests_for, result_verdicts
+from uvqc.runs.grouping import (
+    GROUP,
+    AnnouncedDecision,
+    FlushAction,
+    GroupingPolicy,
+    coverage,
+    flush_action,
+    group_due,
+)
+from uvqc.runs.notices import (
+    DIGEST,
+    RunArrival,
+    digest_request,
+    group_request,
+    requests_for,
+    result_verdicts,
+)
 from uvqc.runs.report import (
     RunSummary,
     VerdictChange,
@@ -41,11 +57,17 @@ class SqliteRunStore:
     """RunStore on the embedded database."""
 
     def __init__(
-        self, conn: sqlite3.Connection, methods: MethodBook, *, quiet_seconds: float = 900.0
+        self,
+        conn: sqlite3.Connection,
+        methods: MethodBook,
+        *,
+        quiet_seconds: float = 900.0,
+        grouping: GroupingPolicy | None = None,
     ) -> None:
         self.conn = conn
         self.methods = methods
         self.quiet_seconds = quiet_seconds
+        self.grouping = grouping or GroupingPolicy()  # the lab's; [run.notify] overrides
         # Parsed results and the last run verdicts of recently evaluated runs: a result's
         # row never changes (same record id, same message), and the verdicts are used only
         # while the run's version matches; so several workers may share the file.
@@ -123,6 +145,34 @@ class SqliteRunStore:
                     pending += self._evaluate(c, batch_id, method, True, now)
         return pending
 
+    def groups_due(self, *, now: datetime) -> bool:
+        """Whether a run's group of held decisions is due (a read: no write lock)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM run_notices WHERE held_until IS NOT NULL AND covered_by IS NULL "
+            "AND held_until <= ? LIMIT 1",
+            (now.timestamp(),),
+        ).fetchone()
+        return row is not None
+
+    def flush_groups(self, *, now: datetime) -> list[NotificationRequest]:
+        """Send the due groups of held decisions (one e-mail per run); return the notices to
+        queue (with any earlier ones of those runs not yet confirmed)."""
+        pending: list[NotificationRequest] = []
+        with transaction(self.conn) as c:
+            rows = c.execute(
+                "SELECT DISTINCT n.batch_id, r.method FROM run_notices n "
+                "JOIN runs r ON r.batch_id = n.batch_id "
+                "WHERE n.held_until IS NOT NULL AND n.covered_by IS NULL AND n.held_until <= ? "
+                "ORDER BY n.batch_id",
+                (now.timestamp(),),
+            ).fetchall()
+            for batch_id, method in rows:
+                if method in self.methods:  # a worker without the run's method leaves it
+                    policy = self._policy(method)
+                    self._flush(c, batch_id, method, policy, now, final=False, digest_key=None)
+                    pending += self._pending(c, batch_id)
+        return pending
+
     # -- evaluation -------------------------------------------------------------------
 
     def _evaluate(
@@ -149,24 +199,30 @@ class SqliteRunStore:
             (batch_id,),
         ):
             announced[anchor] = tuple(json.loads(affected))
-        requests = requests_for(decision, announced, method=method, decided_at=now)
-        if decision.status == "final" and config is not None:
-            requests.append(digest_request(decision, method=method, decided_at=now))
-        for request in requests:
-            run = request.run or {}
-            c.execute(
-                "INSERT OR IGNORE INTO run_notices (key, batch_id, anchor, code, affected, "
-                "request, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    request.key,
-                    batch_id,
-                    run.get("anchor", ""),
-                    run.get("code", ""),
-                    _dumps(run.get("affected", [])),
-                    request.to_json(),
-                    iso(now),
-                ),
-            )
+        policy = self._policy(method)
+        final_run = decision.status == "final"
+        digest = (
+            digest_request(decision, method=method, decided_at=now)
+            if final_run and config is not None and policy.digest
+            else None
+        )
+        for request in requests_for(decision, announced, method=method, decided_at=now):
+            code = str((request.run or {}).get("code", ""))
+            held = None
+            if not policy.is_immediate(code):
+                held = group_due(policy, self._open_due(c, batch_id), now.timestamp())
+            self._insert_notice(c, batch_id, request, now, held_until=held)
+        if digest is not None:
+            self._insert_notice(c, batch_id, digest, now)
+        self._flush(
+            c,
+            batch_id,
+            method,
+            policy,
+            now,
+            final=final_run,
+            digest_key=digest.key if digest is not None else None,
+        )
         document = decision_document(decision, method, config)
         document["meta"].update(charted)
         c.execute(
@@ -185,8 +241,100 @@ class SqliteRunStore:
                 batch_id,
             ),
         )
+        return self._pending(c, batch_id)
+
+    # -- notices: held, grouped, folded (uvqc.runs.grouping) ---------------------------
+
+    def _policy(self, method: str) -> GroupingPolicy:
+        """The method's `[run.notify]` over the lab's grouping policy."""
+        config = self.methods[method].run
+        return config.notify.policy(self.grouping) if config is not None else self.grouping
+
+    def _insert_notice(
+        self,
+        c: sqlite3.Connection,
+        batch_id: str,
+        request: NotificationRequest,
+        now: datetime,
+        *,
+        held_until: float | None = None,
+    ) -> None:
+        """A notice row, once per key (a re-decided run reaches the same keys)."""
+        run = request.run or {}
+        c.execute(
+            "INSERT OR IGNORE INTO run_notices (key, batch_id, anchor, code, affected, "
+            "request, created_at, held_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                request.key,
+                batch_id,
+                run.get("anchor", ""),
+                run.get("code", ""),
+                _dumps(run.get("affected", [])),
+                request.to_json(),
+                iso(now),
+                held_until,
+            ),
+        )
+
+    def _open_due(self, c: sqlite3.Connection, batch_id: str) -> float | None:
+        """When the run's open group is due (epoch seconds); None: nothing held."""
+        (due,) = c.execute(
+            "SELECT MIN(held_until) FROM run_notices WHERE batch_id = ? "
+            "AND held_until IS NOT NULL AND covered_by IS NULL",
+            (batch_id,),
+        ).fetchone()
+        return float(due) if due is not None else None
+
+    def _flush(
+        self,
+        c: sqlite3.Connection,
+        batch_id: str,
+        method: str,
+        policy: GroupingPolicy,
+        now: datetime,
+        *,
+        final: bool,
+        digest_key: str | None,
+    ) -> None:
+        """Send the run's held decisions as one group e-mail, or fold them into the digest
+        being queued, when `grouping.flush_action` says so; each then names its e-mail."""
+        action = flush_action(
+            policy,
+            self._open_due(c, batch_id),
+            now.timestamp(),
+            final=final,
+            digest_sent=digest_key is not None,
+        )
+        if action is None:
+            return
+        held = c.execute(
+            "SELECT key, request FROM run_notices WHERE batch_id = ? "
+            "AND held_until IS NOT NULL AND covered_by IS NULL ORDER BY rowid",
+            (batch_id,),
+        ).fetchall()
+        if action is FlushAction.DIGEST and digest_key is not None:
+            cover = digest_key
+        else:
+            group = group_request(
+                batch_id,
+                [NotificationRequest.from_json(text) for _key, text in held],
+                method=method,
+                decided_at=now,
+                interval_seconds=policy.interval_seconds,
+            )
+            self._insert_notice(c, batch_id, group, now)
+            cover = group.key
+        c.executemany(
+            "UPDATE run_notices SET covered_by = ? WHERE key = ?",
+            [(cover, key) for key, _text in held],
+        )
+
+    def _pending(self, c: sqlite3.Connection, batch_id: str) -> list[NotificationRequest]:
+        """The run's notices to queue: its own e-mails, groups and digests not confirmed yet
+        (held decisions and those a group or digest covers never are)."""
         pending = c.execute(
-            "SELECT request FROM run_notices WHERE batch_id = ? AND published = 0 ORDER BY rowid",
+            "SELECT request FROM run_notices WHERE batch_id = ? AND published = 0 "
+            "AND held_until IS NULL AND covered_by IS NULL ORDER BY rowid",
             (batch_id,),
         ).fetchall()
         return [NotificationRequest.from_json(r[0]) for r in pending]
@@ -308,6 +456,7 @@ class SqliteRunStore:
         if row[0] is None:
             return empty_document(batch_id, row[1], row[2])
         document: dict[str, Any] = json.loads(row[0])
+        document["meta"]["emails"] = run_emails(self.conn, batch_id)
         return document
 
     def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
@@ -326,6 +475,37 @@ def verdicts_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[Verdic
             r, b, datetime.fromisoformat(at.replace("Z", "+00:00")), v, tuple(json.loads(f))
         )
         for r, b, at, v, f in rows
+    ]
+
+
+def run_emails(conn: sqlite3.Connection, batch_id: str) -> list[dict[str, Any]]:
+    """Which e-mail announced each of a run's decisions (uvqc.runs.grouping.coverage)."""
+    rows = conn.execute(
+        "SELECT key, code, affected, held_until, covered_by FROM run_notices "
+        "WHERE batch_id = ? ORDER BY rowid",
+        (batch_id,),
+    ).fetchall()
+    kinds = {key: code for key, code, *_ in rows if code in (GROUP, DIGEST)}
+    decisions = [
+        AnnouncedDecision(key, code, tuple(json.loads(affected)), held, covered)
+        for key, code, affected, held, covered in rows
+        if code not in (GROUP, DIGEST)
+    ]
+    return coverage(decisions, kinds)
+
+
+def run_emails_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[dict[str, Any]]:
+    """The run decisions naming a sample, each with the e-mail that announced it and its
+    `batchId` (for `uvqc trace`; the runs are those that changed the sample's verdict)."""
+    batches = conn.execute(
+        "SELECT DISTINCT batch_id FROM run_verdicts WHERE sample_id = ? ORDER BY batch_id",
+        (sample_id,),
+    ).fetchall()
+    return [
+        {"batchId": batch_id, **e}
+        for (batch_id,) in batches
+        for e in run_emails(conn, batch_id)
+        if sample_id in e["affected"]
     ]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from uvqc.adapters.sqlite.ledger import SqliteLedger
-from uvqc.adapters.sqlite.runs import verdicts_for_sample
+from uvqc.adapters.sqlite.runs import run_emails_for_sample, verdicts_for_sample
 from uvqc.adapters.sqlite.store import SqliteStore
 from uvqc.pipeline.records import NotificationRecord, ResultRecord
 from uvqc.runs.report import VerdictChange
@@ -32,3 +34,7 @@ class SqliteTrace:
     def run_verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
         """How run QC changed the verdicts of the sample's results (docs/RUNS.md)."""
         return verdicts_for_sample(self.store.conn, sample_id)
+
+    def run_emails_for_sample(self, sample_id: str) -> list[dict[str, Any]]:
+        """The run decisions naming the sample and the e-mail that announced each."""
+        return run_emails_for_sample(self.store.conn, sample_id)
