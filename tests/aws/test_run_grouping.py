@@ -54,20 +54,20 @@ def test_held_decisions_go_out_once_as_one_group_when_due(
     runs.confirm([group])
     assert runs.flush_groups(now=T0 + timedelta(hours=1)) == []
     assert runs.track(arrivals(run[:30]), now=T0 + timedelta(seconds=310)) == []
-    # the rest: the failed CCV at once; final, and this store queues no digest: the held
-    # blank decision goes as a group at once
+    # the rest: the failed CCV at once; final: the held blank decision is folded into the
+    # run's digest (as on SQLite)
     rest = runs.track(arrivals(run[30:]), now=T0 + timedelta(seconds=400))
-    assert codes(rest) == ["check_standard_failed", "group"]
+    assert codes(rest) == ["check_standard_failed", "digest"]
     runs.confirm(rest)
     assert runs.track(arrivals(run), now=T0 + timedelta(seconds=500)) == []
     emails = (runs.show(BATCH) or {})["meta"]["emails"]
-    last = next(r for r in rest if (r.run or {}).get("kind") == "group")
+    last = next(r for r in rest if (r.run or {}).get("kind") == "digest")
     assert {e["code"]: (e["email"], e["emailKey"]) for e in emails} == {
         "above_calibration": ("group", group.key),
         "duplicate_rpd": ("group", group.key),
         "spike_recovery": ("group", group.key),
         "check_standard_failed": ("decision", codes_key(rest, "check_standard_failed")),
-        "blank_contamination": ("group", last.key),
+        "blank_contamination": ("digest", last.key),
     }
     named = RunVerdictTrace(None, runs).run_emails_for_sample(HOSTILE)  # uvqc trace --aws
     assert sorted((e["code"], e["email"]) for e in named) == [
