@@ -131,7 +131,7 @@ class Settings(BaseModel):
         "first sighting) is the same result: one e-mail; later, a new one (max 90 days, the "
         "ledger's retention)",
     )
-    # daily digest (uvqc.digest.daily, docs/REPORTS.md)
+    # daily digest (uvqc.daily.digest, docs/REPORTS.md)
     daily_digest_at: str | None = Field(
         None,
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",

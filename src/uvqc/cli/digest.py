@@ -11,7 +11,7 @@ import typer
 
 from uvqc.cli.app import app
 from uvqc.cli.pipeline import DbOption
-from uvqc.digest.daily import parse_day, previous_day
+from uvqc.daily.digest import parse_day, previous_day
 from uvqc.local.daily import queue_day
 from uvqc.local.runtime import Database
 from uvqc.settings import load_settings

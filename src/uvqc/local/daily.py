@@ -13,8 +13,8 @@ from datetime import date, datetime, time
 
 from uvqc.adapters.sqlite.daily import SqliteDailyMarks, SqliteDaySource
 from uvqc.adapters.sqlite.db import transaction
-from uvqc.digest.daily import due_day
-from uvqc.digest.daily_send import Queued, queue_daily
+from uvqc.daily.digest import due_day
+from uvqc.daily.send import Queued, queue_daily
 from uvqc.local.runtime import Database
 from uvqc.settings import Settings
 

@@ -261,7 +261,7 @@ def _run_email(
     trace_options: str = "",
 ) -> Email:
     """A prepared notice's e-mail: a run decision (uvqc.runs.notices composed subject and
-    body) or a daily digest (uvqc.digest.daily: also a prepared, escaped HTML alternative
+    body) or a daily digest (uvqc.daily.digest: also a prepared, escaped HTML alternative
     in `run["html"]`). The commands it names get this runtime's options (` --db PATH`,
     ` --aws`)."""
     run = request.run or {}

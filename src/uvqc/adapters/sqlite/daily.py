@@ -1,4 +1,4 @@
-"""The daily digest's reads and marks on the embedded database (uvqc.digest.daily_send).
+"""The daily digest's reads and marks on the embedded database (uvqc.daily.send).
 
 Runs: the `runs` table (status, last arrival, decision document). Results outside runs: the
 flagged and rejected rows of `results` received in the day (`received_at` is ISO 8601 UTC
@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime
 
 from uvqc.adapters.sqlite.db import transaction
 from uvqc.adapters.sqlite.queue import SqliteQueue
-from uvqc.digest.daily import LooseResult, in_run
-from uvqc.digest.daily_send import StoredRun
+from uvqc.daily.digest import LooseResult, in_run
+from uvqc.daily.send import StoredRun
 from uvqc.pipeline.records import iso
 
 DAY_SECONDS = 86400.0

@@ -1,5 +1,5 @@
 """Queue the daily digest of a lab day: read the day (a DaySource), build the request
-(uvqc.digest.daily), put it on the notify queue, and remember its content hash (DailyMarks),
+(uvqc.daily.digest), put it on the notify queue, and remember its content hash (DailyMarks),
 the same on both runtimes (`uvqc digest daily`, the embedded worker's daily tick, the AWS
 daily function).
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from uvqc.digest.daily import (
+from uvqc.daily.digest import (
     DayFacts,
     LooseResult,
     Outside,
@@ -52,7 +52,7 @@ class DaySource(Protocol):
 
     def loose_results(self, start: datetime, end: datetime) -> Iterable[LooseResult]:
         """Flagged and rejected results received in [start, end) whose message names no
-        `batchId` (uvqc.digest.daily.in_run)."""
+        `batchId` (uvqc.daily.digest.in_run)."""
         ...
 
     def dlq_depth(self) -> int | None:
