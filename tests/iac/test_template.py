@@ -295,15 +295,21 @@ def test_lab_tables_go_away_with_the_stack_but_prod_tables_are_kept_and_protecte
 # ------------------------------------------------------------------------------- IAM
 
 
+# Roles not assumed by a function: the service that assumes them, under which condition.
+OTHER_TRUST = {
+    "DailyScheduleRole": {
+        "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+    }
+}
+
+
 def _statements(resources: dict[str, Any], role: str) -> list[dict[str, Any]]:
     props = resources[role]["Properties"]
     assert "ManagedPolicyArns" not in props
+    trust = OTHER_TRUST.get(role, {"Principal": {"Service": "lambda.amazonaws.com"}})
     assert props["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
+        {"Effect": "Allow", "Action": "sts:AssumeRole", **trust}
     ]
     return [s for policy in props["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
@@ -410,10 +416,6 @@ def test_the_daily_digest_schedule_is_off_by_default_in_the_labs_time_zone(
         "Arn": {"Fn::GetAtt": ["DailyLambdaFunction", "Arn"]},
         "RoleArn": {"Fn::GetAtt": ["DailyScheduleRole", "Arn"]},
     }
-    role = resources["DailyScheduleRole"]["Properties"]
-    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     assert _grants(resources, "DailyScheduleRole") == {
         ("lambda:InvokeFunction", "DailyLambdaFunction")
     }

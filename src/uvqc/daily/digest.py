@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -37,7 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from uvqc.core.display import display_lines, display_safe
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import UsageError
-from uvqc.pipeline.records import NotificationRequest, iso, message_context, safe_excerpt
+from uvqc.pipeline.records import NotificationRequest, iso, message_context
 
 KIND = "daily"  # request.run["kind"] of a daily digest
 RECORD_PREFIX = "daily:"  # its ledger record id: daily:<lab>:<date>
@@ -96,7 +97,10 @@ def due_day(now: datetime, tz: str, at: time) -> date | None:
 
 
 def _cut(text: str, limit: int) -> str:
-    return safe_excerpt(text, limit)
+    """One line of at most `limit` characters (+ "..."), every control, line-breaking and
+    bidirectional character spelled out (uvqc.core.display: `W-1\\u202eG` stays one ID)."""
+    shown = display_safe(text[: limit * 2])
+    return shown[:limit] + ("..." if len(shown) > limit or len(text) > limit * 2 else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +190,14 @@ def _fails(result: Mapping[str, Any]) -> bool:
     return any(code in FAIL_CODES for code in result.get("findings") or [])
 
 
+_WESTGARD = re.compile(r"Westgard (1-2s|1-3s|2-2s|R-4s|4-1s|10x)\b")
+
+
 def _rule(message: str) -> str:
-    """The Westgard rule a control_chart decision names (`1-3s`, `R-4s` ...), else ''."""
-    for rule in ("1-2s", "1-3s", "2-2s", "R-4s", "4-1s", "10x"):
-        if rule in message:
-            return rule
-    return ""
+    """The Westgard rule a control_chart decision names (uvqc.charts.findings: "... Westgard
+    1-3s (...)"), else ''."""
+    found = _WESTGARD.search(message)
+    return found.group(1) if found else ""
 
 
 @dataclass(frozen=True, slots=True)
