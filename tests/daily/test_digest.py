@@ -224,3 +224,21 @@ def test_any_day_fits_the_sqs_message_and_says_how_many_were_left_out() -> None:
     body = (request.run or {})["body"]
     assert "flagged: 20000" in body and "more (uvqc export" in body
     assert "more run(s): uvqc runs list" in body
+
+
+def test_a_re_measured_sample_is_one_line_and_unreadable_ids_are_counted() -> None:
+    outside = Outside.of(
+        [
+            LooseResult("S-1", "flag"),
+            LooseResult("S-1", "flag"),
+            LooseResult(None, "reject"),
+            LooseResult(None, "reject"),
+            LooseResult("S-2", "reject"),
+            LooseResult("S-3", "pass"),  # not the digest's business
+        ]
+    )
+    assert (outside.flagged, outside.rejected) == (2, 3)
+    assert outside.flagged_ids == (("S-1", 2),)
+    assert outside.rejected_ids == (("(no ID)", 2), ("S-2", 1))
+    body = (daily_request(facts(outside=outside), update=False, now=NOW).run or {})["body"]
+    assert "    S-1 (2 results)\n" in body and "more (uvqc export" not in body

@@ -215,31 +215,33 @@ def in_run(raw: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Outside:
-    """Flagged and rejected results outside runs: counts and the first sample IDs of each."""
+    """Flagged and rejected results outside runs: counts, and (sample ID, results) of the
+    first MAX_SAMPLES IDs of each verdict in ID order (a re-measured sample is one line)."""
 
     flagged: int = 0
     rejected: int = 0
-    flagged_ids: tuple[str, ...] = ()
-    rejected_ids: tuple[str, ...] = ()
+    flagged_ids: tuple[tuple[str, int], ...] = ()
+    rejected_ids: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def of(cls, results: Iterable[LooseResult]) -> Outside:
-        """Counted and capped: IDs in arrival order, each once, at most MAX_SAMPLES per
-        verdict; a result without a readable sample ID is counted, listed as `(no ID)`."""
+        """Counted and capped; a result without a readable sample ID is listed as `(no ID)`."""
         counts = {"flag": 0, "reject": 0}
-        ids: dict[str, dict[str, None]] = {"flag": {}, "reject": {}}
+        ids: dict[str, dict[str | None, int]] = {"flag": {}, "reject": {}}
         for r in results:
             if r.verdict not in counts:
                 continue
             counts[r.verdict] += 1
-            shown = "(no ID)" if r.sample_id is None else _cut(r.sample_id, ID_CHARS)
-            ids[r.verdict].setdefault(shown, None)
-        return cls(
-            counts["flag"],
-            counts["reject"],
-            tuple(sorted(ids["flag"]))[:MAX_SAMPLES],
-            tuple(sorted(ids["reject"]))[:MAX_SAMPLES],
-        )
+            ids[r.verdict][r.sample_id] = ids[r.verdict].get(r.sample_id, 0) + 1
+
+        def listed(found: dict[str | None, int]) -> tuple[tuple[str, int], ...]:
+            first = sorted(found.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+            return tuple(
+                ("(no ID)" if sid is None else _cut(sid, ID_CHARS), n)
+                for sid, n in first[:MAX_SAMPLES]
+            )
+
+        return cls(counts["flag"], counts["reject"], listed(ids["flag"]), listed(ids["reject"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,14 +316,19 @@ def _runs_lines(title: str, runs: Sequence[RunOfDay], tier: Tier) -> list[str]:
     return lines
 
 
-def _ids_lines(label: str, count: int, ids: Sequence[str], tier: Tier) -> list[str]:
+def _times(n: int) -> str:
+    return f" ({n} results)" if n > 1 else ""
+
+
+def _ids_lines(label: str, count: int, ids: Sequence[tuple[str, int]], tier: Tier) -> list[str]:
     if not count:
         return []
     shown = ids[: tier[2]]
     lines = [f"  {label}: {count}"]
-    lines += [f"    {s}" for s in shown]
-    if count > len(shown):
-        lines.append(f"    and {count - len(shown)} more (uvqc export --since DATE)")
+    lines += [f"    {s}{_times(n)}" for s, n in shown]
+    left = count - sum(n for _, n in shown)
+    if left:
+        lines.append(f"    and {left} more (uvqc export --since DATE)")
     return lines
 
 
@@ -400,12 +407,13 @@ def _runs_html(title: str, runs: Sequence[RunOfDay], tier: Tier) -> str:
     )
 
 
-def _ids_html(label: str, count: int, ids: Sequence[str], tier: Tier) -> str:
+def _ids_html(label: str, count: int, ids: Sequence[tuple[str, int]], tier: Tier) -> str:
     if not count:
         return ""
     shown = ids[: tier[2]]
-    items = "".join(f"<li><code>{_h(s)}</code></li>" for s in shown)
-    more = f"<li>and {count - len(shown)} more</li>" if count > len(shown) else ""
+    items = "".join(f"<li><code>{_h(s)}</code>{_times(n)}</li>" for s, n in shown)
+    left = count - sum(n for _, n in shown)
+    more = f"<li>and {left} more</li>" if left else ""
     return f"<p>{_h(label)}: {count}</p><ul>{items}{more}</ul>"
 
 
