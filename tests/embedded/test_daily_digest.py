@@ -41,13 +41,19 @@ def today() -> datetime:
     return datetime.now(UTC)
 
 
+def received(rt: Runtime) -> datetime:
+    """When the first stored result arrived (its lab day, even if midnight passed since)."""
+    (first,) = rt.db.conn.execute("SELECT MIN(received_at) FROM results").fetchone()
+    return datetime.fromisoformat(first.replace("Z", "+00:00"))
+
+
 def test_one_digest_per_day_escaped_repeated_only_on_change_marked_as_update(
     make_runtime: Callable[..., Runtime], relay: FaultyRelay
 ) -> None:
     rt = make_runtime(relay, method=METHOD)
     rt.db.intake_port.submit([*lines(), *(result(s, 3.5) for s in HOSTILE)])
     Worker(rt).run_until_idle()
-    now = today()
+    now = received(rt)
     day = now.date()
 
     first = queue_day(rt.db, rt.settings, day, now + timedelta(seconds=1))
@@ -88,7 +94,7 @@ def test_a_crash_between_queueing_and_marking_sends_the_digest_once(
     rt = make_runtime(relay)
     rt.db.intake_port.submit([result("S-1", 3.5)])
     Worker(rt).run_until_idle()
-    now = today()
+    now = received(rt)
     request = daily_request(
         day_facts(SqliteDaySource(rt.db.conn), lab="lab", day=now.date(), tz="UTC"),
         update=False,
