@@ -39,6 +39,7 @@ from uvqc.core.display import display_lines, display_safe
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import UsageError
 from uvqc.pipeline.records import NotificationRequest, iso, message_context
+from uvqc.runs.model import SEVERITY
 
 KIND = "daily"  # request.run["kind"] of a daily digest
 RECORD_PREFIX = "daily:"  # its ledger record id: daily:<lab>:<date>
@@ -174,20 +175,9 @@ def run_of_day(document: Mapping[str, Any], method: str | None = None) -> RunOfD
     )
 
 
-FAIL_CODES = frozenset(
-    {
-        "calibration_failed",
-        "above_calibration",
-        "check_standard_failed",
-        "bracketing_check_failed",
-        "blank_contamination",
-        "blank_contaminated",
-    }
-)  # severity fail (docs/RUNS.md "Decisions")
-
-
 def _fails(result: Mapping[str, Any]) -> bool:
-    return any(code in FAIL_CODES for code in result.get("findings") or [])
+    """A result with a fail-severity run finding (docs/RUNS.md "Decisions")."""
+    return any(SEVERITY.get(str(code)) == "fail" for code in result.get("findings") or [])
 
 
 _WESTGARD = re.compile(r"Westgard (1-2s|1-3s|2-2s|R-4s|4-1s|10x)\b")
