@@ -1,5 +1,5 @@
-"""The daily digest of one lab day: pure, no I/O, no plotting (stdlib only, so the lean AWS
-notify and digest functions can carry it).
+"""The daily digest of one lab day: pure, no I/O, no plotting (the stdlib and uvqc's pure
+modules only, so the lean AWS functions carry it).
 
 A lab day is a calendar date in the lab's IANA time zone (`zoneinfo`; default UTC): from
 00:00 local time to the next day's 00:00, converted to UTC (a day is 23 or 25 hours long at
@@ -19,8 +19,9 @@ canonical JSON of everything above except the DLQ depth; the notification key is
 day (late results, a run finalised since) gets a new key and is marked as an update.
 
 Size: the request travels on SQS (256 KiB per message) and SNS carries the text alone (256 KB
-per message). Every list is capped (`and N more`) and every text is cut, so a request stays
-under MAX_REQUEST_BYTES whatever the day holds (asserted in `daily_request`).
+per message). Every list is capped (`and N more`) and every text is cut; `daily_request`
+shortens the lists (TIERS) until the request is under MAX_REQUEST_BYTES, whatever the day
+holds.
 """
 
 from __future__ import annotations
