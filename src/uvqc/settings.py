@@ -146,6 +146,23 @@ class Settings(BaseModel):
         "first sighting) is the same result: one e-mail; later, a new one (max 90 days, the "
         "ledger's retention)",
     )
+    # daily digest (uvqc.daily.digest, docs/REPORTS.md)
+    daily_digest_at: str | None = Field(
+        None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="HH:MM lab time: the embedded worker queues yesterday's digest once this "
+        "time has passed (unset: no automatic daily digest)",
+    )
+    daily_digest_timezone: str = Field(
+        "UTC", description="the lab's IANA time zone (Europe/Berlin): what a lab day is"
+    )
+    daily_digest_lab: str = Field(
+        "lab",
+        min_length=1,
+        max_length=60,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="the lab (or stage) a daily digest names, part of its notification key",
+    )
     # AWS resources
     intake_queue_url: str | None = None
     notify_queue_url: str | None = None
@@ -212,6 +229,19 @@ class Settings(BaseModel):
             interval_seconds=self.run_group_seconds,
             digest=self.run_digest,
         )
+
+    @field_validator("daily_digest_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: write an IANA name such as Europe/Berlin or UTC"
+            ) from None
+        return value
 
     @field_validator("mail_from", mode="before")
     @classmethod

@@ -28,12 +28,14 @@ EXPECTED_SKIPS = {
     ("CKV_AWS_158", "CheckLogGroup"),
     ("CKV_AWS_158", "NotifyLogGroup"),
     ("CKV_AWS_158", "RunsLogGroup"),
+    ("CKV_AWS_158", "DailyLogGroup"),
     *(
         (check, function)
         for check in ["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"]
         for function in [
             *("CheckLambdaFunction", "NotifyLambdaFunction", "RunsLambdaFunction"),
             "DigestLambdaFunction",
+            "DailyLambdaFunction",
         ]
     ),
 }

@@ -38,7 +38,10 @@ FUNCTIONS = {
 MEMORY_MB = {"DigestLambdaFunction": 256}
 ARTIFACT = {"DigestLambdaFunction": "uvqc-digest.zip"}
 # functions without a queue: (handler, timeout, role)
-SCHEDULED = {"RunsLambdaFunction": ("uvqc.aws.runs_handler.handler", 60, "RunsFunctionRole")}
+SCHEDULED = {
+    "RunsLambdaFunction": ("uvqc.aws.runs_handler.handler", 60, "RunsFunctionRole"),
+    "DailyLambdaFunction": ("uvqc.aws.daily_handler.handler", 300, "DailyFunctionRole"),
+}
 COMMON_ENV = {
     "POWERTOOLS_SERVICE_NAME": "uvqc",
     "POWERTOOLS_METRICS_NAMESPACE": "uvqc",
@@ -100,6 +103,8 @@ def test_only_the_declared_functions_exist_and_no_shared_execution_role(
         "RunsFunctionRole",
         "IngestFunctionRole",
         "DigestFunctionRole",
+        "DailyFunctionRole",
+        "DailyScheduleRole",  # assumed by EventBridge Scheduler, not by a function
     }
 
 
@@ -142,6 +147,7 @@ def test_log_groups_keep_30_days(resources: dict[str, Any]) -> None:
         "/aws/lambda/uvqc-lab-runs",
         "/aws/lambda/uvqc-lab-ingest",
         "/aws/lambda/uvqc-lab-digest",
+        "/aws/lambda/uvqc-lab-daily",
     }
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
 
@@ -345,15 +351,21 @@ def test_lab_tables_go_away_with_the_stack_but_prod_tables_are_kept_and_protecte
 # ------------------------------------------------------------------------------- IAM
 
 
+# Roles not assumed by a function: the service that assumes them, under which condition.
+OTHER_TRUST = {
+    "DailyScheduleRole": {
+        "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+    }
+}
+
+
 def _statements(resources: dict[str, Any], role: str) -> list[dict[str, Any]]:
     props = resources[role]["Properties"]
     assert "ManagedPolicyArns" not in props
+    trust = OTHER_TRUST.get(role, {"Principal": {"Service": "lambda.amazonaws.com"}})
     assert props["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
+        {"Effect": "Allow", "Action": "sts:AssumeRole", **trust}
     ]
     return [s for policy in props["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
@@ -453,6 +465,48 @@ def test_digest_role_is_the_notify_one_on_its_queues_plus_reading_the_runs_table
     }
 
 
+def test_daily_role_grants_exactly_what_the_daily_function_calls(
+    resources: dict[str, Any],
+) -> None:
+    assert _grants(resources, "DailyFunctionRole") == {
+        ("dynamodb:Scan", "RunsTable"),
+        ("dynamodb:Scan", "RecordsTable"),
+        ("dynamodb:GetItem", "LedgerTable"),  # daily#<lab>#<date> marks
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("sqs:SendMessage", "NotifyQueue"),
+        ("sqs:GetQueueAttributes", "NotifyDLQ"),
+        *((a, _log_arn("daily")) for a in LOGS),
+    }
+
+
+def test_the_daily_digest_schedule_is_off_by_default_in_the_labs_time_zone(
+    resources: dict[str, Any],
+) -> None:
+    (schedule,) = _of_type(resources, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["State"] == "DISABLED"  # param dailyDigest: false
+    assert props["ScheduleExpression"] == "cron(0 7 * * ? *)"
+    assert props["ScheduleExpressionTimezone"] == "UTC"
+    assert props["Target"] == {
+        "Arn": {"Fn::GetAtt": ["DailyLambdaFunction", "Arn"]},
+        "RoleArn": {"Fn::GetAtt": ["DailyScheduleRole", "Arn"]},
+    }
+    assert _grants(resources, "DailyScheduleRole") == {
+        ("lambda:InvokeFunction", "DailyLambdaFunction")
+    }
+    env = resources["DailyLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env == {
+        **COMMON_ENV,
+        "UVQC_NOTIFY_QUEUE_URL": {"Ref": "NotifyQueue"},
+        "UVQC_NOTIFY_DLQ_URL": {"Ref": "NotifyDLQ"},
+        "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
+        "UVQC_RECORDS_TABLE": {"Ref": "RecordsTable"},
+        "UVQC_LEDGER_TABLE": {"Ref": "LedgerTable"},
+        "UVQC_DAILY_DIGEST_TIMEZONE": "UTC",
+        "UVQC_DAILY_DIGEST_LAB": "lab",
+    }
+
+
 def test_no_role_uses_wildcard_actions_or_resources(resources: dict[str, Any]) -> None:
     for role in _of_type(resources, "AWS::IAM::Role"):
         for statement in _statements(resources, role):
@@ -505,6 +559,7 @@ EXPECTED_ALARMS = {
     ("AWS/Lambda", "Errors", "IngestLambdaFunction"): 0,
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "DigestDLQ"): 0,
     ("AWS/Lambda", "Errors", "DigestLambdaFunction"): 0,
+    ("AWS/Lambda", "Errors", "DailyLambdaFunction"): 0,
 }
 
 

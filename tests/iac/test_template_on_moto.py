@@ -3,8 +3,9 @@
 osls creates the stack from the create-stack template (the deployment bucket), uploads the
 artifact to the S3 key the update-stack template names, then updates the stack. Doing the
 same here proves moto accepts every resource type the template uses (moto skips, with a
-warning, the ones it does not model: AWS::S3::BucketPolicy and AWS::CloudWatch::Alarm) and
-that the queues and tables come out with the names and attributes the code relies on.
+warning, the ones it does not model: AWS::S3::BucketPolicy, AWS::CloudWatch::Alarm and
+AWS::Scheduler::Schedule) and that the queues and tables come out with the names and
+attributes the code relies on.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from moto.server import ThreadedMotoServer
 
 from .conftest import Packaged
 
-# moto does not model these two types; it skips them with a UserWarning (asserted below).
+# moto does not model these types; it skips them with a UserWarning (asserted below).
 # (a filter cannot contain ":", hence ".." for "::")
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Tried to parse AWS..(S3..BucketPolicy|CloudWatch..Alarm) but:UserWarning"
+    r"ignore:Tried to parse AWS..(S3..BucketPolicy|CloudWatch..Alarm|Scheduler..Schedule) "
+    "but:UserWarning"
 )
 
 STACK = "uvqc-lab"
@@ -91,7 +93,7 @@ def test_stack_completes_with_every_declared_resource(
         if "LogicalResourceId" in s  # moto lists unsupported types without ids
     }
     conditional = {"AlarmEmailSubscription"}  # no alarm e-mail on the lab stage
-    unmodelled = {"AWS::S3::BucketPolicy", "AWS::CloudWatch::Alarm"}
+    unmodelled = {"AWS::S3::BucketPolicy", "AWS::CloudWatch::Alarm", "AWS::Scheduler::Schedule"}
     expected = {
         name
         for name, res in lab.template()["Resources"].items()

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from uvqc.cli import check as _check  # noqa: F401  (registers commands)
+from uvqc.cli import digest as _digest  # noqa: F401
 from uvqc.cli import ingest as _ingest  # noqa: F401
 from uvqc.cli import pipeline as _pipeline  # noqa: F401
 from uvqc.cli import records as _records  # noqa: F401

@@ -30,6 +30,7 @@ from uvqc.adapters.sqlite.db import transaction
 from uvqc.adapters.sqlite.queue import Message
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import DatabaseBusyError, InfrastructureError
+from uvqc.local import daily
 from uvqc.local.runtime import Runtime
 from uvqc.pipeline.check import Incoming, judge_batch, message_ids, publish_notices, record_batch
 from uvqc.pipeline.notify import Delivery, Outcome, notify_batch
@@ -42,6 +43,7 @@ POLL_SECONDS = 0.1  # between looks at empty queues: bounds alert latency, costs
 # consecutive failure up to the cap, then try again.
 BUSY_PAUSE_SECONDS = 1.0
 BUSY_PAUSE_MAX_SECONDS = 30.0
+DAILY_CHECK_SECONDS = 60.0  # how often the check worker looks whether a daily digest is due
 
 
 @dataclass
@@ -102,6 +104,7 @@ class Worker:
             time.monotonic() if "check" in stages and runtime.housekeeping_seconds > 0 else None
         )
         self._last_finalise = float("-inf")
+        self._last_daily = float("-inf")
 
     def check_once(self) -> int:
         """One intake batch; returns how many messages were received."""
@@ -183,6 +186,23 @@ class Worker:
             unique = list({n.key: n for n in notices}.values())
             publish_notices(unique, runs=runs, notify=db.notify_port)
         return len(unique)
+
+    def daily_once(self, now: datetime | None = None) -> int:
+        """Queue yesterday's daily digest once UVQC_DAILY_DIGEST_AT has passed (looked at
+        most once a minute; uvqc.local.daily); returns 1 if one was queued."""
+        clock = time.monotonic()
+        if self.rt.settings.daily_digest_at is None or (
+            now is None and clock - self._last_daily < DAILY_CHECK_SECONDS
+        ):
+            return 0
+        self._last_daily = clock
+        moment = now or datetime.now(UTC)
+        day = daily.automatic_day(self.rt.db, self.rt.settings, moment)
+        if day is None:
+            return 0
+        queued = daily.queue_day(self.rt.db, self.rt.settings, day, moment)
+        log.info(queued.describe())
+        return 0 if queued.request is None else 1
 
     def notify_once(self) -> int:
         """One notify batch; returns how many messages were received."""
@@ -274,6 +294,7 @@ class Worker:
         if "check" in self.stages:
             handled += self.check_once()
             handled += self.finalise_once()
+            handled += self.daily_once()
         if "notify" in self.stages:
             handled += self.notify_once()
         return handled

@@ -11,6 +11,7 @@ per second; this costs under 0.1 ms and produces what any MIME parser reads back
 
 from __future__ import annotations
 
+import hashlib
 import quopri
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ MAX_LINE = 998  # RFC 5322 section 2.1.1
 
 @dataclass(frozen=True, slots=True)
 class Email:
-    """A plain-text e-mail: ordered headers (no CR/LF in any value) and a body."""
+    """A plain-text e-mail: ordered headers (no CR/LF in any value) and a body; with `html`,
+    multipart/alternative of the body (complete on its own) and that prepared HTML."""
 
     headers: tuple[tuple[str, str], ...]
     body: str
+    html: str | None = None
 
     def __post_init__(self) -> None:
         for name, value in self.headers:
@@ -75,6 +78,8 @@ class Email:
         non-ASCII local parts as UTF-8 (RFC 6532); without it they are left out of To and
         a sender raises NeedsSmtpUtf8Error (uvqc.pipeline.headers)."""
         lines = [render(name, value, smtputf8=smtputf8) for name, value in self.headers]
+        if self.html is not None:
+            return self._alternative(lines, smtputf8=smtputf8)
         raw = self.body.encode("utf-8")
         if self.body.isascii() and all(len(line) <= MAX_LINE for line in self.body.splitlines()):
             encoding, payload = "7bit", raw
@@ -89,6 +94,30 @@ class Email:
         ]
         payload = payload.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         return "\r\n".join(lines).encode("utf-8" if smtputf8 else "ascii") + payload
+
+    def _alternative(self, lines: list[str], *, smtputf8: bool) -> bytes:
+        """multipart/alternative (RFC 2046 s. 5.1.4): text/plain first, text/html last (the
+        preferred). Both parts are quoted-printable, which encodes every "=", so the
+        boundary ("=_" + a hash of the parts) can never occur inside them."""
+        text, html = self.body.encode("utf-8"), (self.html or "").encode("utf-8")
+        boundary = "=_uvqc_" + hashlib.sha256(text + b"\0" + html).hexdigest()[:32]
+        out = "\r\n".join(
+            [
+                *lines,
+                "MIME-Version: 1.0",
+                f'Content-Type: multipart/alternative; boundary="{boundary}"',
+                "",
+                "",
+            ]
+        ).encode("utf-8" if smtputf8 else "ascii")
+        for subtype, raw in (("plain", text), ("html", html)):
+            part = quopri.encodestring(raw.replace(b"\r\n", b"\n"))
+            out += (
+                f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            ).encode("ascii")
+            out += part.replace(b"\n", b"\r\n").rstrip(b"\r\n") + b"\r\n"
+        return out + f"--{boundary}--\r\n".encode("ascii")
 
 
 ACTIONS = {
@@ -231,8 +260,10 @@ def _run_email(
     subject_prefix: str,
     trace_options: str = "",
 ) -> Email:
-    """A run decision's e-mail (uvqc.runs.notices composed subject and body); the commands
-    it names get this runtime's options (` --db PATH`, ` --aws`)."""
+    """A prepared notice's e-mail: a run decision (uvqc.runs.notices composed subject and
+    body) or a daily digest (uvqc.daily.digest: also a prepared, escaped HTML alternative
+    in `run["html"]`). The commands it names get this runtime's options (` --db PATH`,
+    ` --aws`)."""
     run = request.run or {}
     headers = [
         ("Subject", header_safe(f"{subject_prefix}{run.get('subject', 'Run decision')}", 400)),
@@ -240,8 +271,16 @@ def _run_email(
         ("To", ", ".join(mail_to)),
         ("Message-ID", message_id(request.key, mail_from)),
         ("Date", format_datetime(request.received_at)),
-        ("X-UVQC-Batch-Id", header_safe(str(run.get("batchId", "")))),
-        ("X-UVQC-Run-Decision", header_safe(str(run.get("code", "")))),
+    ]
+    if "batchId" in run:
+        headers.append(("X-UVQC-Batch-Id", header_safe(str(run.get("batchId", "")))))
+    if run.get("kind") == "daily":
+        headers.append(("X-UVQC-Digest-Date", header_safe(str(run.get("date", "")))))
+        if run.get("update"):
+            headers.append(("X-UVQC-Digest-Update", "true"))
+    else:
+        headers.append(("X-UVQC-Run-Decision", header_safe(str(run.get("code", "")))))
+    headers += [
         ("X-UVQC-Notification-Key", header_safe(request.key)),
         ("X-UVQC-Verdict", request.verdict.value),
     ]
@@ -250,4 +289,5 @@ def _run_email(
         for line in str(run.get("body", "")).splitlines()
     ]
     lines = [*body, f"Notification key: {request.key}"]
-    return Email(tuple(headers), "\n".join(lines) + "\n")
+    html = run.get("html")
+    return Email(tuple(headers), "\n".join(lines) + "\n", html if isinstance(html, str) else None)
