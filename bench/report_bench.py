@@ -9,13 +9,13 @@ so the figure measures reporting, not ingestion.
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,31 +82,41 @@ def run_results(
     return out[:size]
 
 
-def build_db(path: Path) -> str:
-    """The database: HISTORY runs, one a day, then the reported run. Returns its batch id."""
+def build_db(path: Path, *, legacy: bool = False) -> str:
+    """The database: HISTORY runs, one a day, then the reported run; each run stored and
+    finalised by the real run store (SqliteRunStore), so its decision document holds the
+    chart points it was judged with. With `legacy`, the documents are stripped back to what
+    a store wrote before it kept chart points (the report then decides every run again).
+    Returns the reported run's batch id."""
     from uvqc.adapters.sqlite.db import connect
+    from uvqc.adapters.sqlite.runs import SqliteRunStore
+    from uvqc.core.methods import DEFAULT_METHOD, MethodBook
+    from uvqc.runs.config import run_config_from_mapping
+    from uvqc.runs.model import RunResult
+    from uvqc.runs.notices import RunArrival
 
     rng = random.Random(14)
     conn = connect(path, create=True)
+    method = replace(DEFAULT_METHOD, name=METHOD, run=run_config_from_mapping(METHOD, RUN_CONFIG))
+    store = SqliteRunStore(conn, MethodBook([method]), quiet_seconds=60)
     start = datetime(2026, 6, 1, 8, tzinfo=UTC)
-    document = json.dumps({"meta": {"method": METHOD, "runConfig": RUN_CONFIG}})
-    rows: list[tuple[str, str, str]] = []
     batch = ""
-    with conn:
-        for day in range(HISTORY + 1):
-            size = RESULTS if day == HISTORY else HISTORY_RESULTS
-            batch = f"NO3-{day:03d}"
-            first = start + timedelta(days=day)
+    for day in range(HISTORY + 1):
+        size = RESULTS if day == HISTORY else HISTORY_RESULTS
+        batch = f"NO3-{day:03d}"
+        first = start + timedelta(days=day)
+        arrivals = [
+            RunArrival(batch, METHOD, RunResult.from_dict(r))
+            for r in run_results(rng, size, first, batch)
+        ]
+        store.track(arrivals, now=first)
+        store.finalise_quiet(now=first + timedelta(hours=1))
+    if legacy:
+        with conn:
             conn.execute(
-                "INSERT INTO runs (batch_id, method, status, first_at, last_at, decision) "
-                "VALUES (?, ?, 'final', ?, ?, ?)",
-                (batch, METHOD, first.isoformat(), first.timestamp(), document),
+                "UPDATE runs SET decision = json_remove(decision, '$.meta.chartPoints', "
+                "'$.meta.instrument')"
             )
-            for r in run_results(rng, size, first, batch):
-                rows.append((batch, r["recordId"], json.dumps(r)))
-        conn.executemany(
-            "INSERT INTO run_results (batch_id, record_id, result) VALUES (?, ?, ?)", rows
-        )
     conn.close()
     return batch
 
