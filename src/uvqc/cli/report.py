@@ -189,7 +189,7 @@ def charts(
     methods = method_book(method)
     with _source(db, aws) as source:
         stored = [r for r in source.runs() if only_method is None or r.method == only_method]
-        history = chart_history(source, methods, stored, final_only=False)
+        history = chart_history(source, methods, stored)  # final runs, as documented
     configs = {r.method: r.config(methods) for r in stored}
     lines: list[str] = []
     for (meth, analyte, instrument), state in all_charts(history, configs):

@@ -64,30 +64,24 @@ def decide_all(
 
 
 def chart_history(
-    source: ReportSource,
-    methods: Mapping[str, Method],
-    stored: Sequence[StoredRun],
-    *,
-    final_only: bool = True,
+    source: ReportSource, methods: Mapping[str, Method], stored: Sequence[StoredRun]
 ) -> list[ChartedRun]:
-    """The chart points of `stored` runs, one entry per run in their order: as the run store
-    kept them, else (runs without `chart_points`) decided again from their results. With
-    `final_only`, runs not final get no points (no run is judged against them) and are not
-    decided; runs without a `[run]` section have no points either."""
+    """The chart points of `stored` runs, one entry per run in their order: a final run's as
+    the run store kept them, else (no `chart_points` stored) decided again from its results.
+    Runs not final have no points (no run is judged against them; a report puts its own run's
+    points in, see run_charts), nor have runs without a `[run]` section."""
 
     def needs_deciding(run: StoredRun) -> bool:
         return (
-            run.chart_points is None
-            and (run.status == "final" or not final_only)
-            and run.config(methods) is not None
+            run.status == "final" and run.chart_points is None and run.config(methods) is not None
         )
 
     missing = {r.batch_id for r in stored if needs_deciding(r)}
     instruments = source.instruments(missing) if missing else {}
     out: list[ChartedRun] = []
     for run in stored:
-        charted = ChartedRun.stored(run, methods)
-        if charted is not None and (run.status == "final" or not final_only):
+        charted = ChartedRun.stored(run, methods) if run.status == "final" else None
+        if charted is not None:
             out.append(charted)
         elif run.batch_id in missing:
             results = source.results(run.batch_id)
