@@ -3,9 +3,9 @@ charts (uvqc.charts) and run reports (uvqc.report.build) go out.
 
 A run's points come from where the run store judged them: a final run's decision document
 keeps its chart points and instrument (`meta.chartPoints`, `meta.instrument`; see
-SqliteRunStore._control_charts), so the history of a chart is read, not decided again. Only
-runs stored without them (decided before the store kept them, or not final) are decided again
-from their results (`ChartedRun.of`).
+SqliteRunStore._control_charts), so the history of a chart is read, not decided again
+(`ChartedRun.stored`). Only final runs stored without them (decided before the store kept
+them) are decided again from their results (uvqc.report.assemble.chart_history).
 
 A chart is one QC series (uvqc.charts.config.SERIES) of one (method, analyte, instrument):
 the points of every run of that key, runs in the order they began, each run's points in
@@ -80,6 +80,7 @@ class DecidedRun:
         return chart_points(self.decision, self.results, self.config)
 
     def charted(self) -> ChartedRun:
+        """Its place on the charts, from its decision (what the run store would keep)."""
         points = {s: tuple(p) for s, p in self.points().items() if p}
         return ChartedRun(self.run, self.key, points)
 
@@ -96,7 +97,7 @@ class ChartedRun:
     @staticmethod
     def stored(run: StoredRun, methods: Mapping[str, Method]) -> ChartedRun | None:
         """The run as the run store charted it; None when its points are not stored (a run
-        decided before the store kept them, or one not final: decide it again)."""
+        decided before the store kept them, or one not final)."""
         if run.chart_points is None:
             return None
         config = run.config(methods)
