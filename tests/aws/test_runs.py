@@ -254,6 +254,57 @@ def test_report_and_charts_with_aws(
     assert main(["report", "nope", "--aws"]) == 1
 
 
+def test_report_and_charts_with_aws_read_the_chart_points_kept_in_decision_documents(
+    deployed: dict[str, str],
+    aws: AwsFactory,
+    lambda_context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """An earlier final run kept only as its RUN item (no result items: it cannot be decided
+    again) is on the charts from its document's meta.chartPoints, under its meta.instrument."""
+    from uvqc.cli import main
+
+    check_handler.handler(event([(f"m-{i}", b) for i, b in enumerate(lines())]), lambda_context)
+    db = aws("dynamodb")
+    item = db.get_item(
+        TableName=deployed["runs"], Key={"batchId": {"S": BATCH}, "sk": {"S": "RUN"}}
+    )["Item"]
+    document = json.loads(item["decision"]["S"])
+    earlier = "<script>NO3-2026-11-27"
+    points = [[100.0 + i % 3, 6 + 10 * i, f"CCV-{i}"] for i in range(30)]
+    db.put_item(
+        TableName=deployed["runs"],
+        Item={
+            "batchId": {"S": earlier},
+            "sk": {"S": "RUN"},
+            "method": {"S": "nitrate-run"},
+            "status": {"S": "final"},
+            "firstAt": {"S": "2026-11-27T08:00:00+00:00"},
+            "decision": {
+                "S": json.dumps(
+                    {
+                        "meta": {
+                            "runConfig": document["meta"]["runConfig"],
+                            "chartPoints": {"check_standard_recovery": points},
+                            "instrument": None,
+                        }
+                    }
+                )
+            },
+        },
+    )
+    capsys.readouterr()
+    assert main(["charts", "--aws", "--series", "check_standard_recovery"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("nitrate-run  nitrate-N  -  check_standard_recovery  points 36")
+    assert "(established)" in line
+    out = tmp_path / "run.html"
+    assert main(["report", BATCH, "--aws", "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "check standard recovery" in html and "<script>NO3" not in html
+
+
 def test_notices_a_crashed_invocation_never_queued_are_taken_over_after_their_lease(
     deployed: dict[str, str], aws: AwsFactory
 ) -> None:

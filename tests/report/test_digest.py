@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -9,7 +10,9 @@ from email.policy import default
 
 from tests.report.conftest import HOSTILE
 from uvqc.digest.compose import compose_digest
+from uvqc.report.figures import run_figures
 from uvqc.report.model import RunReport
+from uvqc.report.render import data_uri, render_html
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -61,3 +64,42 @@ def test_the_report_is_left_out_when_the_message_would_be_too_big(report: RunRep
     assert not list(parse(digest.data).iter_attachments()) or all(
         p.get_content_type() == "image/png" for p in parse(digest.data).iter_attachments()
     )
+
+
+def test_a_digest_draws_each_figure_once_for_its_images_and_its_attached_report(
+    report: RunReport,
+) -> None:
+    quiet = replace(report.charts[0], name="blank concentration", violations=())
+    run = replace(report, charts=(report.charts[0], quiet))
+    figures = run_figures(run, "png")
+    html = render_html([run], generated=NOW, figures=[figures])
+    digest = compose_digest(
+        run, key="k3", mail_from="qc@lab.example", mail_to=["a@lab.example"], date=NOW,
+        report_html=html, figures=figures,
+    )  # fmt: skip
+    msg = parse(digest.data)
+    inline = [p.get_content() for p in msg.walk() if p.get_content_type() == "image/png"]
+    # the calibration curve and the chart with a violation; not the chart in control
+    assert inline == [figures.calibrations[0], figures.charts[0]]
+    (attached,) = [p for p in msg.iter_attachments() if p.get_content_type() == "text/html"]
+    page = attached.get_content()
+    assert "image/svg+xml" not in page
+    for png in (*figures.calibrations, *figures.charts):
+        assert data_uri(png, "image/png") in page  # the same bytes, drawn once
+    assert figures == run_figures(run, "png")  # deterministic
+
+
+def test_a_digest_without_drawn_figures_draws_the_same_ones(report: RunReport) -> None:
+    drawn = compose_digest(
+        report, key="k4", mail_from="qc@lab.example", mail_to=["a@lab.example"], date=NOW,
+        figures=run_figures(report, "png"), message_id="<m@lab.example>",
+    )  # fmt: skip
+    own = compose_digest(
+        report, key="k4", mail_from="qc@lab.example", mail_to=["a@lab.example"], date=NOW,
+        message_id="<m@lab.example>",
+    )  # fmt: skip
+    images = [
+        [p.get_content() for p in parse(d.data).walk() if p.get_content_type() == "image/png"]
+        for d in (drawn, own)
+    ]
+    assert images[0] == images[1] and len(images[0]) == 2

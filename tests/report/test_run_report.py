@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from tests.report.conftest import HOSTILE, sample_report
+from uvqc.report.figures import Format, run_figures
 from uvqc.report.model import RunReport
-from uvqc.report.render import render_html
+from uvqc.report.render import MIME, render_html
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -49,11 +51,14 @@ def test_chromium_opens_the_report_without_errors_and_runs_no_injected_script(
     assert '<img src="x"' not in done.stdout
 
 
+@pytest.mark.parametrize("fmt", ["svg", "png"])  # png: the copy a digest attaches
 def test_chromium_screenshots_a_page_that_is_not_blank_on_a_desktop_and_a_phone(
-    tmp_path: Path, report: RunReport, chromium: Callable[..., Any]
+    tmp_path: Path, report: RunReport, chromium: Callable[..., Any], fmt: Format
 ) -> None:
     page = tmp_path / "run.html"
-    page.write_text(render_html([report], generated=NOW), encoding="utf-8")
+    html = render_html([report], generated=NOW, figures=[run_figures(report, fmt)])
+    assert html.count(f'src="data:{MIME[fmt]};base64,') == 3
+    page.write_text(html, encoding="utf-8")
     for name, size in (("desktop", "1200,2400"), ("phone", "390,844")):
         shot = tmp_path / f"{name}.png"
         done = chromium(page, f"--screenshot={shot}", f"--window-size={size}",

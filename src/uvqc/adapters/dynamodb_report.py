@@ -1,21 +1,23 @@
 """What `uvqc report --aws` and `uvqc charts --aws` read from the DynamoDB runs table: the
 RUN items (method, status, firstAt, the decision document with the `[run]` section it was
-decided with) and the `R#` result items of a run. Read-only (Scan of RUN items, Query of a
-run's results, both consistent and paginated).
+decided with and, for a final run, the chart points and instrument the run store judged it
+with: `meta.chartPoints`, `meta.instrument`, the keys the SQLite store writes) and the `R#`
+result items of a run. Read-only (Scan of RUN items, Query of a run's results, both
+consistent and paginated).
 
-Not on AWS (yet): the instrument of a run (the recorded messages are in the records table;
-charts are keyed by method and analyte) and the scans of flagged samples. Only the CLI imports
-this module (it needs uvqc.report, which the Lambda artifact leaves out).
+Not on AWS (yet): the instrument of a run whose decision document does not name it (the
+recorded messages are in the records table) and the scans of flagged samples. Only the CLI
+imports this module (it needs uvqc.report, which the Lambda artifact leaves out).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from uvqc.adapters.dynamodb_runs import RUN, DynamoRunStore, _s
-from uvqc.report.history import StoredRun
+from uvqc.report.history import StoredRun, stored_chart_points
 from uvqc.runs.model import RunResult
 
 
@@ -26,17 +28,23 @@ class DynamoReportSource:
         self.store = store
 
     def runs(self) -> list[StoredRun]:
-        """Every run, in the order they began (firstAt), then batch id."""
+        """Every run, in the order they began (firstAt), then batch id; a final run's chart
+        points and instrument from its decision document when the store wrote them."""
         out = []
         for item in self.store._scan_runs():
             document = json.loads(item["decision"]["S"]) if "decision" in item else {}
+            meta = document.get("meta", {})
+            batch_id = item["batchId"]["S"]
+            instrument = meta.get("instrument")
             out.append(
                 StoredRun(
-                    item["batchId"]["S"],
+                    batch_id,
                     item["method"]["S"],
                     item.get("status", {}).get("S", "open"),
                     item.get("firstAt", {}).get("S", ""),
-                    document.get("meta", {}).get("runConfig"),
+                    meta.get("runConfig"),
+                    stored_chart_points(batch_id, meta.get("chartPoints")),
+                    instrument if isinstance(instrument, str) else None,
                 )
             )
         return sorted(out, key=lambda r: (r.first_at, r.batch_id))
@@ -50,8 +58,10 @@ class DynamoReportSource:
         found = [RunResult.from_dict(json.loads(i["result"]["S"])) for i in items]
         return sorted(found, key=lambda r: r.record_id)
 
-    def instruments(self) -> dict[str, str]:
-        return {}  # not kept in the runs table
+    def instruments(self, batch_ids: Collection[str] | None = None) -> dict[str, str]:
+        """None known: a run's instrument is in its decision document (`StoredRun.instrument`)
+        when the store charted it; the recorded messages are in the records table."""
+        return {}
 
     def raw(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         return {}  # scans are in the records table: not shown from AWS yet

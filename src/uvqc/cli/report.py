@@ -1,10 +1,12 @@
 """`uvqc report` (one self-contained HTML run report, or every run of a period) and
 `uvqc charts` (each control chart and its state), from the embedded database, read-only.
 
-Runs are decided again from their stored results with the method file's `[run]` section
-(run QC is deterministic, so the decision is the one the store holds); the method file comes
-from --method / UVQC_METHOD / uvqc.toml like `uvqc check`. The rendering (Jinja2, matplotlib)
-is imported only when a report is written.
+The reported runs are decided again from their stored results with the `[run]` section they
+were decided with (run QC is deterministic, so the decision is the one the store holds); the
+control charts' history is the chart points the run store kept in each final run's decision
+document (runs stored without them are decided again). The method file, for runs stored
+without their `[run]` section, comes from --method / UVQC_METHOD / uvqc.toml like `uvqc
+check`. The rendering (Jinja2, matplotlib) is imported only when a report is written.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from uvqc.cli.check import MethodOption, method_book
 from uvqc.cli.pipeline import AwsOption, DbOption, _aws_ops
 from uvqc.errors import UsageError, UvqcError
 from uvqc.local.runtime import Database
-from uvqc.report.assemble import ReportSource, decide_all, report_of
+from uvqc.report.assemble import ReportSource, chart_history, reports_for
 from uvqc.report.history import (
     StoredRun,
     all_charts,
@@ -146,10 +148,7 @@ def report(
             )
             name += ".html"
         wanted = {r.batch_id for r in picked}
-        methods_used = {r.method for r in picked}  # history: the runs of the same methods
-        history = decide_all(source, methods, only=lambda r: r.method in methods_used)
-        chosen = [r for r in history if r.run.batch_id in wanted]
-        reports = [report_of(source, run, history) for run in chosen]
+        reports = reports_for(source, methods, wanted, stored=stored)
     from uvqc.report.render import render_html
 
     title = None if batch_id is not None else f"uvqc runs since {since}"
@@ -189,10 +188,9 @@ def charts(
     start = None if since is None else _moment(since, "--since")
     methods = method_book(method)
     with _source(db, aws) as source:
-        history = decide_all(source, methods)
-    if only_method is not None:
-        history = [r for r in history if r.run.method == only_method]
-    configs = {r.run.method: r.config for r in history}
+        stored = [r for r in source.runs() if only_method is None or r.method == only_method]
+        history = chart_history(source, methods, stored)  # final runs, as documented
+    configs = {r.method: r.config(methods) for r in stored}
     lines: list[str] = []
     for (meth, analyte, instrument), state in all_charts(history, configs):
         if series is not None and state.series != series:

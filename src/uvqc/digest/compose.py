@@ -21,7 +21,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from html import escape
 
-from uvqc.report.figures import calibration_figure, control_chart_figure
+from uvqc.report.figures import RunFigures, calibration_figure, control_chart_figure
 from uvqc.report.model import RunReport
 
 MAX_BYTES = 8 * 1024 * 1024  # below SES's 10 MB raw-message limit, with room for base64
@@ -116,23 +116,27 @@ def compose_digest(
     trace_hint: str = "",
     max_bytes: int = MAX_BYTES,
     message_id: str | None = None,
+    figures: RunFigures | None = None,
 ) -> Digest:
     """The digest e-mail of one run; `key` makes the Message-ID (a resend is recognisable)
-    unless the caller gives it (the notify stage: the one its ledger records)."""
+    unless the caller gives it (the notify stage: the one its ledger records). Inline PNG:
+    each calibration curve and each control chart with a Westgard violation of this run.
+    `figures`: the run's PNG figures already drawn (run_figures(run, "png"), shared with
+    the attached report), else those shown are drawn here."""
+    if figures is not None and figures.fmt != "png":
+        raise ValueError(f"a digest's inline figures are PNG, got {figures.fmt}")
     domain = mail_from.rpartition("@")[2].strip("<> ") or "uvqc.invalid"
     message_id = message_id or f"<uvqc.digest.{key}@{domain}>"
     subject = f"Run {run.batch_id}: {run.verdict}"
     text = digest_text(run, trace_hint=trace_hint)
     images: list[tuple[str, str, bytes]] = []
     for i, cal in enumerate(run.calibrations):
-        images.append(
-            (make_msgid("cal", domain), f"calibration {i + 1}", calibration_figure(cal, "png"))
-        )
-    for chart in run.charts:
-        if chart.violations or chart.highlight_batch:
-            images.append(
-                (make_msgid("chart", domain), chart.name, control_chart_figure(chart, "png"))
-            )
+        png = calibration_figure(cal, "png") if figures is None else figures.calibrations[i]
+        images.append((make_msgid("cal", domain), f"calibration {i + 1}", png))
+    for i, chart in enumerate(run.charts):
+        if chart.violations:
+            png = control_chart_figure(chart, "png") if figures is None else figures.charts[i]
+            images.append((make_msgid("chart", domain), chart.name, png))
 
     def build(attach: bool) -> bytes:
         msg = EmailMessage(policy=SMTP)

@@ -1,16 +1,29 @@
-"""Stored runs -> run reports: each run decided again from its results with the `[run]`
-section it was decided with, its control charts as of the run, the scans of its flagged
-samples. Pure apart from the `ReportSource` it reads (SQLite: adapters/sqlite/report_source).
+"""Stored runs -> run reports: the reported run decided again from its results with the
+`[run]` section it was decided with, its control charts as of the run, the scans of its
+flagged samples. Pure apart from the `ReportSource` it reads (SQLite:
+adapters/sqlite/report_source; DynamoDB: adapters/dynamodb_report).
+
+The charts' history is read, not decided again: each final run's decision document keeps
+the chart points the run store judged it with (`StoredRun.chart_points`). Runs stored
+without them (decided before the store kept them) are decided again, as all runs once were;
+`decide_all` still decides every run (the reference the equivalence tests compare with).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from uvqc.core.methods import Method
 from uvqc.report.build import build_report
-from uvqc.report.history import DecidedRun, StoredRun, decide, run_chart_findings, run_charts
+from uvqc.report.history import (
+    ChartedRun,
+    DecidedRun,
+    StoredRun,
+    decide,
+    run_chart_findings,
+    run_charts,
+)
 from uvqc.report.model import RunFinding as ReportFinding
 from uvqc.report.model import RunReport, ScanPlot
 from uvqc.runs.model import RunResult
@@ -25,7 +38,10 @@ class ReportSource(Protocol):
 
     def results(self, batch_id: str) -> list[RunResult]: ...
 
-    def instruments(self) -> dict[str, str]: ...
+    def instruments(self, batch_ids: Collection[str] | None = None) -> dict[str, str]:
+        """The instrument of each run (of `batch_ids` only, when given); runs without one
+        are left out."""
+        ...
 
     def raw(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
 
@@ -37,7 +53,7 @@ def decide_all(
     only: Callable[[StoredRun], bool] | None = None,
 ) -> list[DecidedRun]:
     """Every stored run (or those `only` keeps), decided again, in the order they began."""
-    instruments = source.instruments()
+    instruments = source.instruments()  # every run's: decide_all decides every run
     out: list[DecidedRun] = []
     for run in source.runs():
         if only is not None and not only(run):
@@ -45,6 +61,46 @@ def decide_all(
         config = run.config(methods)
         out.append(decide(run, source.results(run.batch_id), config, instruments.get(run.batch_id)))
     return out
+
+
+def chart_history(
+    source: ReportSource, methods: Mapping[str, Method], stored: Sequence[StoredRun]
+) -> list[ChartedRun]:
+    """The chart points of `stored` runs, one entry per run in their order: a final run's as
+    the run store kept them, else (no `chart_points` stored) decided again from its results.
+    Runs not final have no points (no run is judged against them; a report puts its own run's
+    points in, see run_charts), nor have runs without a `[run]` section."""
+
+    def needs_deciding(run: StoredRun) -> bool:
+        return (
+            run.status == "final" and run.chart_points is None and run.config(methods) is not None
+        )
+
+    missing = {r.batch_id for r in stored if needs_deciding(r)}
+    instruments = source.instruments(missing) if missing else {}
+    out: list[ChartedRun] = []
+    for run in stored:
+        charted = ChartedRun.stored(run, methods) if run.status == "final" else None
+        if charted is not None:
+            out.append(charted)
+        elif run.batch_id in missing:
+            results = source.results(run.batch_id)
+            config = run.config(methods)
+            out.append(decide(run, results, config, instruments.get(run.batch_id)).charted())
+        else:
+            out.append(ChartedRun(run, (run.method, "", ""), {}))
+    return out
+
+
+def decide_target(
+    source: ReportSource, methods: Mapping[str, Method], run: StoredRun
+) -> DecidedRun:
+    """A run decided again for its report, charted under the instrument the run store judged
+    it with (when stored; else the instrument of its results)."""
+    instrument = run.instrument
+    if run.chart_points is None:
+        instrument = source.instruments({run.batch_id}).get(run.batch_id)
+    return decide(run, source.results(run.batch_id), run.config(methods), instrument)
 
 
 def _spectra(source: ReportSource, target: DecidedRun) -> list[ScanPlot]:
@@ -70,7 +126,11 @@ def _spectra(source: ReportSource, target: DecidedRun) -> list[ScanPlot]:
     return scans
 
 
-def report_of(source: ReportSource, target: DecidedRun, history: Sequence[DecidedRun]) -> RunReport:
+def report_of(
+    source: ReportSource, target: DecidedRun, history: Sequence[ChartedRun | DecidedRun]
+) -> RunReport:
+    """The report of a decided run; `history`: the runs of its method in time order (see
+    chart_history), the target's own place among them."""
     states, charts = run_charts(target, history)
     extra = [
         ReportFinding(f.code, f.severity, f.message, f.affected)
@@ -94,9 +154,22 @@ def report_for(
     source: ReportSource, methods: Mapping[str, Method], batch_id: str
 ) -> RunReport | None:
     """The report of one stored run (None: no such run); its history: runs of its method."""
-    method = next((r.method for r in source.runs() if r.batch_id == batch_id), None)
-    if method is None:
-        return None
-    history = decide_all(source, methods, only=lambda r: r.method == method)
-    target = next((r for r in history if r.run.batch_id == batch_id), None)
-    return None if target is None else report_of(source, target, history)
+    reports = reports_for(source, methods, [batch_id])
+    return reports[0] if reports else None
+
+
+def reports_for(
+    source: ReportSource,
+    methods: Mapping[str, Method],
+    batch_ids: Collection[str],
+    *,
+    stored: Sequence[StoredRun] | None = None,
+) -> list[RunReport]:
+    """The reports of the stored runs named (in the order the runs began; unknown names are
+    left out). Only these runs are decided again; their charts' history is read. `stored`:
+    source.runs() when the caller has it already."""
+    stored = source.runs() if stored is None else stored
+    wanted = [r for r in stored if r.batch_id in batch_ids]
+    used = {r.method for r in wanted}
+    history = chart_history(source, methods, [r for r in stored if r.method in used])
+    return [report_of(source, decide_target(source, methods, r), history) for r in wanted]

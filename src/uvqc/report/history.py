@@ -1,6 +1,12 @@
 """Runs across time -> control charts. Pure: the stored runs and their results come in, the
 charts (uvqc.charts) and run reports (uvqc.report.build) go out.
 
+A run's points come from where the run store judged them: a final run's decision document
+keeps its chart points and instrument (`meta.chartPoints`, `meta.instrument`; see
+SqliteRunStore._control_charts), so the history of a chart is read, not decided again
+(`ChartedRun.stored`). Only final runs stored without them (decided before the store kept
+them) are decided again from their results (uvqc.report.assemble.chart_history).
+
 A chart is one QC series (uvqc.charts.config.SERIES) of one (method, analyte, instrument):
 the points of every run of that key, runs in the order they began, each run's points in
 sequence order. A run's chart is the chart as of that run (the runs up to and including it),
@@ -20,6 +26,7 @@ from uvqc.charts.findings import chart_findings
 from uvqc.charts.series import ChartState, chart_state
 from uvqc.charts.westgard import Point, Violation
 from uvqc.core.methods import Method
+from uvqc.errors import UvqcError
 from uvqc.report.build import SERIES_TITLES, chart_points
 from uvqc.report.model import ChartSeries
 from uvqc.runs.config import RunConfig, run_config_from_mapping
@@ -39,6 +46,10 @@ class StoredRun:
     status: str
     first_at: str
     run_config: dict[str, Any] | None = None  # the [run] section it was decided with
+    # The chart points the run store judged the run with (None: not stored, decide again)
+    # and the instrument it charted them under (None: unknown).
+    chart_points: Mapping[SeriesName, tuple[Point, ...]] | None = None
+    instrument: str | None = None
 
     def config(self, methods: Mapping[str, Method]) -> RunConfig | None:
         """The [run] section the run was decided with (kept in its decision document), else
@@ -68,6 +79,59 @@ class DecidedRun:
     def points(self) -> dict[SeriesName, list[Point]]:
         return chart_points(self.decision, self.results, self.config)
 
+    def charted(self) -> ChartedRun:
+        """Its place on the charts, from its decision (what the run store would keep)."""
+        points = {s: tuple(p) for s, p in self.points().items() if p}
+        return ChartedRun(self.run, self.key, points)
+
+
+@dataclass(frozen=True, slots=True)
+class ChartedRun:
+    """A run's place on the control charts: its chart key and its points by series (only
+    the series it has points in)."""
+
+    run: StoredRun
+    key: ChartKey
+    points: Mapping[SeriesName, tuple[Point, ...]]
+
+    @staticmethod
+    def stored(run: StoredRun, methods: Mapping[str, Method]) -> ChartedRun | None:
+        """The run as the run store charted it; None when its points are not stored (a run
+        decided before the store kept them, or one not final)."""
+        if run.chart_points is None:
+            return None
+        config = run.config(methods)
+        analyte = "" if config is None else config.analyte
+        return ChartedRun(run, (run.method, analyte, run.instrument or ""), run.chart_points)
+
+
+def stored_chart_points(batch_id: str, value: Any) -> dict[SeriesName, tuple[Point, ...]] | None:
+    """A decision document's `meta.chartPoints` (`{series: [[value, sequence, sample id],
+    ...]}`, as the run store writes it) as Points of run `batch_id`; None when absent (JSON
+    null or missing). UvqcError names the run when the document holds something else (a
+    store written by hand or damaged: fail loudly rather than chart wrong points)."""
+    if value is None:
+        return None
+    try:
+        out = {
+            _series(series): tuple(
+                Point(float(v), batch_id, None if q is None else int(q), sid) for v, q, sid in rows
+            )
+            for series, rows in value.items()
+        }
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise UvqcError(
+            f"run {batch_id!r}: its decision document's meta.chartPoints is malformed ({exc}); "
+            f"`uvqc runs show {batch_id}` prints it"
+        ) from exc
+    return out
+
+
+def _series(name: object) -> SeriesName:
+    if name not in SERIES:
+        raise ValueError(f"unknown series {name!r}")
+    return name
+
 
 def decide(
     run: StoredRun,
@@ -84,15 +148,20 @@ def chart_config(config: RunConfig | None) -> ControlChartConfig:
     return ControlChartConfig() if config is None else config.control_charts
 
 
+def _charted(run: ChartedRun | DecidedRun) -> ChartedRun:
+    return run if isinstance(run, ChartedRun) else run.charted()
+
+
 def series_points(
-    runs: Sequence[DecidedRun], *, upto: str | None = None
+    runs: Sequence[ChartedRun | DecidedRun], *, upto: str | None = None
 ) -> dict[ChartKey, dict[SeriesName, list[Point]]]:
     """Points of every chart, runs in the given (time) order; with `upto`, only runs up to
     and including that batch id."""
     charts: dict[ChartKey, dict[SeriesName, list[Point]]] = {}
-    for run in runs:
+    for entry in runs:
+        run = _charted(entry)
         by_series = charts.setdefault(run.key, {s: [] for s in SERIES})
-        for series, points in run.points().items():
+        for series, points in run.points.items():
             by_series[series].extend(points)
         if run.run.batch_id == upto:
             break
@@ -100,13 +169,22 @@ def series_points(
 
 
 def run_charts(
-    target: DecidedRun, history: Sequence[DecidedRun]
+    target: DecidedRun, history: Sequence[ChartedRun | DecidedRun]
 ) -> tuple[list[ChartState], list[ChartSeries]]:
     """The charts of `target`'s key as of `target` (history: every run, in time order,
     target included; of the others, only final runs count, as when the run store judged the
     target), with the violations involving the target's points; only the series in which
-    the target has points. Returns the states and their drawable form."""
-    same = [r for r in history if r.key == target.key and (r.run.status == "final" or r is target)]
+    the target has points. The target's own points are those of its decision. Returns the
+    states and their drawable form."""
+    own = target.charted()
+    same: list[ChartedRun] = []
+    for entry in history:
+        if entry.run.batch_id == target.run.batch_id:
+            same.append(own)
+        elif entry.run.status == "final":
+            run = _charted(entry)
+            if run.key == target.key:
+                same.append(run)
     by_series = series_points(same, upto=target.run.batch_id).get(target.key, {})
     config = chart_config(target.config)
     units = target.decision.units
@@ -147,7 +225,7 @@ def run_chart_findings(target: DecidedRun, states: Sequence[ChartState]) -> list
 
 
 def all_charts(
-    runs: Sequence[DecidedRun], configs: Mapping[str, RunConfig | None]
+    runs: Sequence[ChartedRun | DecidedRun], configs: Mapping[str, RunConfig | None]
 ) -> list[tuple[ChartKey, ChartState]]:
     """Every chart's current state (`uvqc charts`): violations of its newest run's points."""
     out: list[tuple[ChartKey, ChartState]] = []

@@ -1,9 +1,11 @@
 """Run digest e-mails on the embedded runtime: the notify stage hands a digest request here;
 the run's report is built from the database (a read-only connection of its own, so the
-worker's connections and transactions are untouched), rendered, and composed into one
-multipart e-mail with the calibration curve and control-chart violations as inline PNG and
-the HTML report attached (uvqc.digest.compose). Jinja2 and matplotlib are imported here only
-when a digest is composed.
+worker's connections and transactions are untouched; only this run is decided again, its
+charts' history is the chart points the run store kept), and composed into one multipart
+e-mail with the calibration curve and control-chart violations as inline PNG and the HTML
+report attached (uvqc.digest.compose). Each figure is drawn once, as PNG, for both the
+inline images and the attached report. Jinja2 and matplotlib are imported here only when a
+digest is composed.
 """
 
 from __future__ import annotations
@@ -45,15 +47,18 @@ class SqliteDigestComposer:
         if report is None:
             return None
         from uvqc.digest.compose import compose_digest
+        from uvqc.report.figures import run_figures
         from uvqc.report.render import render_html
 
+        figures = run_figures(report, "png")
         return compose_digest(
             report,
             key=request.key,
             mail_from=mail_from,
             mail_to=mail_to,
             date=date,
-            report_html=render_html([report], generated=date),
+            report_html=render_html([report], generated=date, figures=[figures]),
             trace_hint=f"Notification key: {request.key}\nFull report: uvqc report {batch_id}",
             message_id=message_id,
+            figures=figures,
         )
