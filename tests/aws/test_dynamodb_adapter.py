@@ -277,3 +277,18 @@ def test_records_keep_their_source_and_content_digest(aws: AwsFactory) -> None:
     store.save_results([keyed])
     assert store.result_by_id("rec-0001") == keyed
     assert store.result_by_id("rec-9999") is None
+
+
+def test_raw_messages_are_read_back_by_record_id_for_report_scans(aws: AwsFactory) -> None:
+    """`uvqc report --aws` and the digest function read the scans of flagged samples from
+    the records table (BatchGetItem, 100 keys a call); a raw text cut to fit the 400 KB item
+    limit (no longer JSON) and an unknown record are left out, never an error."""
+    db = aws("dynamodb")
+    store = DynamoRecordStore(db, make_records_table(db))
+    records = [record(n, sample=f"S-<{n}>\u202e") for n in range(150)]
+    cut = replace(record(999), raw='{"sampleId": "S-cut", "spectrum": {"wavelengthNm": [2')
+    store.save_results([*records, cut])
+    wanted = [r.record_id for r in records[::-1]] + ["rec-0999", "rec-missing", "rec-0001"]
+    found = store.raw_messages(wanted)
+    assert set(found) == {r.record_id for r in records}
+    assert found["rec-0007"] == {"sampleId": "S-<7>\u202e", "absorbance": 1.25, "n": 7}

@@ -203,6 +203,7 @@ def test_digest_environment_is_the_notify_one_on_its_dlq_with_the_runs_table(
         **{k: v for k, v in notify.items() if k != "UVQC_NOTIFY_DLQ_URL"},
         "UVQC_DIGEST_DLQ_URL": {"Ref": "DigestDLQ"},
         "UVQC_RUNS_TABLE": {"Ref": "RunsTable"},
+        "UVQC_RECORDS_TABLE": {"Ref": "RecordsTable"},  # the scans of flagged samples
         "MPLCONFIGDIR": "/tmp/matplotlib",
     }
 
@@ -461,6 +462,7 @@ def test_digest_role_is_the_notify_one_on_its_queues_plus_reading_the_runs_table
         *renamed,
         ("dynamodb:Scan", "RunsTable"),  # RUN items: the history of the run's report
         ("dynamodb:Query", "RunsTable"),  # a run's results
+        ("dynamodb:BatchGetItem", "RecordsTable"),  # the scans of flagged samples
         *((a, _log_arn("digest")) for a in LOGS),
     }
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -341,6 +341,22 @@ class DynamoRecordStore:
         )
         items = _items_by_key(self._db, self._table, "recordId", list(keys), self._sleep)
         return [record_from_item(i) for i in items]
+
+    def raw_messages(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """record id -> the recorded message as JSON (an object), for reports (the scans of
+        flagged samples). BatchGetItem, 100 keys per call; a record not found, or whose raw
+        text was cut to fit DynamoDB's 400 KB item limit (no longer JSON), is left out.
+        Raises InfrastructureError when the table cannot be read."""
+        keys = [{"recordId": _s(r)} for r in dict.fromkeys(record_ids)]
+        found: dict[str, dict[str, Any]] = {}
+        for item in _items_by_key(self._db, self._table, "recordId", keys, self._sleep):
+            try:
+                message = json.loads(_get_s(item, "raw") or "")
+            except ValueError:
+                continue  # cut to fit the item limit (or not JSON): no scan to draw
+            if isinstance(message, dict):
+                found[str(item["recordId"]["S"])] = message
+        return found
 
     def result_by_id(self, record_id: str) -> ResultRecord | None:
         try:

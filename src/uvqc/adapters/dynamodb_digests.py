@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from uvqc.adapters.dynamodb import DynamoRecordStore
 from uvqc.adapters.dynamodb_report import DynamoReportSource
 from uvqc.adapters.dynamodb_runs import DynamoRunStore
 from uvqc.core.methods import Method
-from uvqc.digest.compose import compose_digest
+from uvqc.digest.run import run_digest
 from uvqc.pipeline.ports import Mailable
 from uvqc.pipeline.records import NotificationRequest
-from uvqc.report.assemble import report_for
-from uvqc.report.render import render_html
 
 
 class DynamoDigestComposer:
@@ -29,9 +28,15 @@ class DynamoDigestComposer:
     Raises InfrastructureError when the table cannot be read (the message is retried);
     returns None for a run the table does not hold (its plain text is sent)."""
 
-    def __init__(self, store: DynamoRunStore, methods: Mapping[str, Method]) -> None:
+    def __init__(
+        self,
+        store: DynamoRunStore,
+        methods: Mapping[str, Method],
+        records: DynamoRecordStore | None = None,
+    ) -> None:
         self.store = store
         self.methods = methods
+        self.records = records  # the scans of flagged samples (none shown without it)
 
     def compose(
         self,
@@ -43,18 +48,13 @@ class DynamoDigestComposer:
         date: datetime,
     ) -> Mailable | None:
         batch_id = str((request.run or {}).get("batchId", ""))
-        report = report_for(DynamoReportSource(self.store), self.methods, batch_id)
-        if report is None:
-            return None
-        return compose_digest(
-            report,
-            key=request.key,
+        return run_digest(
+            DynamoReportSource(self.store, self.records),
+            self.methods,
+            request,
+            message_id=message_id,
             mail_from=mail_from,
             mail_to=mail_to,
             date=date,
-            report_html=render_html([report], generated=date),
-            trace_hint=(
-                f"Notification key: {request.key}\nFull report: uvqc report {batch_id} --aws"
-            ),
-            message_id=message_id,
+            report_command=f"uvqc report {batch_id} --aws",
         )

@@ -3,11 +3,12 @@ RUN items (method, status, firstAt, the decision document with the `[run]` secti
 decided with and, for a final run, the chart points and instrument the run store judged it
 with: `meta.chartPoints`, `meta.instrument`, the keys the SQLite store writes) and the `R#`
 result items of a run. Read-only (Scan of RUN items, Query of a run's results, both
-consistent and paginated).
+consistent and paginated). With the records table, the recorded messages of flagged samples
+(BatchGetItem) for their scans.
 
-Not on AWS (yet): the instrument of a run whose decision document does not name it (the
-recorded messages are in the records table) and the scans of flagged samples. Only the CLI
-imports this module (it needs uvqc.report, which the Lambda artifact leaves out).
+Not on AWS: the instrument of a run whose decision document does not name it (runs decided
+before the store kept it). Only the CLI and the digest function import this module (it
+needs uvqc.report, which the main Lambda artifact leaves out).
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import json
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from uvqc.adapters.dynamodb import DynamoRecordStore
 from uvqc.adapters.dynamodb_runs import RUN, DynamoRunStore, _s
 from uvqc.report.history import StoredRun, stored_chart_points
 from uvqc.runs.model import RunResult
 
 
 class DynamoReportSource:
-    """ReportSource over the runs table of a DynamoRunStore."""
+    """ReportSource over the runs table of a DynamoRunStore; `records` (the records table)
+    gives the scans of flagged samples (without it a report shows none)."""
 
-    def __init__(self, store: DynamoRunStore) -> None:
+    def __init__(self, store: DynamoRunStore, records: DynamoRecordStore | None = None) -> None:
         self.store = store
+        self.records = records
 
     def runs(self) -> list[StoredRun]:
         """Every run, in the order they began (firstAt), then batch id; a final run's chart
@@ -64,7 +68,9 @@ class DynamoReportSource:
         return {}
 
     def raw(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        return {}  # scans are in the records table: not shown from AWS yet
+        """The recorded messages of these records (for their scans); none without the
+        records table."""
+        return {} if self.records is None else self.records.raw_messages(record_ids)
 
     def __repr__(self) -> str:
         return f"DynamoReportSource({RUN!r} items of {self.store._table})"

@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from uvqc.adapters import boto
+from uvqc.adapters.dynamodb import DynamoRecordStore
 from uvqc.adapters.dynamodb_digests import DynamoDigestComposer
 from uvqc.adapters.dynamodb_runs import DynamoRunStore
 from uvqc.aws import notify_handler
@@ -36,9 +37,13 @@ def wiring() -> notify_handler.NotifyWiring:
             "the digest function needs UVQC_RUNS_TABLE, UVQC_DIGEST_DLQ_URL and UVQC_LEDGER_TABLE"
         )
     methods = MethodBook.from_paths([settings.method] if settings.method else [])
-    store = DynamoRunStore(boto.client("dynamodb"), settings.runs_table, methods)
+    db = boto.client("dynamodb")
+    store = DynamoRunStore(db, settings.runs_table, methods)
+    records = DynamoRecordStore(db, settings.records_table) if settings.records_table else None
     return notify_handler.build_wiring(
-        settings, dlq_url=settings.digest_dlq_url, digests=DynamoDigestComposer(store, methods)
+        settings,
+        dlq_url=settings.digest_dlq_url,
+        digests=DynamoDigestComposer(store, methods, records),
     )
 
 

@@ -62,6 +62,14 @@ def run_reader(settings: Settings) -> DynamoRunStore:
     return DynamoRunStore(boto.client("dynamodb"), settings.runs_table, MethodBook())
 
 
+def record_reader(settings: Settings) -> DynamoRecordStore | None:
+    """The records table (stack output RecordsTableName), when configured: reports read the
+    scans of flagged samples from it."""
+    if not settings.records_table:
+        return None
+    return DynamoRecordStore(boto.client("dynamodb"), settings.records_table)
+
+
 def dead_letters(settings: Settings) -> DeadLetters:
     """The DLQs configured: intake -> intake queue, notify -> notify queue, digest -> digest
     queue (a dead digest goes back to the digest function, never to the notify function,

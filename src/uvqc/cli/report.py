@@ -71,7 +71,8 @@ def _source(db: Path | None, aws: bool) -> Iterator[ReportSource]:
     if aws:
         from uvqc.adapters.dynamodb_report import DynamoReportSource
 
-        yield DynamoReportSource(_aws_ops("--aws").run_reader(settings))
+        ops = _aws_ops("--aws")
+        yield DynamoReportSource(ops.run_reader(settings), ops.record_reader(settings))
         return
     with Database.from_settings(settings, access="read") as database:
         yield SqliteReportSource(database.conn)

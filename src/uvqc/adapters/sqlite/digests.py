@@ -19,7 +19,6 @@ from uvqc.adapters.sqlite.report_source import SqliteReportSource
 from uvqc.core.methods import Method
 from uvqc.pipeline.ports import Mailable
 from uvqc.pipeline.records import NotificationRequest
-from uvqc.report.assemble import report_for
 
 
 class SqliteDigestComposer:
@@ -38,27 +37,20 @@ class SqliteDigestComposer:
         mail_to: Sequence[str],
         date: datetime,
     ) -> Mailable | None:
+        from uvqc.digest.run import run_digest
+
         batch_id = str((request.run or {}).get("batchId", ""))
         conn = connect_readonly(self.path)
         try:
-            report = report_for(SqliteReportSource(conn), self.methods, batch_id)
+            return run_digest(
+                SqliteReportSource(conn),
+                self.methods,
+                request,
+                message_id=message_id,
+                mail_from=mail_from,
+                mail_to=mail_to,
+                date=date,
+                report_command=f"uvqc report {batch_id}",
+            )
         finally:
             conn.close()
-        if report is None:
-            return None
-        from uvqc.digest.compose import compose_digest
-        from uvqc.report.figures import run_figures
-        from uvqc.report.render import render_html
-
-        figures = run_figures(report, "png")
-        return compose_digest(
-            report,
-            key=request.key,
-            mail_from=mail_from,
-            mail_to=mail_to,
-            date=date,
-            report_html=render_html([report], generated=date, figures=[figures]),
-            trace_hint=f"Notification key: {request.key}\nFull report: uvqc report {batch_id}",
-            message_id=message_id,
-            figures=figures,
-        )
