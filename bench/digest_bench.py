@@ -92,7 +92,10 @@ def spread(values: list[float], scale: float = 1.0, digits: int = 0) -> dict[str
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 rounds (a smoke run)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds = 2
     server = ThreadedMotoServer(port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -163,3 +166,49 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def render(data: dict[str, Any]) -> str:
+    """The digest function's section of docs/PERFORMANCE.md."""
+
+    def cell(part: str, key: str, unit: str) -> str:
+        v = data[part][key]
+        return f"{v['median']:.0f} {unit} ({v['min']:.0f}-{v['max']:.0f})"
+
+    d = "digest"
+    rows = [
+        f"| peak RSS | {cell(d, 'peak_rss_mb', 'MB')} |",
+        f"| import (CPU) | {cell(d, 'import_cpu_ms', 'ms')} |",
+        f"| first invocation (CPU): wiring, reads, report, figures, compose, send | "
+        f"{cell(d, 'cold_invoke_cpu_ms', 'ms')} |",
+        f"| warm invocation (CPU) | {cell(d, 'warm_invoke_cpu_ms', 'ms')} |",
+    ]
+    for handler in HANDLERS:
+        name = handler.rsplit(".", 1)[-1]
+        rows.append(
+            f"| `{name}` import, this tree / `main` | "
+            f"{cell(f'{handler}@branch', 'import_ms', 'ms')} / "
+            f"{cell(f'{handler}@main', 'import_ms', 'ms')} |"
+        )
+        rows.append(
+            f"| `{name}` peak RSS, this tree / `main` | "
+            f"{cell(f'{handler}@branch', 'peak_rss_mb', 'MB')} / "
+            f"{cell(f'{handler}@main', 'peak_rss_mb', 'MB')} |"
+        )
+    return "\n".join(
+        [
+            "## Digest function (AWS)",
+            "",
+            "The run digest e-mail composed by the `digest` Lambda function's code, in a fresh "
+            "process per round against moto and a local SMTP relay: one run with a Westgard "
+            "violation among seven charted runs (`bench/digest_bench.py`; median of "
+            f"{data['rounds']} rounds with the range; CPU time on this machine, not Graviton). "
+            "Its memory (256 MB) and cost follow from these figures: docs/AWS.md, "
+            '"Run digests on AWS". The check and notify handlers are measured alongside, '
+            "paired with `main`, to show that digests left them as they were.",
+            "",
+            "| | median (range) |",
+            "|---|---:|",
+            *rows,
+        ]
+    )

@@ -19,9 +19,10 @@ PERFORMANCE = [
     "runs_throughput",
     "ingest_throughput",
     "run_report",
+    "digest",
 ]
 RELIABILITY = ["chaos", "chaos_aws", "bad_input"]
-MODULES = {"lambda": "lambda_bench", "run_report": "report_bench"}
+MODULES = {"lambda": "lambda_bench", "run_report": "report_bench", "digest": "digest_bench"}
 
 HEADER = {
     "PERFORMANCE": (

@@ -19,6 +19,7 @@ ORDER = [
     "spectra",
     "runs_throughput",
     "report_bench",
+    "digest_bench",
     "bad_input",
     "ingest_throughput",
     "chaos",

@@ -79,7 +79,7 @@ def test_the_digest_function_costs_one_cold_invocation_per_run_at_its_memory() -
     runs = cm.uvqc(cm.UvqcInputs(digests_per_result=1 / 64, digest_api_calls=0))
     digest = runs.functions[-1]
     assert digest.name == "uvqc digest" and digest.invocations == 15_625
-    warm = math.ceil(1.87 * 1769 / 256 * 1000) / 1000
-    cold = math.ceil(3.45 * 1769 / 256 * 1000) / 1000
+    warm = math.ceil(0.45 * 1769 / 256 * 1000) / 1000
+    cold = math.ceil(2.74 * 1769 / 256 * 1000) / 1000
     assert digest.compute_usd() == pytest.approx(15_625 * (warm + cold) * 0.25 * 0.0000133334)
     assert runs.sqs_requests == pytest.approx(without.sqs_requests + 2 * 15_625 / 10 + 15_625)
