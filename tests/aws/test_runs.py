@@ -257,7 +257,8 @@ def test_report_and_charts_with_aws(
     assert "83.7" in html and "check_standard_failed" in html
     assert main(["charts", "--aws"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith("nitrate-run  nitrate-N  -  check_standard_recovery  points 6")
+    # the run store keeps the run's instrument (the most common instrumentId of its results)
+    assert first.startswith("nitrate-run  nitrate-N  cary60-01  check_standard_recovery  points 6")
     assert main(["report", "nope", "--aws"]) == 1
 
 
@@ -294,7 +295,7 @@ def test_report_and_charts_with_aws_read_the_chart_points_kept_in_decision_docum
                         "meta": {
                             "runConfig": document["meta"]["runConfig"],
                             "chartPoints": {"check_standard_recovery": points},
-                            "instrument": None,
+                            "instrument": document["meta"]["instrument"],  # the same chart
                         }
                     }
                 )
@@ -304,7 +305,8 @@ def test_report_and_charts_with_aws_read_the_chart_points_kept_in_decision_docum
     capsys.readouterr()
     assert main(["charts", "--aws", "--series", "check_standard_recovery"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
-    assert line.startswith("nitrate-run  nitrate-N  -  check_standard_recovery  points 36")
+    assert document["meta"]["instrument"] == "cary60-01"
+    assert line.startswith("nitrate-run  nitrate-N  cary60-01  check_standard_recovery  points 36")
     assert "(established)" in line
     out = tmp_path / "run.html"
     assert main(["report", BATCH, "--aws", "--out", str(out)]) == 0
