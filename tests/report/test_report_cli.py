@@ -115,3 +115,18 @@ def test_a_report_to_a_device_or_a_pipe_is_written_to_it_never_renamed_over(
     reader.join(timeout=60)
     assert fifo.is_fifo() and got and got[0].startswith(b"<!doctype html>")
     assert main(["report", "NO3-2026-11-28-A", "--db", str(stored), "--out", str(tmp_path)]) == 2
+
+
+def test_results_below_the_detection_level_are_reported_as_less_than_the_reporting_level(
+    stored: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """As `uvqc runs show` and DOMAIN.md: "< RL" (0.1 mg/L here), never the measured value;
+    between the detection and reporting levels "E value (RL 0.1)"."""
+    out = tmp_path / "run.html"
+    assert main(["report", BATCH, "--db", str(stored), "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    row = html[html.index("<td>W-1128-04</td>") :].split("</tr>", 1)[0]
+    assert "&lt; 0.1</td>" in row and "0.035" not in row.split("</td>", 4)[-1]
+    assert main(["runs", "show", BATCH, "--db", str(stored)]) == 0
+    shown = capsys.readouterr().out
+    assert any("W-1128-04" in ln and "< 0.1" in ln for ln in shown.splitlines())
