@@ -272,3 +272,29 @@ def test_the_run_summary_counts_what_run_qc_flagged(
     assert "flagged by run QC (1 run(s): uvqc runs list)" in out
     line = next(x for x in out.splitlines() if "flagged by run QC" in x)
     assert line.rstrip(" │┃").split()[-1] == "12"
+
+
+def test_runs_list_and_show_spell_out_bidi_and_control_characters_of_ids(
+    make_runtime: Callable[..., Runtime], db_path: Path, capsys: Any
+) -> None:
+    """A right-to-left override in a batch or sample ID would reverse the rest of a terminal
+    line: spelled out (\\u202e), as trace and the e-mails do."""
+    from uvqc.cli import main
+
+    batch = "NO3-\u202eA-B"
+    rt = runtime(make_runtime)
+    hostile = []
+    for line in lines():
+        message = json.loads(line)
+        message["batchId"] = batch
+        if message["sampleId"] == "W-1128-12":
+            message["sampleId"] = "W-\u202e21-8211"
+        hostile.append(json.dumps(message).encode())
+    rt.db.intake_port.submit(hostile)
+    Worker(rt).run_until_idle()
+    assert main(["runs", "list", "--db", str(db_path)]) == 0
+    listed = capsys.readouterr().out
+    assert "NO3-\\u202eA-B  final" in listed and "\u202e" not in listed
+    assert main(["runs", "show", batch, "--db", str(db_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "W-\\u202e21-8211" in shown and "\u202e" not in shown and "\t" not in shown
