@@ -269,8 +269,8 @@ def test_the_run_summary_counts_what_run_qc_flagged(
     db, outbox = tmp_path / "u.db", tmp_path / "out"
     assert main(["run", str(RUN_FILE), "--db", str(db), "--outbox", str(outbox)]) == 0
     out = capsys.readouterr().out
-    assert "flagged by run QC (1 run(s): uvqc runs list)" in out
-    line = next(x for x in out.splitlines() if "flagged by run QC" in x)
+    assert "flagged in runs, after run QC (1 run(s))" in out
+    line = next(x for x in out.splitlines() if "flagged in runs" in x)
     assert line.rstrip(" │┃").split()[-1] == "12"
 
 

@@ -45,6 +45,8 @@ def test_a_digest_has_a_complete_text_part_an_html_part_and_inline_figures(
     assert "Westgard 1-3s" in body
     cids = [p["Content-ID"].strip("<>") for p in msg.walk() if p.get_content_type() == "image/png"]
     assert len(cids) == 2  # calibration curve and the control chart
+    images = [p for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert {p.get_content_disposition() for p in images} == {"inline"}  # not listed as files
     html_text = html.get_content()
     assert all(f"cid:{cid}" in html_text for cid in cids)
     assert "<script>" not in html_text  # escaped

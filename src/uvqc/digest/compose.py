@@ -154,7 +154,9 @@ def compose_digest(
         html_part = msg.get_body(preferencelist=("html",))
         assert html_part is not None  # added just above
         for cid, alt, png in images:
-            html_part.add_related(png, "image", "png", cid=cid, filename=f"{alt}.png")
+            html_part.add_related(
+                png, "image", "png", cid=cid, filename=f"{alt}.png", disposition="inline"
+            )
         if attach and report_html is not None:
             msg.add_attachment(
                 report_html.encode("utf-8"),
