@@ -77,6 +77,10 @@ def test_a_period_report_and_its_errors(stored: Path, tmp_path: Path, capsys: An
     assert "no runs began since 2099-01-01" in capsys.readouterr().err
     assert main(["report", "--since", "yesterday", *args]) == 2
     assert "is not a date" in capsys.readouterr().err
+    assert main(["report", "--since", "2026-12-01", "--until", "2026-11-01", *args]) == 2
+    assert "--until 2026-11-01 is not after --since 2026-12-01: swap them" in (
+        capsys.readouterr().err
+    )
     assert main(["report", *args]) == 2
     assert main(["report", BATCH, "--aws"]) == 2  # tests/aws/test_runs.py: with a table
     assert "UVQC_RUNS_TABLE" in capsys.readouterr().err
@@ -91,8 +95,10 @@ def test_charts_lists_each_series_with_its_state(stored: Path, capsys: Any) -> N
     assert "establishing 6/20" in lines[0]
     assert main(["charts", "--db", str(stored), "--series", "blank_concentration"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
-    assert main(["charts", "--db", str(stored), "--method", "other"]) == 0
-    assert "no control charts" in capsys.readouterr().out
+    assert main(["charts", "--db", str(stored), "--method", "other"]) == 1
+    assert "no runs of method 'other'; methods with runs: nitrate-run" in capsys.readouterr().err
+    assert main(["charts", "--db", str(stored), "--since", "2099-01-01"]) == 0
+    assert "no control charts for --since 2099-01-01" in capsys.readouterr().out
     assert main(["charts", "--db", str(stored), "--series", "nope"]) == 2
 
 

@@ -138,6 +138,8 @@ def report(
             assert since is not None
             start = _moment(since, "--since")
             end = None if until is None else _moment(until, "--until", end=True)
+            if end is not None and end <= start:
+                raise UsageError(f"--until {until} is not after --since {since}: swap them")
             picked = [
                 r for r in stored if _first_at(r) >= start and (end is None or _first_at(r) < end)
             ]
@@ -189,7 +191,8 @@ def charts(
     start = None if since is None else _moment(since, "--since")
     methods = method_book(method)
     with _source(db, aws) as source:
-        stored = [r for r in source.runs() if only_method is None or r.method == only_method]
+        source_runs = source.runs()
+        stored = [r for r in source_runs if only_method is None or r.method == only_method]
         history = chart_history(source, methods, stored)  # final runs, as documented
     configs = {r.method: r.config(methods) for r in stored}
     lines: list[str] = []
@@ -203,7 +206,18 @@ def charts(
                 continue
         lines.append(_chart_line(meth, analyte, instrument, state, configs.get(meth)))
     if not lines:
-        typer.echo("no control charts (no run QC values stored)")
+        known = sorted({r.method for r in source_runs})
+        if only_method is not None and only_method not in known:
+            raise UvqcError(
+                f"no runs of method {only_method!r}; methods with runs: "
+                + (", ".join(known) or "none")
+            )
+        filters = [f"--{k} {v}" for k, v in (("series", series), ("since", since)) if v]
+        typer.echo(
+            "no control charts"
+            + (f" for {' '.join(filters)}" if filters else "")
+            + " (a chart needs a final run with check standards, blanks, duplicates or spikes)"
+        )
         return
     for line in lines:
         typer.echo(line)
