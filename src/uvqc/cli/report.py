@@ -229,6 +229,11 @@ def _chart_line(method: str, analyte: str, instrument: str, state: Any, config: 
     cc = chart_config(config)
     where = f"{method}  {analyte or '-'}  {instrument or '-'}  {state.series}"
     n = len(state.points)
+    if state.limits is None and state.no_spread:
+        return (
+            f"{where}  points {n}  limits -  no spread (the first {cc.establish_points} "
+            "points are equal: give limits in the method file, [run.control_charts.limits])"
+        )
     if state.limits is None:
         return f"{where}  points {n}  limits -  establishing {n}/{cc.establish_points}"
     lim = state.limits
