@@ -105,3 +105,25 @@ def test_a_digest_without_drawn_figures_draws_the_same_ones(report: RunReport) -
         for d in (drawn, own)
     ]
     assert images[0] == images[1] and len(images[0]) == 2
+
+
+def test_bidi_overrides_in_ids_are_spelled_out_in_headers_text_and_file_name(
+    report: RunReport,
+) -> None:
+    """A right-to-left override in a batch or sample ID would reorder what a mail client
+    shows: spelled out (\\u202e) in Subject, X-UVQC-Batch-Id and the text part, as every
+    text output of uvqc; the attachment's file name is ASCII."""
+    batch = "NO3-\u202eA..\u00e4"
+    hostile = replace(report, batch_id=batch)
+    digest = compose_digest(
+        hostile, key="k2", mail_from="qc@lab.example", mail_to=["a@lab.example"],
+        date=NOW, report_html="<html>report</html>",
+    )  # fmt: skip
+    msg = parse(digest.data)
+    assert "\u202e" not in str(msg["Subject"]) and "\\u202e" in str(msg["Subject"])
+    assert msg["X-UVQC-Batch-Id"] == "NO3-\\u202eA..\u00e4"
+    assert msg["X-UVQC-Verdict"] == report.verdict
+    text = msg.get_body(preferencelist=("plain",))
+    assert text is not None and "\u202e" not in text.get_content()
+    (name,) = [p.get_filename() for p in msg.iter_attachments()]
+    assert name == "uvqc-run-NO3-_A___.html"
