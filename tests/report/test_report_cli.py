@@ -82,6 +82,9 @@ def test_a_period_report_and_its_errors(stored: Path, tmp_path: Path, capsys: An
         capsys.readouterr().err
     )
     assert main(["report", *args]) == 2
+    assert "give a run's BATCH_ID, or --since DATE" in capsys.readouterr().err
+    assert main(["report", "--until", "2026-01-01", *args]) == 2
+    assert "--until needs --since" in capsys.readouterr().err
     assert main(["report", BATCH, "--aws"]) == 2  # tests/aws/test_runs.py: with a table
     assert "UVQC_RUNS_TABLE" in capsys.readouterr().err
     assert main(["report", BATCH, "--db", str(tmp_path / "none.db")]) == 2

@@ -122,10 +122,12 @@ def report(
 ) -> None:
     """Write one self-contained HTML report (a run, or every run begun in a period) and
     print its path: calibration, QC table, results, reanalysis list, control charts."""
-    if (batch_id is None) == (since is None):
-        raise UsageError("give a run's BATCH_ID or --since DATE (with --until DATE), not both")
     if until is not None and since is None:
-        raise UsageError("--until needs --since")
+        raise UsageError("--until needs --since (a period: --since DATE [--until DATE])")
+    if batch_id is not None and since is not None:
+        raise UsageError("give a run's BATCH_ID or --since DATE (with --until DATE), not both")
+    if batch_id is None and since is None:
+        raise UsageError("give a run's BATCH_ID, or --since DATE (with --until DATE)")
     methods = method_book(method)
     with _source(db, aws) as source:
         stored = source.runs()
