@@ -203,7 +203,7 @@ def parse(text: Text, stem: str) -> ParsedFile:
     grids: dict[tuple[str, ...], list[float]] = {}
     for pair in pairs:
         if cut is not None and pair in cut:
-            parsed.refused.append(
+            parsed.refuse(
                 SampleRefusal(
                     pair.scan.name,
                     f"line {end}: "
@@ -222,13 +222,11 @@ def parse(text: Text, stem: str) -> ParsedFile:
         pair.fill(columns[pair.col], columns[pair.col + 1], lines, plain, grids)
         if pair.error is not None:
             e = pair.error
-            parsed.refused.append(SampleRefusal(pair.scan.name, e.reason, e.line, e.column))
+            parsed.refuse(SampleRefusal(pair.scan.name, e.reason, e.line, e.column))
         elif not pair.scan.wavelength_nm and not pair.scan.dropped:
-            parsed.refused.append(
-                SampleRefusal(pair.scan.name, "no data points", first_no, pair.col + 1)
-            )
+            parsed.refuse(SampleRefusal(pair.scan.name, "no data points", first_no, pair.col + 1))
         else:
-            parsed.samples.append(pair.scan)
+            parsed.add(pair.scan)
     _metadata(text, trailer, parsed)
     return parsed
 
