@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import codecs
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,7 +48,9 @@ def test_a_lone_utf16_surrogate_refuses_the_file_naming_its_line() -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.binary(min_size=1, max_size=6), min_size=2, max_size=2, unique=True))
 def test_no_sample_id_ever_holds_a_replacement_character(raw: list[bytes]) -> None:
-    names = b",,".join(b"P" + r.replace(b",", b"").replace(b"\r", b"").replace(b"\n", b"") for r in raw)
+    names = b",,".join(
+        b"P" + r.replace(b",", b"").replace(b"\r", b"").replace(b"\n", b"") for r in raw
+    )
     for prefix in (b"", codecs.BOM_UTF8):
         out = ingest(prefix + names + b",,\r\n" + SCAN.encode())
         for m in messages(out.messages):

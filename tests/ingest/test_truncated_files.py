@@ -68,7 +68,9 @@ def test_a_whole_cary_file_with_its_line_ends_gives_no_refusal_and_no_note() -> 
 
 @settings(max_examples=60, deadline=None)
 @given(st.data())
-def test_any_cut_inside_the_last_cary_row_never_gives_a_wrong_absorbance(data: st.DataObject) -> None:
+def test_any_cut_inside_the_last_cary_row_never_gives_a_wrong_absorbance(
+    data: st.DataObject,
+) -> None:
     last = "260,0.2573,260,0.2681,"
     whole = absorbances(at((CARY_HEAD + last + "\r\n").encode()))
     cut = data.draw(st.integers(1, len(last)))

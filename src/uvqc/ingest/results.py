@@ -197,7 +197,7 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
     out = FileOutcome(file, sha256, parsed.format, batch, refused=list(parsed.refused))
     out.skipped = list(parsed.skipped)
     out.notes = list(parsed.notes)
-    drafts: list[tuple[dict[str, Any], Scan | None]] = []
+    drafts: list[tuple[dict[str, Any], Scan | None, int | None]] = []
     for sample in parsed.samples:
         sid = _sample_id(sample.name, stem)
         msg: dict[str, Any] = {"sampleId": sid}
