@@ -242,6 +242,9 @@ def _cut_pairs(
     if not block:
         return None
     last = block[-1].rstrip(" ")
+    if not at_eof and last.endswith(delim):
+        return None  # the usual whole file: no pass over the block (the fast path)
+    # only for a suspect last row: every other row's end
     trailing = all(ln.rstrip(" ").endswith(delim) for ln in block[:-1])
     missing_end = trailing and len(block) > 1 and not last.endswith(delim)
     if not (missing_end or at_eof):
