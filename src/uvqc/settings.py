@@ -20,6 +20,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Collection, Mapping
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,6 +73,12 @@ class Settings(BaseModel):
         None,
         gt=0,
         description="analytical wavelength (nm) for scans when --wavelength is not given",
+    )
+    ingest_timezone: str | None = Field(
+        None,
+        description="IANA time zone of the instruments' clocks (Europe/Berlin): a collection "
+        "time an export writes without an offset is read in it (unset: this machine's local "
+        "time; on AWS that is UTC)",
     )
     # embedded runtime
     db: Path = Field(Path("var/uvqc.db"), description="SQLite database of the embedded runtime")
@@ -242,6 +249,28 @@ class Settings(BaseModel):
                 f"unknown time zone {value!r}: write an IANA name such as Europe/Berlin or UTC"
             ) from None
         return value
+
+    @field_validator("ingest_timezone")
+    @classmethod
+    def _known_ingest_zone(cls, value: str | None) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: write an IANA name such as Europe/Berlin or UTC"
+            ) from None
+        return value
+
+    @property
+    def ingest_zone(self) -> tzinfo | None:
+        """`ingest_timezone` as a tzinfo (None: this machine's local time)."""
+        from zoneinfo import ZoneInfo
+
+        return None if self.ingest_timezone is None else ZoneInfo(self.ingest_timezone)
 
     @field_validator("mail_from", mode="before")
     @classmethod

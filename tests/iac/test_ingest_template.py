@@ -25,6 +25,7 @@ def test_ingest_function_runs_the_ingest_handler_at_128_mb_with_a_dlq(
     assert _target(env["UVQC_INTAKE_QUEUE_URL"]) == "IntakeQueue"
     assert _target(env["UVQC_NOTIFY_QUEUE_URL"]) == "NotifyQueue"
     assert "UVQC_INGEST_WAVELENGTH_NM" in env
+    assert env["UVQC_INGEST_TIMEZONE"] == "UTC"  # param ingestTimezone
     # no event source mapping: S3 invokes it asynchronously
     mappings = _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
     assert all(_target(m["Properties"]["FunctionName"]) != "IngestLambdaFunction" for m in mappings)

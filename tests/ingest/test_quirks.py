@@ -201,3 +201,35 @@ def test_a_bad_value_in_the_first_data_row_is_refused_by_cell_not_taken_for_a_he
     (refused,) = out.refused
     assert (refused.line, refused.column) == (line, 2)
     assert "not a finite number" in refused.reason and "y axis" not in refused.reason
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        ("Europe/Berlin", "2026-11-27T08:41:07+01:00"),
+        ("America/New_York", "2026-11-27T08:41:07-05:00"),
+    ],
+)
+def test_a_collection_time_without_an_offset_is_read_on_the_instruments_clock(
+    zone: str, expected: str
+) -> None:
+    """Cary writes its PC's local time with no offset: read in UVQC_INGEST_TIMEZONE (not as
+    UTC), and the notes say so."""
+    from zoneinfo import ZoneInfo
+
+    out = ingest_bytes(
+        fixture("cary_scan.csv").read_bytes(),
+        "cary_scan.csv",
+        options=Options(wavelength_nm=230.0, timezone=ZoneInfo(zone)),
+    )
+    assert json.loads(out.messages[0])["measuredAt"] == expected
+    assert any(f"read as {zone}" in n for n in out.notes)
+
+
+def test_the_instruments_time_zone_setting_is_an_iana_name() -> None:
+    from uvqc.errors import SettingsError
+    from uvqc.settings import load_settings
+
+    assert str(load_settings(ingest_timezone="Europe/Berlin").ingest_zone) == "Europe/Berlin"
+    with pytest.raises(SettingsError, match="unknown time zone 'Mars/Olympus'"):
+        load_settings(ingest_timezone="Mars/Olympus")

@@ -70,7 +70,11 @@ def wiring() -> IngestWiring:
         s3=boto.client("s3"),
         intake=SqsIntakeQueue(boto.client("sqs"), settings.intake_queue_url),
         notify=SqsNotificationQueue(boto.client("sqs"), settings.notify_queue_url),
-        options=Options(wavelength_nm=resolve_wavelength(None, settings), config=config),
+        options=Options(
+            wavelength_nm=resolve_wavelength(None, settings),
+            config=config,
+            timezone=settings.ingest_zone or UTC,  # a Lambda's local time is UTC anyway
+        ),
     )
 
 

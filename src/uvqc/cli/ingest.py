@@ -73,6 +73,7 @@ def _options(
         baseline,
         method,
         IngestConfig.load(settings.ingest_config),
+        settings.ingest_zone,
     )
 
 

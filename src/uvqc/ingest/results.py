@@ -17,6 +17,7 @@ import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import PurePath
 from typing import Any
 
@@ -41,6 +42,9 @@ class Options:
     baseline_nm: float | None = None
     method: str | None = None
     config: IngestConfig = field(default_factory=IngestConfig)
+    # The instruments' clock: a collection time written without an offset (Cary, UVProbe and
+    # most PC software write local time) is read in it; None: this machine's local time.
+    timezone: tzinfo | None = None
 
     @property
     def analytical_nm(self) -> float | None:
@@ -197,6 +201,7 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
     out = FileOutcome(file, sha256, parsed.format, batch, refused=list(parsed.refused))
     out.skipped = list(parsed.skipped)
     out.notes = list(parsed.notes)
+    naive = False  # a collection time without an offset, read on the instruments' clock
     drafts: list[tuple[dict[str, Any], Scan | None, int | None]] = []
     for sample in parsed.samples:
         sid = _sample_id(sample.name, stem)
@@ -259,6 +264,9 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
         when = sample.measured_at if isinstance(sample, Scan) else None
         when = when or parsed.measured_at
         if when is not None and "measuredAt" not in msg:
+            if when.tzinfo is None:
+                when = _on_the_clock(when, options.timezone)
+                naive = True
             msg["measuredAt"] = when.isoformat()
         if parsed.instrument_id:
             msg["instrumentId"] = parsed.instrument_id[:MAX_ID_LENGTH]
@@ -300,7 +308,19 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
             )
             continue
         out.messages.append(_encode_with_spectrum(msg, scan) if scan is not None else small)
+    if naive:
+        zone = options.timezone or "this computer's local time"
+        out.notes.append(
+            f"collection times carry no time zone: read as {zone} "
+            "(UVQC_INGEST_TIMEZONE names the instruments' zone)"
+        )
     return out
+
+
+def _on_the_clock(when: datetime, zone: tzinfo | None) -> datetime:
+    """A naive instrument time as an aware one: in `zone`, else in this machine's local time
+    (with its daylight-saving rules: the instrument PC's clock, as the file was written)."""
+    return when.replace(tzinfo=zone) if zone is not None else when.astimezone()
 
 
 def file_digest(data: bytes) -> str:
