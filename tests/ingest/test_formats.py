@@ -28,7 +28,7 @@ def test_cary_pairs_columns_skips_baselines_keeps_over_range_and_refuses_only_th
     std, dup = msgs
     assert std["absorbance"] == pytest.approx(0.7002, abs=1e-3)  # interpolated next to 220.005
     assert std["sampleType"] == "calibration_standard" and std["nominal"] == 0.5
-    assert std["measuredAt"] == "2026-11-27T08:41:07"
+    assert std["measuredAt"] == "2026-11-27T08:41:07+00:00"  # local time of the PC (TZ=UTC here)
     assert std["instrumentId"] == "Cary 60"
     assert dup["sampleType"] == "duplicate" and dup["duplicateOf"] == "W-12"
     # Its metadata block has no collection time: no measuredAt, never another sample's
@@ -99,7 +99,7 @@ def test_visionlite_scan_metadata_and_percent_t() -> None:
     assert msg["sampleId"] == "S-7"
     assert msg["absorbance"] == pytest.approx(2 - math.log10(31.62))
     assert msg["instrumentId"] == "Evolution 201 A1B2C3"
-    assert msg["measuredAt"] == "2026-11-27T09:02:11"
+    assert msg["measuredAt"] == "2026-11-27T09:02:11+00:00"
     assert "-0.5" not in str(msg["spectrum"])
 
 
@@ -143,7 +143,7 @@ def test_jasco_header_and_cp932_trailer() -> None:
     (msg,) = messages(run("jasco_cp932.txt").messages)
     assert msg["sampleId"] == "River 4"
     assert msg["absorbance"] == 0.205
-    assert msg["measuredAt"] == "2026-11-27T10:15:00"
+    assert msg["measuredAt"] == "2026-11-27T10:15:00+00:00"
     assert msg["spectrum"]["wavelengthNm"] == [230.0, 220.0, 210.0]
 
 
