@@ -25,12 +25,12 @@ from uvqc.daily.digest import (
     daily_key,
     daily_request,
     day_bounds,
-    due_day,
     in_run,
     parse_day,
     previous_day,
     run_of_day,
 )
+from uvqc.daily.schedule import latest_due
 from uvqc.pipeline.email import compose
 
 DAY = date(2026, 11, 28)
@@ -63,14 +63,27 @@ def document(batch: str = "NO3-A", *, control_chart: bool = True) -> dict[str, A
         "status": "final",
         "verdict": "flag",
         "results": [
-            {"sequence": 1, "sampleId": "S-21", "verdict": "flag", "findings": []},
+            {
+                "sequence": 1,
+                "sampleId": "S-21",
+                "sampleType": "sample",
+                "verdict": "flag",
+                "findings": [],
+            },
             {
                 "sequence": 2,
                 "sampleId": "S-23",
+                "sampleType": "sample",
                 "verdict": "flag",
                 "findings": ["above_calibration"],
             },
-            {"sequence": 3, "sampleId": "S-24", "verdict": "pass", "findings": []},
+            {
+                "sequence": 3,
+                "sampleId": "S-24",
+                "sampleType": "sample",
+                "verdict": "pass",
+                "findings": [],
+            },
         ],
         "findings": findings,
         "meta": {"method": "nitrate-run"},
@@ -106,8 +119,8 @@ def test_the_morning_digest_reports_yesterday_in_the_labs_time_zone() -> None:
     late = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)  # already the 29th in Berlin
     assert previous_day(late, "Europe/Berlin") == date(2026, 11, 28)
     assert previous_day(late, "UTC") == date(2026, 11, 27)
-    assert due_day(NOW, "UTC", time(7, 0)) == DAY
-    assert due_day(NOW, "UTC", time(7, 1)) is None
+    assert latest_due(NOW, "UTC", time(7, 0)) == DAY
+    assert latest_due(NOW, "UTC", time(7, 1)) == date(2026, 11, 27)
 
 
 def test_unknown_zones_and_bad_dates_are_usage_errors() -> None:
@@ -121,8 +134,9 @@ def test_unknown_zones_and_bad_dates_are_usage_errors() -> None:
 def test_a_run_line_counts_results_reanalysis_and_names_the_westgard_rule() -> None:
     run = run_of_day(document())
     assert run.counts == (("flag", 2), ("pass", 1))
-    # S-21, S-22 (check standard failed), CCV-2 (chart), S-23 (above calibration)
-    assert run.reanalysis == 4
+    # S-21, S-22 (check standard failed), S-23 (above calibration); not CCV-2 (the chart's
+    # point, and the check standard itself: what failed, not what to re-measure)
+    assert run.reanalysis == 3
     assert run.westgard == ("1-3s",)
     assert [d.code for d in run.decisions][:2] == ["check_standard_failed", "control_chart"]
 
