@@ -251,6 +251,28 @@ def test_the_digest_the_report_and_the_run_digest_name_the_same_samples_to_re_me
     start = lines.index("Re-measure:") + 1
     listed = lines[start : start + len(report.reanalysis) + 1]
     assert listed == [f"  - {s}" for s in report.reanalysis] + [""]
-    assert f"re-measure {len(report.reanalysis)})" in daily_request(
-        facts, update=False, now=now
-    ).run["body"]  # type: ignore[index]
+    assert (
+        f"re-measure {len(report.reanalysis)})"
+        in daily_request(facts, update=False, now=now).run["body"]
+    )  # type: ignore[index]
+
+
+def test_uvqc_digest_daily_refuses_a_future_or_out_of_range_day_and_says_today_is_not_over(
+    make_runtime: Callable[..., Runtime], db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_runtime()
+    tomorrow = (today() + timedelta(days=2)).date().isoformat()  # after today in any zone
+    assert main(["digest", "daily", "--date", tomorrow, "--db", str(db_path)]) == 2
+    assert f"date {tomorrow} is in the future" in capsys.readouterr().err
+    assert main(["digest", "daily", "--date", "9999-12-31", "--db", str(db_path)]) == 2
+    err = capsys.readouterr().err
+    assert "9999-12-31 is in the future" in err and "Traceback" not in err
+    assert main(["digest", "daily", "--date", "0001-01-01", "--db", str(db_path)]) == 0
+    capsys.readouterr()
+    now = today().date().isoformat()
+    assert main(["digest", "daily", "--date", now, "--db", str(db_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {now} is today (UTC) and not over" in out and "sent as an update" in out
+    assert "a worker (`uvqc work` or `uvqc run`) sends what was queued" in out
+    assert main(["digest", "daily", "--date", now, "--db", str(db_path)]) == 0
+    assert "sends what was queued" not in capsys.readouterr().out  # nothing was queued
