@@ -239,7 +239,7 @@ class Settings(BaseModel):
     @field_validator("daily_digest_at", mode="before")
     @classmethod
     def _lab_time(cls, value: Any) -> Any:
-        """"7:00", "07:00" or a TOML time (07:00:00) -> "07:00"; seconds must be zero."""
+        """H:MM, HH:MM or a TOML time (07:00:00) -> "HH:MM"; seconds must be zero."""
         if value is None:
             return None
         if isinstance(value, dt_time):

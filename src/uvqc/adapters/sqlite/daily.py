@@ -79,9 +79,7 @@ class SqliteDailyMarks:
 
     def last_automatic(self, lab: str) -> date | None:
         """The last lab day the worker's automatic digest queued; None if it never did."""
-        row = self.conn.execute(
-            "SELECT value FROM meta WHERE name = ?", (_auto(lab),)
-        ).fetchone()
+        row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (_auto(lab),)).fetchone()
         return None if row is None else date.fromisoformat(str(row[0]))
 
     def remember_automatic(self, lab: str, day: date) -> None:
