@@ -27,7 +27,7 @@ def digest_daily(
         typer.Option(
             "--date",
             metavar="YYYY-MM-DD",
-            help="The lab day (UVQC_DAILY_DIGEST_TIMEZONE); default yesterday.",
+            help="The lab day (UVQC_DAILY_DIGEST_TIMEZONE); default yesterday; not after today.",
             show_default=False,
         ),
     ] = None,
