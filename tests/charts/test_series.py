@@ -60,3 +60,31 @@ def test_a_warning_alone_is_a_warning() -> None:
 def test_a_bad_control_chart_section_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ControlChartConfig.model_validate(bad)
+
+
+def test_a_shift_is_one_finding_per_rule_not_one_per_sliding_window() -> None:
+    """16 points shifted by ~+1.6 SD break 4-1s on 13 windows and 10x on 7: one violation
+    (and one run finding) per rule per streak, holding every point involved."""
+    from uvqc.charts.findings import chart_findings
+
+    base = [100.0 + (i % 5 - 2) * 0.5 for i in range(20)]  # mean 100, SD ~0.73
+    shifted = [101.2 + (i % 2) * 0.05 for i in range(16)]
+    pts = [*points(base), *(Point(v, "SHIFT", i + 1, f"CCV-{i}") for i, v in enumerate(shifted))]
+    state = chart_state("check_standard_recovery", pts, ControlChartConfig(), batch_id="SHIFT")
+    rules = [v.rule for v in state.violations]
+    assert sorted(rules) == sorted(set(rules)) and {"4-1s", "10x"} <= set(rules)
+    four = next(v for v in state.violations if v.rule == "4-1s")
+    assert four.points == tuple(range(four.points[0], 36)) and four.points[0] <= 20  # one streak
+    found = chart_findings("SHIFT", [state], where="m, a, i", units="mg/L")
+    assert len(found) == len(rules) <= 6
+
+
+@pytest.mark.parametrize("noise", [0.0, 2.9e-14])
+def test_points_that_do_not_vary_establish_no_limits(noise: float) -> None:
+    """Recoveries all at 99.77 % (float noise at most): no 3-SD limits of 1e-13 putting
+    every later point out of control; the chart says "no spread" until the method file
+    gives limits."""
+    values = [99.77 + (noise if i % 2 else -noise) for i in range(25)]
+    chart = chart_state("check_standard_recovery", points(values), ControlChartConfig())
+    assert chart.limits is None and chart.violations == ()
+    assert chart.state == "no spread"

@@ -54,6 +54,7 @@ def test_a_final_run_sends_one_digest_with_figures_and_the_report(
     body = text.get_content()
     assert "Results:     64 (12 flag, 52 pass)" in body
     assert "Re-measure:" in body and "W-1128-09" in body and "check_standard_failed" in body
+    assert f"Full report: uvqc report {BATCH} --db {rt.db.path}" in body  # runnable as is
     images = [p for p in digest.walk() if p.get_content_type() == "image/png"]
     assert len(images) >= 2  # the two calibration curves at least
     for image in images:

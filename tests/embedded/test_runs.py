@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,41 @@ def test_the_run_summary_counts_what_run_qc_flagged(
     db, outbox = tmp_path / "u.db", tmp_path / "out"
     assert main(["run", str(RUN_FILE), "--db", str(db), "--outbox", str(outbox)]) == 0
     out = capsys.readouterr().out
-    assert "flagged by run QC (1 run(s): uvqc runs list)" in out
-    line = next(x for x in out.splitlines() if "flagged by run QC" in x)
+    assert "flagged in runs, after run QC (1 run(s))" in out
+    line = next(x for x in out.splitlines() if "flagged in runs" in x)
     assert line.rstrip(" │┃").split()[-1] == "12"
+
+
+def test_runs_list_and_show_spell_out_bidi_and_control_characters_of_ids(
+    make_runtime: Callable[..., Runtime], db_path: Path, capsys: Any, tmp_path: Path
+) -> None:
+    """A right-to-left override in a batch or sample ID would reverse the rest of a terminal
+    line: spelled out (\\u202e), as trace and the e-mails do."""
+    from uvqc.cli import main
+
+    batch = "NO3-\u202eA-B"
+    rt = runtime(make_runtime)
+    hostile = []
+    for line in lines():
+        message = json.loads(line)
+        message["batchId"] = batch
+        if message["sampleId"] == "W-1128-12":
+            message["sampleId"] = "W-\u202e21-8211"
+        hostile.append(json.dumps(message).encode())
+    rt.db.intake_port.submit(hostile)
+    Worker(rt).run_until_idle()
+    assert main(["runs", "list", "--db", str(db_path)]) == 0
+    listed = capsys.readouterr().out
+    assert "NO3-\\u202eA-B  final" in listed and "\u202e" not in listed
+    assert main(["runs", "show", batch, "--db", str(db_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "W-\\u202e21-8211" in shown and "\u202e" not in shown and "\t" not in shown
+    outbox = sorted(tmp_path.glob("**/*.eml"))
+    assert outbox  # the failed CCV names the hostile sample; the digest lists it
+    for path in outbox:
+        raw = path.read_bytes()
+        mail = message_from_bytes(raw, policy=default)
+        for part in mail.walk():
+            if part.get_content_type() == "text/plain":
+                assert "\u202e" not in part.get_content(), path.name
+        assert "\u202e" not in str(mail["Subject"])

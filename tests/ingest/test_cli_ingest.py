@@ -143,3 +143,21 @@ def test_the_method_file_gives_the_analytical_wavelength(tmp_path: Path) -> None
         capture_output=True, cwd=tmp_path, env=env, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and b"wavelength_nm" in bad.stderr
+
+
+def test_a_truncated_cary_file_exits_1_naming_the_line_and_the_unused_position(
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    os.chdir(tmp_path)
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(
+        b"S1,,S2,,\r\nWavelength (nm),Abs,Wavelength (nm),Abs,\r\n"
+        b"270,0.3000,270,0.3100,\r\n260,0.2500,260,0.2"
+    )
+    assert main(["ingest", str(cut), "--jsonl", "--wavelength", "260"]) == 1
+    captured = capsys.readouterr()
+    assert [json.loads(line)["sampleId"] for line in captured.out.splitlines()] == ["S1"]
+    assert "line 4 sample S2 (position 2, left unused): line 4: the file ends inside" in (
+        captured.err.replace("\n", " ")
+    )

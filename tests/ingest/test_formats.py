@@ -35,11 +35,13 @@ def test_cary_pairs_columns_skips_baselines_keeps_over_range_and_refuses_only_th
     # (a fresh user saw the baseline's time given to such a sample).
     assert "measuredAt" not in dup
     assert 10.0 in dup["spectrum"]["absorbance"]  # over-range marker kept as written
-    assert [m["sequence"] for m in msgs] == [1, 2] and {m["batchSize"] for m in msgs} == {2}
+    # W-12 (refused) keeps its tray position 2: the DUP stays at 3, as on the instrument
+    assert [m["sequence"] for m in msgs] == [1, 3] and {m["batchSize"] for m in msgs} == {3}
     assert msgs[0]["batchId"] == msgs[1]["batchId"]
     assert std["source"]["file"] == "cary_scan.csv" and len(std["source"]["sha256"]) == 64
     (refused,) = out.refused
     assert refused.name == "W-12" and "%T <= 0 at 220 nm" in refused.reason
+    assert refused.position == 2
 
 
 def test_cary_percent_t_is_converted_before_interpolation() -> None:

@@ -45,6 +45,8 @@ def test_a_digest_has_a_complete_text_part_an_html_part_and_inline_figures(
     assert "Westgard 1-3s" in body
     cids = [p["Content-ID"].strip("<>") for p in msg.walk() if p.get_content_type() == "image/png"]
     assert len(cids) == 2  # calibration curve and the control chart
+    images = [p for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert {p.get_content_disposition() for p in images} == {"inline"}  # not listed as files
     html_text = html.get_content()
     assert all(f"cid:{cid}" in html_text for cid in cids)
     assert "<script>" not in html_text  # escaped
@@ -103,3 +105,25 @@ def test_a_digest_without_drawn_figures_draws_the_same_ones(report: RunReport) -
         for d in (drawn, own)
     ]
     assert images[0] == images[1] and len(images[0]) == 2
+
+
+def test_bidi_overrides_in_ids_are_spelled_out_in_headers_text_and_file_name(
+    report: RunReport,
+) -> None:
+    """A right-to-left override in a batch or sample ID would reorder what a mail client
+    shows: spelled out (\\u202e) in Subject, X-UVQC-Batch-Id and the text part, as every
+    text output of uvqc; the attachment's file name is ASCII."""
+    batch = "NO3-\u202eA..\u00e4"
+    hostile = replace(report, batch_id=batch)
+    digest = compose_digest(
+        hostile, key="k2", mail_from="qc@lab.example", mail_to=["a@lab.example"],
+        date=NOW, report_html="<html>report</html>",
+    )  # fmt: skip
+    msg = parse(digest.data)
+    assert "\u202e" not in str(msg["Subject"]) and "\\u202e" in str(msg["Subject"])
+    assert msg["X-UVQC-Batch-Id"] == "NO3-\\u202eA..\u00e4"
+    assert msg["X-UVQC-Verdict"] == report.verdict
+    text = msg.get_body(preferencelist=("plain",))
+    assert text is not None and "\u202e" not in text.get_content()
+    (name,) = [p.get_filename() for p in msg.iter_attachments()]
+    assert name == "uvqc-run-NO3-_A___.html"

@@ -77,7 +77,14 @@ def test_a_period_report_and_its_errors(stored: Path, tmp_path: Path, capsys: An
     assert "no runs began since 2099-01-01" in capsys.readouterr().err
     assert main(["report", "--since", "yesterday", *args]) == 2
     assert "is not a date" in capsys.readouterr().err
+    assert main(["report", "--since", "2026-12-01", "--until", "2026-11-01", *args]) == 2
+    assert "--until 2026-11-01 is not after --since 2026-12-01: swap them" in (
+        capsys.readouterr().err
+    )
     assert main(["report", *args]) == 2
+    assert "give a run's BATCH_ID, or --since DATE" in capsys.readouterr().err
+    assert main(["report", "--until", "2026-01-01", *args]) == 2
+    assert "--until needs --since" in capsys.readouterr().err
     assert main(["report", BATCH, "--aws"]) == 2  # tests/aws/test_runs.py: with a table
     assert "UVQC_RUNS_TABLE" in capsys.readouterr().err
     assert main(["report", BATCH, "--db", str(tmp_path / "none.db")]) == 2
@@ -91,8 +98,10 @@ def test_charts_lists_each_series_with_its_state(stored: Path, capsys: Any) -> N
     assert "establishing 6/20" in lines[0]
     assert main(["charts", "--db", str(stored), "--series", "blank_concentration"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
-    assert main(["charts", "--db", str(stored), "--method", "other"]) == 0
-    assert "no control charts" in capsys.readouterr().out
+    assert main(["charts", "--db", str(stored), "--method", "other"]) == 1
+    assert "no runs of method 'other'; methods with runs: nitrate-run" in capsys.readouterr().err
+    assert main(["charts", "--db", str(stored), "--since", "2099-01-01"]) == 0
+    assert "no control charts for --since 2099-01-01" in capsys.readouterr().out
     assert main(["charts", "--db", str(stored), "--series", "nope"]) == 2
 
 
@@ -115,3 +124,18 @@ def test_a_report_to_a_device_or_a_pipe_is_written_to_it_never_renamed_over(
     reader.join(timeout=60)
     assert fifo.is_fifo() and got and got[0].startswith(b"<!doctype html>")
     assert main(["report", "NO3-2026-11-28-A", "--db", str(stored), "--out", str(tmp_path)]) == 2
+
+
+def test_results_below_the_detection_level_are_reported_as_less_than_the_reporting_level(
+    stored: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """As `uvqc runs show` and DOMAIN.md: "< RL" (0.1 mg/L here), never the measured value;
+    between the detection and reporting levels "E value (RL 0.1)"."""
+    out = tmp_path / "run.html"
+    assert main(["report", BATCH, "--db", str(stored), "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    row = html[html.index("<td>W-1128-04</td>") :].split("</tr>", 1)[0]
+    assert "&lt; 0.1</td>" in row and "0.035" not in row.split("</td>", 4)[-1]
+    assert main(["runs", "show", BATCH, "--db", str(stored)]) == 0
+    shown = capsys.readouterr().out
+    assert any("W-1128-04" in ln and "< 0.1" in ln for ln in shown.splitlines())

@@ -92,6 +92,7 @@ def test_a_methods_notify_table_overrides_the_lab_key_by_key() -> None:
         ({"immediate": ["ccv_failed"]}, "run.notify names unknown decision code"),
         ({"group_seconds": -5}, "run.notify.group_seconds Input should be greater than"),
         ({"group_seconds": 90000}, "run.notify.group_seconds Input should be less than"),
+        ({"group_seconds": float("nan")}, "run.notify.group_seconds Input should be a finite"),
         ({"digest": "yes"}, "run.notify.digest Input should be a valid boolean"),
         ({"interval": 60}, "run.notify.interval is not a known key"),
     ],

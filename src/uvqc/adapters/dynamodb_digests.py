@@ -10,6 +10,7 @@ and the plotting stack it needs; the check and notify functions never import it.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -56,5 +57,5 @@ class DynamoDigestComposer:
             mail_from=mail_from,
             mail_to=mail_to,
             date=date,
-            report_command=f"uvqc report {batch_id} --aws",
+            report_command=f"uvqc report {shlex.quote(batch_id)} --aws",
         )

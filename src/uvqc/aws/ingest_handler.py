@@ -122,7 +122,13 @@ def _record(w: IngestWiring, bucket: str, key: str, outcome: FileOutcome, reason
         "results": len(outcome.messages),
         "reason": reason,
         "refused": [
-            {"sample": r.name, "line": r.line, "column": r.column, "reason": r.reason}
+            {
+                "sample": r.name,
+                "line": r.line,
+                "column": r.column,
+                "position": r.position,
+                "reason": r.reason,
+            }
             for r in outcome.refused
         ],
         "at": datetime.now(UTC).isoformat(timespec="seconds"),

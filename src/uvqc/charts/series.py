@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from uvqc.charts.config import ControlChartConfig, SeriesName
-from uvqc.charts.westgard import Limits, Point, Violation, establish, evaluate
+from uvqc.charts.westgard import Limits, Point, Violation, establish, evaluate, merge_streaks
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,19 @@ class ChartState:
     points: tuple[Point, ...]
     limits: Limits | None
     violations: tuple[Violation, ...]
+    needed: int = 20  # points that establish limits (the method's establish_points)
+
+    @property
+    def no_spread(self) -> bool:
+        """Enough points to establish limits, but they do not vary (westgard.no_spread):
+        no limits until the method file gives them."""
+        return self.limits is None and len(self.points) >= self.needed
 
     @property
     def state(self) -> str:
-        """establishing (n/N) | in control | warning | out of control"""
+        """establishing (n/N) | no spread | in control | warning | out of control"""
+        if self.no_spread:
+            return "no spread"
         if self.limits is None:
             return "establishing"
         if any(not v.warning for v in self.violations):
@@ -43,7 +52,7 @@ def chart_state(
     batch_id: str | None = None,
 ) -> ChartState:
     """The chart of `points` (oldest first); violations are those involving `batch_id`'s
-    points (every point when None)."""
+    points (every point when None), one per rule per streak (westgard.merge_streaks)."""
     fixed = config.limits.get(series)
     limits = (
         fixed.limits()
@@ -57,5 +66,5 @@ def chart_state(
             if batch_id is None
             else [i for i, p in enumerate(points) if p.batch_id == batch_id]
         )
-        violations = evaluate(points, limits, rules=config.rules, new=new)
-    return ChartState(series, tuple(points), limits, tuple(violations))
+        violations = merge_streaks(evaluate(points, limits, rules=config.rules, new=new))
+    return ChartState(series, tuple(points), limits, tuple(violations), config.establish_points)

@@ -110,20 +110,46 @@ def evaluate(
     return found
 
 
+def merge_streaks(violations: Iterable[Violation]) -> list[Violation]:
+    """One violation per rule per streak: violations of the same rule whose points overlap
+    or follow one another (a shift of 16 points breaks 4-1s on 13 sliding windows) become
+    one, holding all their points. Order: by each merged violation's first point, then
+    rule order (ALL_RULES)."""
+    by_rule: dict[str, list[list[int]]] = {}
+    for v in sorted(violations, key=lambda v: (min(v.points), max(v.points))):
+        spans = by_rule.setdefault(v.rule, [])
+        if spans and min(v.points) <= max(spans[-1]) + 1:
+            spans[-1] = sorted({*spans[-1], *v.points})
+        else:
+            spans.append(sorted(v.points))
+    merged = [Violation(rule, tuple(p)) for rule, spans in by_rule.items() for p in spans]
+    return sorted(merged, key=lambda v: (v.points[0], ALL_RULES.index(v.rule)))
+
+
+SD_FLOOR = 1e-9  # relative to max(|mean|, 1): below it the points do not vary (float noise)
+
+
+def no_spread(mean: float, sd: float) -> bool:
+    """Whether `sd` is no spread at all: below SD_FLOOR x max(|mean|, 1), i.e. floating-point
+    noise of equal values (e.g. 2.9e-14 for recoveries all at 99.77 %). Limits from it
+    would put every later point beyond 3 SD."""
+    return sd <= SD_FLOOR * max(abs(mean), 1.0)
+
+
 def establish(values: Sequence[float], *, needed: int = 20) -> Limits | None:
     """Limits from the first `needed` points, as labs establish them: mean and SD (n - 1) of
     those points, then once more without the points beyond +-3 SD of that first estimate
     (out-of-control points do not set the limits). None until `needed` points exist or when
-    their SD is 0."""
+    they show no spread (`no_spread`: the lab must then give limits in the method file)."""
     if len(values) < needed:
         return None
     first = list(values[:needed])
     mean, sd = _mean_sd(first)
-    if sd > 0:
+    if not no_spread(mean, sd):
         kept = [v for v in first if abs(v - mean) <= 3 * sd]
         if len(kept) >= 2:
             mean, sd = _mean_sd(kept)
-    return Limits(mean, sd, "established", needed) if sd > 0 else None
+    return None if no_spread(mean, sd) else Limits(mean, sd, "established", needed)
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:

@@ -120,8 +120,9 @@ def _report(err: Console, outcomes: list[FileOutcome]) -> None:
             )
         for r in o.refused:
             where = f" line {r.line}" if r.line else ""
+            at = f" (position {r.position}, left unused)" if r.position else ""
             err.print(
-                f"REFUSED {o.file}{where} sample {r.name or '(unnamed)'}: {r.reason}",
+                f"REFUSED {o.file}{where} sample {r.name or '(unnamed)'}{at}: {r.reason}",
                 markup=False,
                 highlight=False,
             )

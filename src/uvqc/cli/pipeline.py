@@ -260,7 +260,8 @@ def _summary(
             rows.insert(
                 rows.index(("rejected", tally.rejected)) + 1,
                 (
-                    f"flagged by run QC ({len(touched)} run(s): uvqc runs list)",
+                    # run verdicts: per-result flags and those run QC added (uvqc runs list)
+                    f"flagged in runs, after run QC ({len(touched)} run(s))",
                     sum(r.flagged for r in touched),
                 ),
             )

@@ -122,10 +122,12 @@ def report(
 ) -> None:
     """Write one self-contained HTML report (a run, or every run begun in a period) and
     print its path: calibration, QC table, results, reanalysis list, control charts."""
-    if (batch_id is None) == (since is None):
-        raise UsageError("give a run's BATCH_ID or --since DATE (with --until DATE), not both")
     if until is not None and since is None:
-        raise UsageError("--until needs --since")
+        raise UsageError("--until needs --since (a period: --since DATE [--until DATE])")
+    if batch_id is not None and since is not None:
+        raise UsageError("give a run's BATCH_ID or --since DATE (with --until DATE), not both")
+    if batch_id is None and since is None:
+        raise UsageError("give a run's BATCH_ID, or --since DATE (with --until DATE)")
     methods = method_book(method)
     with _source(db, aws) as source:
         stored = source.runs()
@@ -138,6 +140,8 @@ def report(
             assert since is not None
             start = _moment(since, "--since")
             end = None if until is None else _moment(until, "--until", end=True)
+            if end is not None and end <= start:
+                raise UsageError(f"--until {until} is not after --since {since}: swap them")
             picked = [
                 r for r in stored if _first_at(r) >= start and (end is None or _first_at(r) < end)
             ]
@@ -189,7 +193,8 @@ def charts(
     start = None if since is None else _moment(since, "--since")
     methods = method_book(method)
     with _source(db, aws) as source:
-        stored = [r for r in source.runs() if only_method is None or r.method == only_method]
+        source_runs = source.runs()
+        stored = [r for r in source_runs if only_method is None or r.method == only_method]
         history = chart_history(source, methods, stored)  # final runs, as documented
     configs = {r.method: r.config(methods) for r in stored}
     lines: list[str] = []
@@ -203,7 +208,18 @@ def charts(
                 continue
         lines.append(_chart_line(meth, analyte, instrument, state, configs.get(meth)))
     if not lines:
-        typer.echo("no control charts (no run QC values stored)")
+        known = sorted({r.method for r in source_runs})
+        if only_method is not None and only_method not in known:
+            raise UvqcError(
+                f"no runs of method {only_method!r}; methods with runs: "
+                + (", ".join(known) or "none")
+            )
+        filters = [f"--{k} {v}" for k, v in (("series", series), ("since", since)) if v]
+        typer.echo(
+            "no control charts"
+            + (f" for {' '.join(filters)}" if filters else "")
+            + " (a chart needs a final run with check standards, blanks, duplicates or spikes)"
+        )
         return
     for line in lines:
         typer.echo(line)
@@ -215,6 +231,11 @@ def _chart_line(method: str, analyte: str, instrument: str, state: Any, config: 
     cc = chart_config(config)
     where = f"{method}  {analyte or '-'}  {instrument or '-'}  {state.series}"
     n = len(state.points)
+    if state.limits is None and state.no_spread:
+        return (
+            f"{where}  points {n}  limits -  no spread (the first {cc.establish_points} "
+            "points are equal: give limits in the method file, [run.control_charts.limits])"
+        )
     if state.limits is None:
         return f"{where}  points {n}  limits -  establishing {n}/{cc.establish_points}"
     lim = state.limits

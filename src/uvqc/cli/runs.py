@@ -17,6 +17,7 @@ import typer
 
 from uvqc.cli.app import app
 from uvqc.cli.pipeline import AwsOption, DbOption, Format, _aws_ops
+from uvqc.core.display import display_lines, display_safe
 from uvqc.errors import UvqcError
 from uvqc.local.runtime import Database
 from uvqc.runs.report import document_text, public
@@ -81,7 +82,8 @@ def runs_list(
     for r in found:
         size = f"/{r.batch_size}" if r.batch_size else ""
         typer.echo(
-            f"{r.batch_id}  {r.status:<5}  {r.verdict.upper():<4}  positions {r.positions}{size}"
+            f"{display_safe(r.batch_id)}  {r.status:<5}  {r.verdict.upper():<4}  "
+            f"positions {r.positions}{size}"
             f"  results {r.results}  flagged {r.flagged}  run findings {r.findings}"
         )
 
@@ -97,9 +99,9 @@ def runs_show(
     with _reader(load_settings(db=db), aws) as reader:
         document = reader.show(batch_id)
     if document is None:
-        raise UvqcError(f"no run {batch_id!r}")
+        raise UvqcError(f"no run {display_safe(batch_id)!r}")
     if fmt is Format.json:
         typer.echo(json.dumps(public(document), indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(document_text(document))
+        sys.stdout.write(display_lines(document_text(document)))
         sys.stdout.flush()

@@ -21,6 +21,8 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from html import escape
 
+from uvqc.core.display import display_lines
+from uvqc.pipeline.email import header_safe
 from uvqc.report.figures import RunFigures, calibration_figure, control_chart_figure
 from uvqc.report.model import RunReport
 
@@ -127,8 +129,9 @@ def compose_digest(
         raise ValueError(f"a digest's inline figures are PNG, got {figures.fmt}")
     domain = mail_from.rpartition("@")[2].strip("<> ") or "uvqc.invalid"
     message_id = message_id or f"<uvqc.digest.{key}@{domain}>"
-    subject = f"Run {run.batch_id}: {run.verdict}"
-    text = digest_text(run, trace_hint=trace_hint)
+    # IDs from instruments: controls and bidi overrides spelled out in headers and text
+    subject = header_safe(f"Run {run.batch_id}: {run.verdict}", 400)
+    text = display_lines(digest_text(run, trace_hint=trace_hint))
     images: list[tuple[str, str, bytes]] = []
     for i, cal in enumerate(run.calibrations):
         png = calibration_figure(cal, "png") if figures is None else figures.calibrations[i]
@@ -145,8 +148,9 @@ def compose_digest(
         msg["To"] = ", ".join(mail_to)
         msg["Message-ID"] = message_id
         msg["Date"] = format_datetime(date)
-        msg["X-UVQC-Batch-Id"] = run.batch_id[:200]
+        msg["X-UVQC-Batch-Id"] = header_safe(run.batch_id, 200)
         msg["X-UVQC-Notification-Key"] = key
+        msg["X-UVQC-Verdict"] = run.verdict
         msg.set_content(text)
         msg.add_alternative(
             _html(run, text, [(cid, alt) for cid, alt, _ in images]), subtype="html"
@@ -154,7 +158,9 @@ def compose_digest(
         html_part = msg.get_body(preferencelist=("html",))
         assert html_part is not None  # added just above
         for cid, alt, png in images:
-            html_part.add_related(png, "image", "png", cid=cid, filename=f"{alt}.png")
+            html_part.add_related(
+                png, "image", "png", cid=cid, filename=f"{alt}.png", disposition="inline"
+            )
         if attach and report_html is not None:
             msg.add_attachment(
                 report_html.encode("utf-8"),
@@ -173,7 +179,7 @@ def compose_digest(
         ("From", mail_from),
         ("To", ", ".join(mail_to)),
         ("Message-ID", message_id),
-        ("X-UVQC-Batch-Id", run.batch_id[:200]),
+        ("X-UVQC-Batch-Id", header_safe(run.batch_id, 200)),
         ("X-UVQC-Notification-Key", key),
         ("X-UVQC-Verdict", run.verdict),
     )
@@ -181,4 +187,6 @@ def compose_digest(
 
 
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+    """A file name part: ASCII letters, digits, '-' and '_' (anything else, '.' included,
+    becomes '_'), at most 80 characters."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in name)[:80]

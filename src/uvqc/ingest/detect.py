@@ -65,11 +65,19 @@ def read(
     data: bytes, name: str, stem: str, *, fmt: str = "auto", mapping: table.ColumnMap | None = None
 ) -> ParsedFile:
     """Parse one file's bytes. Raises Refused (the whole file) with a reason naming what the
-    file looks like; samples that cannot be read are in ParsedFile.refused."""
+    file looks like; samples that cannot be read are in ParsedFile.refused. What decoding
+    noticed (a cut UTF-16 file) comes first in ParsedFile.notes."""
     if data.startswith(ZIP_MAGIC) and (mapping is not None or fmt == "xlsx"):
         if mapping is None:
             raise Refused("unknown", "an XLSX workbook needs a column mapping: --map FILE")
         return table.parse_xlsx(data, mapping)
+    text = _text(data, name)
+    parsed = _parse(text, stem, fmt, mapping)
+    parsed.notes[:0] = text.notes
+    return parsed
+
+
+def _text(data: bytes, name: str) -> Text:
     kind = binary_kind(data)
     if kind is not None:
         hint = " (an XLSX table can be read with --map FILE)" if data.startswith(ZIP_MAGIC) else ""
@@ -77,6 +85,10 @@ def read(
     text = decode(data, name)
     if not any(ln.strip() for ln in text.lines):
         raise Refused("empty", "empty file")
+    return text
+
+
+def _parse(text: Text, stem: str, fmt: str, mapping: table.ColumnMap | None) -> ParsedFile:
     if mapping is not None or fmt == table.NAME:
         if mapping is None:
             raise Refused("unknown", "--format table needs a column mapping: --map FILE")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 
@@ -50,6 +50,7 @@ class Scan:
     # cost of float formatting).
     wavelength_text: Sequence[str] | None = None
     absorbance_text: Sequence[str] | None = None
+    position: int | None = None  # 1-based order among the file's samples (ParsedFile.add)
 
 
 @dataclass(slots=True)
@@ -62,6 +63,7 @@ class Reading:
     line: int | None = None
     column: int | None = None
     extra: dict[str, object] = field(default_factory=dict)  # concentration, units, dilution
+    position: int | None = None  # 1-based order among the file's samples (ParsedFile.add)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class SampleRefusal:
     reason: str
     line: int | None = None
     column: int | None = None
+    position: int | None = None  # the sample's order in the file (its tray position)
 
 
 Sample = Scan | Reading
@@ -79,7 +82,9 @@ Sample = Scan | Reading
 
 @dataclass(slots=True)
 class ParsedFile:
-    """What a reader found in one file."""
+    """What a reader found in one file. Readers record samples with `add` and refusals with
+    `refuse`, in file order, so each keeps its position (1-based order in the file: the
+    tray position) whether it became a result or not."""
 
     format: str
     samples: list[Sample] = field(default_factory=list)
@@ -89,6 +94,18 @@ class ParsedFile:
     instrument_id: str | None = None
     measured_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
+    positions: int = 0  # how many samples (read or refused) `add`/`refuse` numbered
+
+    def add(self, sample: Sample) -> None:
+        """A sample read, numbered with the next position."""
+        self.positions += 1
+        sample.position = self.positions
+        self.samples.append(sample)
+
+    def refuse(self, refusal: SampleRefusal) -> None:
+        """A sample refused, numbered with the next position (which stays its own)."""
+        self.positions += 1
+        self.refused.append(replace(refusal, position=self.positions))
 
 
 def transmittance_to_absorbance(percent_t: float) -> float | None:

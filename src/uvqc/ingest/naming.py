@@ -4,7 +4,10 @@ the lab's ingest configuration (TOML) that holds them.
 Rules are tried in order; the first whose pattern matches (``re.search``, case-insensitive)
 decides. Named groups fill QC fields: ``nominal`` (a number: the standard's true value),
 ``of`` (the sample a duplicate or spike belongs to: ``duplicateOf`` / ``spikeOf``),
-``spikeAdded`` (a number). A name no rule matches is a ``sample``.
+``spikeAdded`` (a number). A rule's own ``nominal`` (a number) is the true value of every
+name it matches whose pattern gives none: how a lab's ``CCV 1``, ``CCV 2`` get the check
+standard's concentration. A name no rule matches is a ``sample``. The default ``^CCV`` rule
+gives no nominal: run QC cannot judge such a check standard and says so.
 
     [ingest]
     wavelengthNm = 220          # the analytical wavelength for scans (--wavelength wins)
@@ -14,11 +17,16 @@ decides. Named groups fill QC fields: ``nominal`` (a number: the standard's true
     [[ingest.naming]]
     pattern = '^QC[ _-]?(?P<nominal>[0-9.]+)'
     sampleType = "check_standard"
+    [[ingest.naming]]
+    pattern = '^CCV'
+    sampleType = "check_standard"
+    nominal = 2.0               # mg/L: the check standard's true value
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -35,9 +43,10 @@ _GROUPS = {"nominal", "of", "spikeAdded"}
 class NamingRule:
     pattern: re.Pattern[str]
     sample_type: SampleType
+    nominal: float | None = None  # the true value when the pattern's group gives none
 
 
-def _rule(pattern: str, sample_type: str, source: str) -> NamingRule:
+def _rule(pattern: str, sample_type: str, source: str, nominal: object = None) -> NamingRule:
     try:
         compiled = re.compile(pattern, re.IGNORECASE)
     except re.error as exc:
@@ -55,7 +64,17 @@ def _rule(pattern: str, sample_type: str, source: str) -> NamingRule:
     except ValueError:
         allowed = ", ".join(t.value for t in SampleType)
         raise UsageError(f"{source}: sampleType {sample_type!r} is not one of {allowed}") from None
-    return NamingRule(compiled, kind)
+    if nominal is not None and (
+        isinstance(nominal, bool)
+        or not isinstance(nominal, int | float)
+        or not math.isfinite(nominal)
+        or nominal < 0
+    ):
+        raise UsageError(
+            f"{source}: naming pattern {pattern!r}: nominal must be a number >= 0 (the "
+            f"standard's true value in the method's units), got {nominal!r}"
+        )
+    return NamingRule(compiled, kind, None if nominal is None else float(nominal))
 
 
 DEFAULT_RULES: tuple[NamingRule, ...] = (
@@ -81,6 +100,8 @@ def classify(name: str, rules: tuple[NamingRule, ...] = DEFAULT_RULES) -> dict[s
                 # "1.2.3" is no number: the field stays unset (the type still applies)
                 with contextlib.suppress(ValueError):
                     fields[key] = float(raw)
+        if "nominal" not in fields and rule.nominal is not None:
+            fields["nominal"] = rule.nominal
         of = (groups.get("of") or "").strip()
         if of:
             if rule.sample_type is SampleType.DUPLICATE:
@@ -137,11 +158,21 @@ class IngestConfig:
         for i, item in enumerate(data.get("naming", []), 1):
             if (
                 not isinstance(item, dict)
-                or set(item) - {"pattern", "sampleType"}
+                or set(item) - {"pattern", "sampleType", "nominal"}
                 or "pattern" not in item
             ):
-                raise UsageError(f"{source}: naming rule {i} needs `pattern` and `sampleType` only")
-            own.append(_rule(str(item["pattern"]), str(item.get("sampleType", "sample")), source))
+                raise UsageError(
+                    f"{source}: naming rule {i} takes `pattern`, `sampleType` and an "
+                    "optional `nominal` only"
+                )
+            own.append(
+                _rule(
+                    str(item["pattern"]),
+                    str(item.get("sampleType", "sample")),
+                    source,
+                    item.get("nominal"),
+                )
+            )
         rules = tuple(own) + (DEFAULT_RULES if data.get("defaultNaming", True) else ())
         method = data.get("method")
         return cls(

@@ -189,13 +189,15 @@ def _encode_with_spectrum(msg: dict[str, Any], scan: Scan) -> bytes:
 
 
 def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options) -> FileOutcome:
-    """One message per sample (file order); refusals per sample with their reason."""
+    """One message per sample (file order); refusals per sample with their reason.
+    `sequence` is the sample's position in the file (1..`batchSize`, refused samples
+    counted), so a refusal leaves its position unused instead of renumbering the rest."""
     stem = PurePath(file).stem or "file"
     batch = parsed.batch_id or batch_id_for(stem, sha256)
     out = FileOutcome(file, sha256, parsed.format, batch, refused=list(parsed.refused))
     out.skipped = list(parsed.skipped)
     out.notes = list(parsed.notes)
-    drafts: list[tuple[dict[str, Any], Scan | None]] = []
+    drafts: list[tuple[dict[str, Any], Scan | None, int | None]] = []
     for sample in parsed.samples:
         sid = _sample_id(sample.name, stem)
         msg: dict[str, Any] = {"sampleId": sid}
@@ -215,6 +217,7 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
                         "(or set wavelengthNm in the ingest config)",
                         sample.line,
                         sample.column,
+                        sample.position,
                     )
                 )
                 continue
@@ -226,7 +229,11 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
                     value -= base
                     notes.append(f"baseline-corrected at {ref:g} nm (A = {base:.6g} subtracted)")
             except _NoValue as exc:
-                out.refused.append(SampleRefusal(sample.name, str(exc), sample.line, sample.column))
+                out.refused.append(
+                    SampleRefusal(
+                        sample.name, str(exc), sample.line, sample.column, sample.position
+                    )
+                )
                 continue
             msg["absorbance"] = value
             msg["wavelengthNm"] = nm
@@ -267,12 +274,14 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
             "sha256": sha256,
         }
         msg["ingest"] = {"format": parsed.format, "notes": notes}
-        drafts.append((msg, sample if isinstance(sample, Scan) else None))
-    total = len(drafts)
-    sequence = 0
-    for msg, scan in drafts:
-        sequence += 1
-        msg["sequence"] = sequence
+        drafts.append((msg, sample if isinstance(sample, Scan) else None, sample.position))
+    # Tray positions: every sample keeps its order in the file, a refused one included (its
+    # position stays unused, so run QC sees it missing and later samples keep their own).
+    # A reader that numbered nothing falls back to counting the results.
+    positioned = parsed.positions > 0 and all(p is not None for _, _, p in drafts)
+    total = parsed.positions if positioned else len(drafts)
+    for index, (msg, scan, position) in enumerate(drafts, 1):
+        msg["sequence"] = position if positioned and position is not None else index
         msg["batchSize"] = total
         # The model checks every field but the spectrum, whose numbers are finite and equal
         # in length by construction (validating 2 x 20,000 floats again costs more than
@@ -286,6 +295,7 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
                     verdict.finding.message,
                     msg["source"]["line"],
                     msg["source"]["column"],
+                    msg["sequence"] if positioned else None,
                 )
             )
             continue

@@ -2,7 +2,12 @@
 
 Encodings: a BOM decides (UTF-8, UTF-16 LE/BE); otherwise UTF-16 without BOM is recognised by
 its NUL bytes, then strict UTF-8, then cp1252. A Shift-JIS (cp932) trailer after the numbers
-(JASCO) is decoded on its own so the numbers above it still read. Line ends: CRLF, LF or CR.
+(JASCO) is decoded on its own so the numbers above it still read. Decoding is strict: a byte
+that is not text in the chosen encoding (cp1252 bytes after a UTF-8 BOM, a lone UTF-16
+surrogate, one of cp1252's five undefined bytes) refuses the file naming its line, never
+becomes U+FFFD (two different names would become one). A UTF-16 file with an odd number of
+bytes was cut: the dangling byte is dropped and a note says so (the reader then sees a last
+line without a line end). Line ends: CRLF, LF or CR.
 Numbers: a decimal point or a decimal comma (also inside exponents: ``0,0000E00``); a number
 that is not finite (``1e400``, ``NaN``) is never a number here.
 """
@@ -34,6 +39,12 @@ class Text:
     lines: list[str]
     encoding: str
     name: str
+    notes: tuple[str, ...] = ()  # what decoding had to say (a cut UTF-16 file)
+
+    @property
+    def ends_without_line_end(self) -> bool:
+        """True when the file's last line has text and no line end after it."""
+        return bool(self.lines) and bool(self.lines[-1].strip())
 
     @property
     def joined(self) -> str:
@@ -82,31 +93,72 @@ def _decode_utf8_with_cp932_trailer(data: bytes) -> tuple[str, str] | None:
         return head_text + tail_text, "utf-8+cp932"
 
 
+_HOW = {
+    "utf-8-sig": "re-export the file as UTF-8, or save it without the byte-order mark (it "
+    "is then read as Windows-1252)",
+    "utf-16-le": "re-export the file (a UTF-16 file holds no such bytes)",
+    "utf-16-be": "re-export the file (a UTF-16 file holds no such bytes)",
+    "cp1252": "re-export the file as UTF-8",
+}
+
+
+def _strict(data: bytes, encoding: str, newline: bytes) -> str:
+    """`data` decoded strictly; Refused naming the line of the first byte that is not text
+    in `encoding` (U+FFFD would silently make different sample names equal)."""
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(newline) + 1
+        bad = data[exc.start : min(exc.end, exc.start + 4)].hex(" ")
+        label = {"utf-8-sig": "UTF-8 (the file starts with a UTF-8 byte-order mark)"}.get(
+            encoding, "Windows-1252" if encoding == "cp1252" else encoding.upper()
+        )
+        raise Refused(
+            "encoding",
+            f"line {line}: bytes {bad} are not {label} text; read on, they would become "
+            f"U+FFFD and could make different sample names equal: {_HOW[encoding]}",
+        ) from None
+
+
 def decode(data: bytes, name: str) -> Text:
     """Decode a file's bytes into lines. Raises Refused for binary containers and for bytes
-    that are no text in any of the encodings instrument PCs write."""
+    that are no text in the encoding the file declares (BOM) or, without one, in any of the
+    encodings instrument PCs write."""
     kind = binary_kind(data)
     if kind is not None:
         raise Refused("binary", f"binary file: looks like {kind}, not a text export")
     text: str
     encoding: str
+    notes: list[str] = []
+    utf16: tuple[bytes, str] | None = None
     if data.startswith(codecs.BOM_UTF8):
-        text, encoding = data[3:].decode("utf-8", "replace"), "utf-8-sig"
+        text, encoding = _strict(data[3:], "utf-8-sig", b"\n"), "utf-8-sig"
     elif data.startswith(codecs.BOM_UTF16_LE):
-        text, encoding = data[2:].decode("utf-16-le", "replace"), "utf-16-le"
+        utf16 = data[2:], "utf-16-le"
     elif data.startswith(codecs.BOM_UTF16_BE):
-        text, encoding = data[2:].decode("utf-16-be", "replace"), "utf-16-be"
+        utf16 = data[2:], "utf-16-be"
     elif (guess := _utf16_without_bom(data)) is not None:
-        text, encoding = data.decode(guess, "replace"), guess
-    else:
+        utf16 = data, guess
+    if utf16 is not None:
+        body, encoding = utf16
+        if len(body) % 2:
+            body = body[:-1]
+            notes.append(
+                "the UTF-16 file has an odd number of bytes: it was cut (a truncated copy or "
+                "export); the dangling last byte is left out"
+            )
+        newline = b"\n\x00" if encoding == "utf-16-le" else b"\x00\n"
+        text = _strict(body, encoding, newline)
+    elif not data.startswith(codecs.BOM_UTF8):
         found = _decode_utf8_with_cp932_trailer(data)
         if found is None:
-            text, encoding = data.decode("cp1252", "replace"), "cp1252"
+            text, encoding = _strict(data, "cp1252", b"\n"), "cp1252"
         else:
             text, encoding = found
     if "\x00" in text:
         raise Refused("binary", "binary file: NUL bytes in what should be text")
-    return Text(split_lines(text), encoding, name)
+    return Text(split_lines(text), encoding, name, tuple(notes))
 
 
 def split_lines(text: str) -> list[str]:

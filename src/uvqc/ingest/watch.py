@@ -172,7 +172,13 @@ def _reason(outcome: FileOutcome) -> str:
         f"{len(outcome.messages)} result(s) imported; {len(outcome.refused)} sample(s) refused:"
     ]
     for r in outcome.refused:
-        where = f" (line {r.line})" if r.line else ""
+        where = ", ".join(
+            [
+                *([f"line {r.line}"] if r.line else []),
+                *([f"position {r.position}"] if r.position else []),
+            ]
+        )
+        where = f" ({where})" if where else ""
         lines.append(f"- {r.name or '(unnamed)'}{where}: {r.reason}")
     return "\n".join(lines)
 

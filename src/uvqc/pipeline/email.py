@@ -284,8 +284,10 @@ def _run_email(
         ("X-UVQC-Notification-Key", header_safe(request.key)),
         ("X-UVQC-Verdict", request.verdict.value),
     ]
-    body = [
-        line + trace_options if line.startswith("Full run: uvqc runs show ") else line
+    body = [  # IDs from instruments: a bidi override must not reorder the lines shown
+        display_lines(
+            line + (trace_options if line.startswith("Full run: uvqc runs show ") else "")
+        )
         for line in str(run.get("body", "")).splitlines()
     ]
     lines = [*body, f"Notification key: {request.key}"]

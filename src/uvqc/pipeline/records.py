@@ -39,10 +39,18 @@ def as_text(raw: str | bytes) -> str:
     return raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
 
 
+def _spelled(code: int) -> str:
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def safe_excerpt(raw: str | bytes, limit: int = EXCERPT_CHARS) -> str:
-    """A printable, single-line excerpt of a payload, safe to quote in an e-mail body."""
+    """A printable, single-line excerpt of a payload, safe to quote in an e-mail body: every
+    character that is not printable (controls, bidi overrides, line separators) spelled out
+    as \\xNN, \\uNNNN or \\UNNNNNNNN, as uvqc.core.display does."""
     text = as_text(raw)[: limit * 4]
-    cleaned = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    cleaned = "".join(ch if ch.isprintable() else _spelled(ord(ch)) for ch in text)
     return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
 
 

@@ -30,6 +30,7 @@ from uvqc.runs.config import RunConfig
 from uvqc.runs.model import Calibration as RunCalibration
 from uvqc.runs.model import RunDecision, RunResult
 from uvqc.runs.reanalysis import reanalysis as reanalysis_of_decisions
+from uvqc.runs.report import reported_concentration
 
 __all__ = [
     "SERIES_TITLES",
@@ -96,6 +97,12 @@ def build_report(
             ln.qualifier,
             ln.verdict,
             ln.findings,
+            reported_concentration(
+                ln.concentration,
+                ln.qualifier,
+                None if config is None else config.reporting_level,
+                ln.dilution_factor,
+            ),
         )
         for ln in decision.results
     )

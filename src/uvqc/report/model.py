@@ -49,6 +49,7 @@ class ResultRow:
     qualifier: str | None
     verdict: str
     findings: tuple[str, ...] = ()
+    reported: str = ""  # as reported: "< RL", "E value (RL x)", the value (runs.report)
 
 
 @dataclass(frozen=True, slots=True)

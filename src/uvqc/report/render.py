@@ -15,23 +15,20 @@ from functools import cache
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from uvqc.core.display import display_safe
 from uvqc.report.figures import RunFigures, run_figures
 from uvqc.report.model import RunReport
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-# Bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E/F, U+061C) can make an ID
-# read backwards ("Trojan Source"); every value shown is written with them made visible.
-_BIDI = {
-    ord(c): f"<U+{ord(c):04X}>"
-    for c in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-}
-
 
 def visible(value: object) -> object:
-    """Jinja finalize: strings with their bidi controls spelled out; other values as they are."""
-    return value.translate(_BIDI) if isinstance(value, str) else value
+    """Jinja finalize: strings with their bidirectional controls (U+202A-U+202E, U+2066-U+2069,
+    U+200E/F, U+061C: they can make an ID read backwards, "Trojan Source") and other
+    controls spelled out as \\uNNNN, like every text output of uvqc (uvqc.core.display);
+    other values as they are."""
+    return display_safe(value) if isinstance(value, str) else value
 
 
 def data_uri(content: bytes, mime: str) -> str:

@@ -104,7 +104,7 @@ class NotifyConfig(BaseModel):
 
     model_config = _STRICT
 
-    group_seconds: float | None = Field(None, ge=0, le=MAX_INTERVAL_SECONDS)
+    group_seconds: float | None = Field(None, ge=0, le=MAX_INTERVAL_SECONDS, allow_inf_nan=False)
     immediate: list[str] | None = None
     digest: bool | None = None
 

@@ -365,6 +365,7 @@ def _check_standards(
     low, high = config.check_standard.recovery
     checks: list[_Check] = []
     failures: dict[int, str] = {}
+    unset: set[int] = set()  # check standards without a nominal: a configuration problem
     for line in lines:
         if line.kind != CHECK:
             continue
@@ -373,7 +374,14 @@ def _check_standards(
             checks.append(_Check(line.seq, None))
             continue
         if not nominal:
-            reason = "has no nominal (true value) to recover"
+            # Not a failed recovery: nothing was measured wrong, the run just cannot be
+            # judged against this check standard until it has a true value.
+            unset.add(line.seq)
+            reason = (
+                "has no nominal (true value) to recover"
+                if nominal is None
+                else "has a nominal of 0, so no recovery can be computed"
+            )
         else:
             recovery = line.concentration / nominal * 100.0
             if _at_least(recovery, low) and _at_most(recovery, high):
@@ -405,11 +413,18 @@ def _check_standards(
     for seq in sorted(failed):
         affected = bracketed[seq]
         _, after = _nearest(seq, positions)
-        what = (
-            f"recalibrate and re-measure positions {positions_text(ln.seq for ln in affected)}"
-            if affected
-            else "recalibrate before measuring more samples"
-        )
+        listed = positions_text(ln.seq for ln in affected)
+        if seq in unset:
+            what = (
+                "a configuration problem, not a reason to recalibrate: give check standards "
+                "their true value (a `nominal` in the lab's ingest naming rule for this name, "
+                "docs/INGEST.md, or `nominal` in the message) and send this result again"
+                + (f"; until then positions {listed} cannot be released" if affected else "")
+            )
+        elif affected:
+            what = f"recalibrate and re-measure positions {listed}"
+        else:
+            what = "recalibrate before measuring more samples"
         findings.append(
             RunFinding(
                 "check_standard_failed",

@@ -35,7 +35,10 @@ ACTIONS = {
     "calibration_failed": "Recalibrate (fresh standards if needed), then re-measure the listed "
     "samples: they have no reportable concentration.",
     "check_standard_failed": "Re-run the check standard once; if it fails again, recalibrate "
-    "and re-measure every listed sample (SM 2020 B; EPA 353.2 / 365.1 section 9).",
+    "and re-measure every listed sample (SM 2020 B; EPA 353.2 / 365.1 section 9). A check "
+    "standard without a nominal (true value) is a configuration problem, not a failed "
+    "recovery: do not recalibrate; give its naming rule a `nominal` (uvqc ingest, "
+    "docs/INGEST.md) or send `nominal` in the message, then send the check standard again.",
     "blank_contamination": "Find the source of contamination (reagents, cuvettes, water), "
     "then re-measure the listed samples; results at or above 10x the blank stand.",
     "qc_frequency": "Add the missing check standards, duplicates or spikes and re-measure the "

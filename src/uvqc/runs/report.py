@@ -75,17 +75,31 @@ def _value(x: float | None) -> str:
     return "-" if x is None else num(x, 5)
 
 
-def _concentration(result: dict[str, Any], meta: dict[str, Any]) -> str:
-    conc = result.get("concentration")
-    if conc is None:
+def reported_concentration(
+    concentration: float | None,
+    qualifier: str | None,
+    reporting_level: float | None,
+    dilution_factor: float = 1.0,
+) -> str:
+    """A result's concentration as reported: below the detection level "< RL" (the reporting
+    level x the dilution factor, not the measured value), between the detection and
+    reporting levels "E value (RL x)" (USGS NWQL "estimated"), else the value; "-" without
+    one. Source: ../shared/DOMAIN.md ("report as < reporting level"; SM 4020 B)."""
+    if concentration is None:
         return "-"
+    rl = None if reporting_level is None else reporting_level * dilution_factor
+    if qualifier == "<" and rl is not None:
+        return f"< {num(rl)}"
+    if qualifier == "E":
+        return f"E {num(concentration, 4)}" + (f" (RL {num(rl)})" if rl is not None else "")
+    return num(concentration, 4)
+
+
+def _concentration(result: dict[str, Any], meta: dict[str, Any]) -> str:
     factor = meta.get("dilutionFactors", {}).get(str(result.get("sequence")), 1.0)
-    rl = meta.get("reportingLevel")
-    if result.get("qualifier") == "<" and rl is not None:
-        return f"< {num(rl * factor)}"  # reported as "< RL" (x the dilution factor)
-    if result.get("qualifier") == "E":
-        return f"E {num(conc, 4)}" + (f" (RL {num(rl * factor)})" if rl is not None else "")
-    return num(conc, 4)
+    return reported_concentration(
+        result.get("concentration"), result.get("qualifier"), meta.get("reportingLevel"), factor
+    )
 
 
 def document_text(doc: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ digest is composed.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +51,7 @@ class SqliteDigestComposer:
                 mail_from=mail_from,
                 mail_to=mail_to,
                 date=date,
-                report_command=f"uvqc report {batch_id}",
+                report_command=f"uvqc report {shlex.quote(batch_id)} --db {self.path}",
             )
         finally:
             conn.close()

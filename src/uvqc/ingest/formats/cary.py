@@ -4,7 +4,10 @@ Row 1: sample names, each followed by an empty cell. Row 2: ``Wavelength (nm)`` 
 label (``Abs``, ``%T``) alternating: x/y column pairs, two by two. Pairs may differ in
 length and grid (ragged, padded with empty cells). Data ends at the first blank or all-comma
 row; a metadata block per sample follows (``Collection Time: 1/15/2014 4:59:54 PM``, a
-parameter list aligned by spaces). Every row ends with a comma; CRLF. Baseline
+parameter list aligned by spaces). Every row ends with a comma; CRLF. A last data row
+without the delimiter every other row ends with, or a file that ends inside the data block
+without a line end, was cut (a truncated export): the samples whose cells it cut are refused
+naming the line, since ``0.2`` may be the start of ``0.2500``. Baseline
 pseudo-samples (``Baseline 100%T``, ``0%T``) are skipped and listed. The over-range marker
 10 is kept as written (the over-range rules flag it).
 """
@@ -184,6 +187,13 @@ def parse(text: Text, stem: str) -> ParsedFile:
     else:  # no quotes: str.split gives exactly the CSV reader's cells, several times faster
         data = [ln.split(delim) for ln in block_lines]
     lines = list(range(begin + 1, end + 1))
+    cut = _cut_pairs(block_lines, data, delim, end == len(lines_all), pairs)
+    if cut is None and end == len(lines_all) and block_lines:
+        parsed.notes.append(
+            f"line {end}: the file ends right after a data row, without a line end or the "
+            "metadata block: a truncated export? every value read is complete, but rows "
+            "after it (and measuredAt) may be missing"
+        )
     trailer = list(range(end + 2, len(lines_all) + 1))
     width = max((p.col + 2 for p in pairs), default=0)
     if data and min(map(len, data)) < width:
@@ -192,18 +202,68 @@ def parse(text: Text, stem: str) -> ParsedFile:
     plain = plain_block(block_text)
     grids: dict[tuple[str, ...], list[float]] = {}
     for pair in pairs:
+        if cut is not None and pair in cut:
+            parsed.refuse(
+                SampleRefusal(
+                    pair.scan.name,
+                    f"line {end}: "
+                    + (
+                        "the file ends inside a data row"
+                        if end == len(lines_all)
+                        else "the last data row lacks the delimiter every other row ends with"
+                    )
+                    + " (this sample's value is cut short or missing): a truncated export? "
+                    "re-export the file",
+                    end,
+                    pair.col + 2,
+                )
+            )
+            continue
         pair.fill(columns[pair.col], columns[pair.col + 1], lines, plain, grids)
         if pair.error is not None:
             e = pair.error
-            parsed.refused.append(SampleRefusal(pair.scan.name, e.reason, e.line, e.column))
+            parsed.refuse(SampleRefusal(pair.scan.name, e.reason, e.line, e.column))
         elif not pair.scan.wavelength_nm and not pair.scan.dropped:
-            parsed.refused.append(
-                SampleRefusal(pair.scan.name, "no data points", first_no, pair.col + 1)
-            )
+            parsed.refuse(SampleRefusal(pair.scan.name, "no data points", first_no, pair.col + 1))
         else:
-            parsed.samples.append(pair.scan)
+            parsed.add(pair.scan)
     _metadata(text, trailer, parsed)
     return parsed
+
+
+def _cut_pairs(
+    block: list[str], data: list[list[str]], delim: str, at_eof: bool, pairs: list[_Pair]
+) -> list[_Pair] | None:
+    """The pairs a truncated last data row cut, or None when the row is whole. WinUV ends
+    every row with the delimiter: a last row without it (when every other row has it), or
+    one the file ends inside without a line end, was cut after its last delimiter. A pair
+    is cut when its y cell is not followed by a delimiter there and it was still running
+    (its cells in the row before were not the empty padding of a ragged pair)."""
+    if not block:
+        return None
+    last = block[-1].rstrip(" ")
+    if not at_eof and last.endswith(delim):
+        return None  # the usual whole file: no pass over the block (the fast path)
+    # only for a suspect last row: every other row's end
+    trailing = all(ln.rstrip(" ").endswith(delim) for ln in block[:-1])
+    missing_end = trailing and len(block) > 1 and not last.endswith(delim)
+    if not (missing_end or at_eof):
+        return None
+    cells = data[-1]
+    # cells followed by a delimiter are whole; the one after the last delimiter may be cut
+    whole = len(cells) - 1
+    if not trailing and len(block) > 1 and len(cells) >= len(data[-2]):
+        return None  # no trailing delimiters to go by and the row is as wide as the others
+    before = data[-2] if len(data) > 1 else None
+    cut = []
+    for pair in pairs:
+        if pair.col + 1 < whole:
+            continue
+        here = any(c.strip() for c in cells[pair.col : pair.col + 2])
+        running = before is None or any(c.strip() for c in before[pair.col : pair.col + 2])
+        if here or running:
+            cut.append(pair)
+    return cut or None
 
 
 def _metadata(text: Text, line_numbers: list[int], parsed: ParsedFile) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from uvqc.ingest.model import Refused, Scan, build_scan, ordinate_of
@@ -80,6 +80,60 @@ def xy_points(
     return points
 
 
+def _shape(cell: str, decimal_comma: bool) -> tuple[int, bool]:
+    """(digits after the decimal separator, has an exponent) of a number cell."""
+    s = cell.strip().strip('"')
+    mantissa, *exponent = re.split("[eE]", s, maxsplit=1)
+    sep = "," if decimal_comma else "."
+    digits = len(mantissa.split(sep, 1)[1]) if sep in mantissa else 0
+    return digits, bool(exponent)
+
+
+def cut_last_row(
+    text: Text,
+    rows: Sequence[tuple[int, Sequence[str]]],
+    columns: Sequence[int],
+    decimal_comma: bool,
+) -> SampleError | None:
+    """A SampleError when the file ends, without a line end, inside its last data row and the
+    row shows it was cut: fewer cells than the row before, or a number in `columns` with
+    fewer decimals (or no exponent) where every earlier row writes the same fixed format
+    (``0.2`` under ``0.2500`` rows). Without a fixed format a cut after a whole digit cannot
+    be told from a short number: such a file is read."""
+    if not rows or not text.ends_without_line_end or rows[-1][0] != len(text.lines):
+        return None
+    no, last = rows[-1]
+    earlier = [cells for _, cells in rows[-21:-1]]
+    why: str | None = None
+    col = len(last)
+    if (
+        earlier
+        and len(last) < len(earlier[-1])
+        and any(c.strip() for c in earlier[-1][len(last) :])
+    ):
+        why = f"{len(last)} cell(s) where the row before has {len(earlier[-1])}"
+    elif len(earlier) >= 2:
+        for c in columns:
+            if c >= len(last) or any(c >= len(cells) for cells in earlier):
+                continue
+            shapes = {_shape(cells[c], decimal_comma) for cells in earlier}
+            if len(shapes) != 1:
+                continue
+            (digits, exp), (got, got_exp) = shapes.pop(), _shape(last[c], decimal_comma)
+            if got < digits or (exp and not got_exp):
+                why = f"{last[c].strip()!r} where every row before writes {digits} decimals"
+                col = c + 1
+                break
+    if why is None:
+        return None
+    return SampleError(
+        f"line {no}: the file ends inside a data row ({why}): a truncated export? "
+        "re-export the file",
+        no,
+        col,
+    )
+
+
 def scan_or_error(
     name: str | None,
     rows: list[tuple[int, list[str]]],
@@ -88,7 +142,12 @@ def scan_or_error(
     decimal_comma: bool,
     ordinate: str,
     line: int | None,
+    text: Text | None = None,
 ) -> Scan:
+    """One sample's scan from its rows; SampleError for a non-number, no points, or (given
+    the file's `text`) a last row the file ends inside (`cut_last_row`)."""
+    if text is not None and (cut := cut_last_row(text, rows, (x_col, y_col), decimal_comma)):
+        raise cut
     points = xy_points(rows, x_col, y_col, decimal_comma)
     if not points:
         raise SampleError("no data points", line, x_col + 1)

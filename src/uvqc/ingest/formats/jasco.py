@@ -63,9 +63,9 @@ def parse(text: Text, stem: str) -> ParsedFile:
     comma = delimiter != "," and looks_decimal_comma(body)
     rows = data_block(text, at, delimiter, comma)
     try:
-        scan = scan_or_error(name, rows, 0, 1, comma, ordinate, at)
+        scan = scan_or_error(name, rows, 0, 1, comma, ordinate, at, text)
         scan.measured_at = parsed.measured_at
-        parsed.samples.append(scan)
+        parsed.add(scan)
     except SampleError as exc:
-        parsed.refused.append(SampleRefusal(name, exc.reason, exc.line, exc.column))
+        parsed.refuse(SampleRefusal(name, exc.reason, exc.line, exc.column))
     return parsed

@@ -123,7 +123,7 @@ def parse(text: Text, stem: str) -> ParsedFile:
             first_line,
         )
         if len(xs) != len(ys) or not xs:
-            parsed.refused.append(
+            parsed.refuse(
                 SampleRefusal(
                     name,
                     f"block at line {first_line}: {len(ys)} y values decoded for {len(xs)} x "
@@ -141,7 +141,7 @@ def parse(text: Text, stem: str) -> ParsedFile:
             None,
         )
         if bad is not None:
-            parsed.refused.append(
+            parsed.refuse(
                 SampleRefusal(
                     name,
                     f"block at line {first_line}: point {bad + 1} is not a finite number",
@@ -151,7 +151,7 @@ def parse(text: Text, stem: str) -> ParsedFile:
             continue
         if xunit == "1/cm":
             if any(x <= 0 for x in xs):
-                parsed.refused.append(
+                parsed.refuse(
                     SampleRefusal(name, "wavenumber <= 0 cannot become a wavelength", data_line)
                 )
                 continue
@@ -179,5 +179,5 @@ def parse(text: Text, stem: str) -> ParsedFile:
         system = block.get("spectrometer/data system")
         if system and parsed.instrument_id is None:
             parsed.instrument_id = clean_name(str(system))
-        parsed.samples.append(scan)
+        parsed.add(scan)
     return parsed

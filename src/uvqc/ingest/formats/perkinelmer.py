@@ -43,7 +43,7 @@ def parse(text: Text, stem: str) -> ParsedFile:
     parsed = ParsedFile(NAME)
     rows = data_block(text, 2, ",", False)
     try:
-        parsed.samples.append(scan_or_error(name, rows, 0, 1, False, ordinate, 2))
+        parsed.add(scan_or_error(name, rows, 0, 1, False, ordinate, 2, text))
     except SampleError as exc:
-        parsed.refused.append(SampleRefusal(name, exc.reason, exc.line, exc.column))
+        parsed.refuse(SampleRefusal(name, exc.reason, exc.line, exc.column))
     return parsed

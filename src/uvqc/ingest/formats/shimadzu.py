@@ -54,7 +54,7 @@ def parse(text: Text, stem: str) -> ParsedFile:
     parsed = ParsedFile(NAME)
     rows = data_block(text, at + 2, delimiter, comma)
     try:
-        parsed.samples.append(scan_or_error(name, rows, 0, 1, comma, ordinate, at + 1))
+        parsed.add(scan_or_error(name, rows, 0, 1, comma, ordinate, at + 1, text))
     except SampleError as exc:
-        parsed.refused.append(SampleRefusal(name, exc.reason, exc.line, exc.column))
+        parsed.refuse(SampleRefusal(name, exc.reason, exc.line, exc.column))
     return parsed

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from uvqc.errors import UsageError
-from uvqc.ingest.formats.common import clean_name
+from uvqc.ingest.formats.common import clean_name, cut_last_row
 from uvqc.ingest.model import (
     ParsedFile,
     Reading,
@@ -125,8 +125,15 @@ def _column(header: list[str], key: str | int | None, what: str) -> int | None:
     raise Refused("unknown", f"--map: no column {key!r} for {what} in the header {header!r}")
 
 
-def read_table(rows: list[tuple[int, list[Any]]], mapping: ColumnMap, *, comma: bool) -> ParsedFile:
-    """Readings from rows of cells (text or, from XLSX, numbers and datetimes)."""
+def read_table(
+    rows: list[tuple[int, list[Any]]],
+    mapping: ColumnMap,
+    *,
+    comma: bool,
+    text: Text | None = None,
+) -> ParsedFile:
+    """Readings from rows of cells (text or, from XLSX, numbers and datetimes). Given the
+    file's `text`, a last row the file ends inside is refused (`cut_last_row`)."""
     header_at = None
     if mapping.header_row is not None:
         header_at = next((i for i, (no, _) in enumerate(rows) if no == mapping.header_row), None)
@@ -165,17 +172,25 @@ def read_table(rows: list[tuple[int, list[Any]]], mapping: ColumnMap, *, comma: 
             return f if f == f and abs(f) != float("inf") else None
         return number(str(value), comma)
 
-    for no, cells in rows[header_at + 1 :]:
-        if not any(str(c).strip() for c in cells if c is not None):
-            continue
+    body = [
+        (no, cells)
+        for no, cells in rows[header_at + 1 :]
+        if any(str(c).strip() for c in cells if c is not None)
+    ]
+    y_at = cols["y"] if cols["y"] is not None else 0
+    cut = cut_last_row(text, body, (y_at,), comma) if text is not None else None
+    for no, cells in body:
         name_cell = cell(cells, "name")
         name = clean_name(str(name_cell)) if name_cell is not None else None
         raw = cell(cells, "y")
         value = num(raw)
         y_col = (cols["y"] or 0) + 1
+        if cut is not None and no == cut.line:
+            parsed.refuse(SampleRefusal(name, cut.reason, no, cut.column))
+            continue
         if value is None:
             shown = repr(raw) if raw not in (None, "") else "missing"
-            parsed.refused.append(
+            parsed.refuse(
                 SampleRefusal(
                     name, f"row {no}: absorbance {shown} is not a finite number", no, y_col
                 )
@@ -184,7 +199,7 @@ def read_table(rows: list[tuple[int, list[Any]]], mapping: ColumnMap, *, comma: 
         if mapping.ordinate == "%T":
             a = transmittance_to_absorbance(value)
             if a is None:
-                parsed.refused.append(
+                parsed.refuse(
                     SampleRefusal(name, f"row {no}: %T {value} <= 0 has no absorbance", no, y_col)
                 )
                 continue
@@ -204,7 +219,7 @@ def read_table(rows: list[tuple[int, list[Any]]], mapping: ColumnMap, *, comma: 
             reading.extra["measuredAt"] = when.isoformat()
         elif when not in (None, ""):
             reading.extra["measuredAt"] = str(when).strip()
-        parsed.samples.append(reading)
+        parsed.add(reading)
     return parsed
 
 
@@ -212,7 +227,7 @@ def parse_text(text: Text, mapping: ColumnMap) -> ParsedFile:
     delimiter = sniff_delimiter(text.lines[:50])
     rows = [(no, cells) for no, cells in csv_rows(text, delimiter)]
     comma = delimiter != "," and looks_decimal_comma([c for _, r in rows[:100] for c in r])
-    return read_table(rows, mapping, comma=comma)
+    return read_table(rows, mapping, comma=comma, text=text)
 
 
 def parse_xlsx(data: bytes, mapping: ColumnMap) -> ParsedFile:

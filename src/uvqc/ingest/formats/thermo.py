@@ -21,6 +21,7 @@ from uvqc.ingest.formats.common import (
     check_x_label,
     check_y_label,
     clean_name,
+    cut_last_row,
     data_block,
     parse_datetime,
     scan_or_error,
@@ -64,11 +65,11 @@ def parse_scan(text: Text, stem: str) -> ParsedFile:
         parsed.instrument_id = clean_name(f"{meta[4]} {serial}")
     rows = data_block(text, 2, ",", False)
     try:
-        scan = scan_or_error(name, rows, 0, 1, False, ordinate, 1)
+        scan = scan_or_error(name, rows, 0, 1, False, ordinate, 1, text)
         scan.measured_at = parsed.measured_at
-        parsed.samples.append(scan)
+        parsed.add(scan)
     except SampleError as exc:
-        parsed.refused.append(SampleRefusal(name, exc.reason, exc.line, exc.column))
+        parsed.refuse(SampleRefusal(name, exc.reason, exc.line, exc.column))
     return parsed
 
 
@@ -130,15 +131,20 @@ def parse_quant(text: Text, stem: str) -> ParsedFile:
     body = [c for _, cells in csv_rows(text, delimiter, header_no) for c in cells][:200]
     comma = delimiter != "," and looks_decimal_comma(body)
     parsed = ParsedFile(QUANT)
-    for no, cells in csv_rows(text, delimiter, header_no):
-        if not any(c.strip() for c in cells):
-            continue
+    filled = [
+        (no, c) for no, c in csv_rows(text, delimiter, header_no) if any(x.strip() for x in c)
+    ]
+    cut = cut_last_row(text, filled, (y_col,), comma)
+    for no, cells in filled:
         name = clean_name(cells[name_col]) if name_col < len(cells) else None
         raw = cells[y_col].strip() if y_col < len(cells) else ""
         value = number(raw, comma)
+        if cut is not None and no == cut.line:
+            parsed.refuse(SampleRefusal(name, cut.reason, no, cut.column))
+            continue
         if value is None:
             shown = repr(raw) if raw else "missing"
-            parsed.refused.append(
+            parsed.refuse(
                 SampleRefusal(
                     name, f"line {no}: ordinate {shown} is not a finite number", no, y_col + 1
                 )
@@ -147,7 +153,7 @@ def parse_quant(text: Text, stem: str) -> ParsedFile:
         if ordinate == "%T":
             a = transmittance_to_absorbance(value)
             if a is None:
-                parsed.refused.append(
+                parsed.refuse(
                     SampleRefusal(
                         name, f"line {no}: %T {value} <= 0 has no absorbance", no, y_col + 1
                     )
@@ -168,7 +174,7 @@ def parse_quant(text: Text, stem: str) -> ParsedFile:
             unit = _UNITS.search(header[conc_col])
             if unit:
                 reading.extra["units"] = unit["u"].strip()
-        parsed.samples.append(reading)
+        parsed.add(reading)
     return parsed
 
 
@@ -221,7 +227,7 @@ def parse_genesys(text: Text, stem: str) -> ParsedFile:
     comma = looks_decimal_comma(body)
     rows = data_block(text, at + 1, "\t", comma)
     try:
-        parsed.samples.append(scan_or_error(name, rows, 0, y_col, comma, ordinate, at + 1))
+        parsed.add(scan_or_error(name, rows, 0, y_col, comma, ordinate, at + 1, text))
     except SampleError as exc:
-        parsed.refused.append(SampleRefusal(name, exc.reason, exc.line, exc.column))
+        parsed.refuse(SampleRefusal(name, exc.reason, exc.line, exc.column))
     return parsed

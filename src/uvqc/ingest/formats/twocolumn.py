@@ -94,7 +94,7 @@ def parse(text: Text, stem: str) -> ParsedFile:
     parsed = ParsedFile(NAME)
     rows = data_block(text, start, delimiter, comma)
     try:
-        parsed.samples.append(scan_or_error(None, rows, 0, 1, comma, ordinate, start + 1))
+        parsed.add(scan_or_error(None, rows, 0, 1, comma, ordinate, start + 1, text))
     except SampleError as exc:
-        parsed.refused.append(SampleRefusal(None, exc.reason, exc.line, exc.column))
+        parsed.refuse(SampleRefusal(None, exc.reason, exc.line, exc.column))
     return parsed
