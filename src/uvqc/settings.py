@@ -18,8 +18,10 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Collection, Mapping
+from datetime import time as dt_time
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +39,12 @@ CONFIG_ENV = "UVQC_CONFIG"
 DEFAULT_CONFIG_FILE = "uvqc.toml"
 
 ChannelName = Literal["file", "smtp", "ses", "sns"]
+
+# the daily digest's own keys (uvqc.daily, docs/REPORTS.md "The daily digest")
+LAB_CHARS = 60  # a lab name in the digest's subject, ledger record and mark names
+_LAB_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_LAB_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+LAB_TIME_HINT = "write HH:MM (24-hour lab time), such as 07:00 or 7:00"
 
 
 class Settings(BaseModel):
@@ -156,19 +164,17 @@ class Settings(BaseModel):
     # daily digest (uvqc.daily.digest, docs/REPORTS.md)
     daily_digest_at: str | None = Field(
         None,
-        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
-        description="HH:MM lab time: the embedded worker queues yesterday's digest once this "
-        "time has passed (unset: no automatic daily digest)",
+        description="HH:MM lab time (H:MM too; a TOML time 07:00:00 in uvqc.toml): the "
+        "embedded worker queues yesterday's digest once this time has passed (unset: no "
+        "automatic daily digest); kept as HH:MM",
     )
     daily_digest_timezone: str = Field(
         "UTC", description="the lab's IANA time zone (Europe/Berlin): what a lab day is"
     )
     daily_digest_lab: str = Field(
         "lab",
-        min_length=1,
-        max_length=60,
-        pattern=r"^[A-Za-z0-9._-]+$",
-        description="the lab (or stage) a daily digest names, part of its notification key",
+        description="the lab (or stage) a daily digest names, part of its notification key: "
+        f"1 to {LAB_CHARS} characters of A-Z a-z 0-9 . _ -",
     )
     # AWS resources
     intake_queue_url: str | None = None
@@ -236,6 +242,32 @@ class Settings(BaseModel):
             interval_seconds=self.run_group_seconds,
             digest=self.run_digest,
         )
+
+    @field_validator("daily_digest_at", mode="before")
+    @classmethod
+    def _lab_time(cls, value: Any) -> Any:
+        """H:MM, HH:MM or a TOML time (07:00:00) -> "HH:MM"; seconds must be zero."""
+        if value is None:
+            return None
+        if isinstance(value, dt_time):
+            if value.second or value.microsecond or value.tzinfo is not None:
+                raise ValueError(f"{value.isoformat()!r}: {LAB_TIME_HINT}")
+            return f"{value.hour:02d}:{value.minute:02d}"
+        found = _LAB_TIME.fullmatch(str(value).strip())
+        if found is None:
+            raise ValueError(f"{value!r}: {LAB_TIME_HINT}")
+        return f"{int(found[1]):02d}:{found[2]}"
+
+    @field_validator("daily_digest_lab")
+    @classmethod
+    def _lab_name(cls, value: str) -> str:
+        if not (1 <= len(value) <= LAB_CHARS) or not _LAB_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value[:80]!r} ({len(value)} characters): a lab name is 1 to {LAB_CHARS} "
+                "characters of A-Z a-z 0-9 . _ - (it is in the digest's subject and its "
+                "notification key)"
+            )
+        return value
 
     @field_validator("daily_digest_timezone")
     @classmethod

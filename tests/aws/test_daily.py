@@ -203,3 +203,15 @@ def test_ses_sends_the_multipart_message_and_sns_the_complete_text(
     assert envelope["Message"] == email.body  # the text part, complete on its own
     assert "Probe-ä-µ" in envelope["Message"] and "<html" not in envelope["Message"]
     assert len(envelope["Message"].encode()) < 256 * 1024
+
+
+def test_a_future_or_out_of_range_date_fails_the_invocation_with_a_clear_error(
+    deployed: dict[str, Any], aws: AwsFactory, lambda_context: LambdaContext
+) -> None:
+    from uvqc.daily.digest import DailyDigestError
+
+    future = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    for day in (future, "9999-12-31"):
+        with pytest.raises(DailyDigestError, match=f"{day} is in the future"):
+            daily_handler.handler({"date": day}, lambda_context)
+    assert "Messages" not in aws("sqs").receive_message(QueueUrl=deployed["queues"].url)

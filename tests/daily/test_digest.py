@@ -6,7 +6,8 @@ the notify stage's e-mail of it is multipart text + HTML and parses back."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, cast
@@ -15,22 +16,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from uvqc.core.verdicts import Verdict
 from uvqc.daily.digest import (
     MAX_REQUEST_BYTES,
     DailyDigestError,
     DayFacts,
     LooseResult,
     Outside,
+    check_day,
     content_hash,
     daily_key,
     daily_request,
     day_bounds,
-    due_day,
+    digest_text,
     in_run,
+    lab_today,
     parse_day,
     previous_day,
     run_of_day,
+    subject,
 )
+from uvqc.daily.schedule import CATCH_UP_DAYS, due_days, latest_due
 from uvqc.pipeline.email import compose
 
 DAY = date(2026, 11, 28)
@@ -63,14 +69,27 @@ def document(batch: str = "NO3-A", *, control_chart: bool = True) -> dict[str, A
         "status": "final",
         "verdict": "flag",
         "results": [
-            {"sequence": 1, "sampleId": "S-21", "verdict": "flag", "findings": []},
+            {
+                "sequence": 1,
+                "sampleId": "S-21",
+                "sampleType": "sample",
+                "verdict": "flag",
+                "findings": [],
+            },
             {
                 "sequence": 2,
                 "sampleId": "S-23",
+                "sampleType": "sample",
                 "verdict": "flag",
                 "findings": ["above_calibration"],
             },
-            {"sequence": 3, "sampleId": "S-24", "verdict": "pass", "findings": []},
+            {
+                "sequence": 3,
+                "sampleId": "S-24",
+                "sampleType": "sample",
+                "verdict": "pass",
+                "findings": [],
+            },
         ],
         "findings": findings,
         "meta": {"method": "nitrate-run"},
@@ -106,8 +125,8 @@ def test_the_morning_digest_reports_yesterday_in_the_labs_time_zone() -> None:
     late = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)  # already the 29th in Berlin
     assert previous_day(late, "Europe/Berlin") == date(2026, 11, 28)
     assert previous_day(late, "UTC") == date(2026, 11, 27)
-    assert due_day(NOW, "UTC", time(7, 0)) == DAY
-    assert due_day(NOW, "UTC", time(7, 1)) is None
+    assert latest_due(NOW, "UTC", time(7, 0)) == DAY
+    assert latest_due(NOW, "UTC", time(7, 1)) == date(2026, 11, 27)
 
 
 def test_unknown_zones_and_bad_dates_are_usage_errors() -> None:
@@ -121,8 +140,9 @@ def test_unknown_zones_and_bad_dates_are_usage_errors() -> None:
 def test_a_run_line_counts_results_reanalysis_and_names_the_westgard_rule() -> None:
     run = run_of_day(document())
     assert run.counts == (("flag", 2), ("pass", 1))
-    # S-21, S-22 (check standard failed), CCV-2 (chart), S-23 (above calibration)
-    assert run.reanalysis == 4
+    # S-21, S-22 (check standard failed), S-23 (above calibration); not CCV-2 (the chart's
+    # point, and the check standard itself: what failed, not what to re-measure)
+    assert run.reanalysis == 3
     assert run.westgard == ("1-3s",)
     assert [d.code for d in run.decisions][:2] == ["check_standard_failed", "control_chart"]
 
@@ -242,3 +262,61 @@ def test_a_re_measured_sample_is_one_line_and_unreadable_ids_are_counted() -> No
     assert outside.rejected_ids == (("(no ID)", 2), ("S-2", 1))
     body = (daily_request(facts(outside=outside), update=False, now=NOW).run or {})["body"]
     assert "    S-1 (2 results)\n" in body and "more (uvqc export" not in body
+
+
+def test_a_future_day_is_refused_today_is_allowed_and_the_calendars_edges_are_errors() -> None:
+    assert check_day(DAY, NOW, "UTC") is False
+    assert check_day(date(2026, 11, 29), NOW, "UTC") is True
+    with pytest.raises(DailyDigestError, match="2026-11-30 is in the future"):
+        check_day(date(2026, 11, 30), NOW, "UTC")
+    noon = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)  # already the 30th at UTC+14
+    assert check_day(date(2026, 11, 30), noon, "Pacific/Kiritimati") is True
+    with pytest.raises(DailyDigestError, match="9999-12-31 is in the future"):
+        check_day(date.max, NOW, "UTC")
+    with pytest.raises(DailyDigestError, match="9999-12-31 is out of range"):
+        day_bounds(date.max, "UTC")
+    with pytest.raises(DailyDigestError, match="0001-01-01 is out of range"):
+        check_day(date.min, NOW, "Asia/Tokyo")
+
+
+def test_undelivered_e_mails_and_a_flagged_open_run_need_attention() -> None:
+    quiet = DayFacts(lab="lab", day=DAY, tz="UTC")
+    assert subject(quiet, update=False).endswith(": nothing to report")
+    assert subject(replace(quiet, dlq_depth=0), update=False).endswith(": nothing to report")
+    undelivered = replace(quiet, dlq_depth=2)
+    assert subject(undelivered, update=False).endswith(": needs attention")
+    assert "2 notification(s) NOT delivered" in digest_text(undelivered)
+    passed = replace(run_of_day(document(control_chart=False)), verdict="pass", status="final")
+    assert subject(replace(quiet, runs=(passed,)), update=False).endswith(": all passed")
+    flagged_open = replace(passed, status="open", verdict="flag")
+    both = replace(quiet, runs=(passed,), open_runs=(flagged_open,))
+    assert subject(both, update=True).endswith(": needs attention (update)")
+    assert daily_request(both, update=False, now=NOW).verdict == Verdict.FLAG
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2026, 1, 3), max_value=datetime(2027, 12, 31)),
+    st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Pacific/Kiritimati"]),
+    st.times(),
+    st.one_of(st.none(), st.integers(min_value=-3, max_value=40)),
+)
+def test_due_days_queue_each_missed_day_once_up_to_yesterday_at_most_a_week(
+    naive: datetime, tz: str, at: time, back: int | None
+) -> None:
+    now = naive.replace(tzinfo=UTC)
+    latest = latest_due(now, tz, at)
+    today = lab_today(now, tz)
+    assert latest in (today - timedelta(days=1), today - timedelta(days=2))
+    last = None if back is None else latest - timedelta(days=back)
+    due = due_days(now, tz, at, last)
+    every = [*due.skipped, *due.days]
+    assert every == sorted(every) and len(set(every)) == len(every)
+    assert len(due.days) <= CATCH_UP_DAYS
+    if last is None:  # a new database: yesterday once due, nothing older
+        assert due.days in ((), (today - timedelta(days=1),)) and not due.skipped
+    elif back is not None and back > 0:
+        assert every == [last + timedelta(days=i) for i in range(1, back + 1)]
+        assert due.days[-1] == latest
+    else:  # the last automatic digest is as new as the latest due day: nothing
+        assert every == []

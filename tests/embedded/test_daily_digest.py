@@ -7,7 +7,7 @@ automatic send once per day, a crash between queueing and marking sends nothing 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,13 +19,20 @@ from tests.embedded.conftest import result
 from tests.embedded.test_runs import BATCH, METHOD, lines
 from tests.support.relay import FaultyRelay
 from uvqc.adapters.sqlite.daily import SqliteDaySource
+from uvqc.adapters.sqlite.report_source import SqliteReportSource
 from uvqc.cli import main
+from uvqc.cli.check import method_book
 from uvqc.daily.digest import daily_request
 from uvqc.daily.send import day_facts
-from uvqc.local.daily import queue_day
+from uvqc.local.daily import queue_day, tick
 from uvqc.local.runtime import Runtime
 from uvqc.local.worker import Worker
+from uvqc.report.assemble import reports_for
 
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_RUN = ROOT / "examples" / "runs" / "nitrate-run-2026-11-28.jsonl"
+DEMO_METHOD = ROOT / "examples" / "methods" / "nitrate-run.toml"
+DEMO = "NO3-2026-11-28-A"
 HOSTILE = ["<script>alert(1)</script>", "W-1\u202eG-3", "Probe-ä-µ"]
 
 
@@ -158,3 +165,114 @@ def test_uvqc_digest_daily_queues_and_prints_and_refuses_bad_input(
     missing = db_path.with_name("missing.db")
     assert main(["digest", "daily", "--db", str(missing)]) == 2
     assert not missing.exists()
+
+
+def test_a_hand_queued_digest_of_today_does_not_stop_the_next_mornings_automatic_update(
+    make_runtime: Callable[..., Runtime], relay: FaultyRelay, db_path: Path
+) -> None:
+    rt = make_runtime(relay, daily_digest_at="07:00")
+    rt.db.intake_port.submit([result("S-<1>", 3.5)])
+    Worker(rt).run_until_idle()
+    now = received(rt)
+    day = now.date()
+    by_hand = queue_day(rt.db, rt.settings, day, now + timedelta(seconds=1))  # during the day
+    assert by_hand.request is not None
+    rt.db.intake_port.submit([result("S-2", 3.5)])  # the day goes on
+    Worker(rt).run_until_idle()
+    morning = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(
+        hours=7
+    )
+    worker = Worker(rt)
+    assert worker.daily_once(now=morning) == 1  # the automatic digest: an update
+    assert worker.daily_once(now=morning + timedelta(hours=1)) == 0  # once per lab day
+    worker.run_until_idle()
+    # (the worker's own tick has sent yesterday's digest of the real clock meanwhile)
+    first, update = [m for m in daily_mails(relay) if m["X-UVQC-Digest-Date"] == str(day)]
+    assert first["Subject"] == f"Daily digest lab {day}: needs attention"
+    assert update["Subject"] == f"Daily digest lab {day}: needs attention (update)"
+    assert "flagged: 2" in cast(EmailMessage, update.get_body(("plain",))).get_content()
+
+
+def test_an_automatic_tick_after_an_unchanged_hand_digest_sends_nothing_again(
+    make_runtime: Callable[..., Runtime], relay: FaultyRelay
+) -> None:
+    rt = make_runtime(relay, daily_digest_at="07:00")
+    morning = datetime(2026, 11, 29, 7, 30, tzinfo=UTC)
+    assert queue_day(rt.db, rt.settings, date(2026, 11, 28), morning).request is not None
+    assert Worker(rt).daily_once(now=morning + timedelta(minutes=1)) == 0  # same content
+    Worker(rt).run_until_idle()
+    assert len(daily_mails(relay)) == 1
+
+
+def test_days_missed_while_the_worker_was_down_are_caught_up_at_most_a_week(
+    make_runtime: Callable[..., Runtime], relay: FaultyRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    rt = make_runtime(relay, daily_digest_at="07:00", daily_digest_lab="b1")
+    worker = Worker(rt)
+    assert worker.daily_once(now=datetime(2026, 11, 20, 7, 0, tzinfo=UTC)) == 1  # the 19th
+    # down until the 23rd, 08:00: the 20th, 21st and 22nd are due, oldest first
+    assert worker.daily_once(now=datetime(2026, 11, 23, 8, 0, tzinfo=UTC)) == 3
+    worker.run_until_idle()
+    subjects = [str(m["Subject"]) for m in daily_mails(relay)]
+    assert subjects == [
+        f"Daily digest b1 2026-11-{d}: nothing to report" for d in ("19", "20", "21", "22")
+    ]
+    # down for twelve days: the last seven are queued, five older ones named as skipped
+    with caplog.at_level("WARNING", logger="uvqc.local.daily"):
+        done = tick(rt.db, rt.settings, datetime(2026, 12, 5, 7, 0, tzinfo=UTC))
+    assert [q.facts.day for q in done.queued] == [
+        date(2026, 11, 28) + timedelta(days=i) for i in range(7)
+    ]
+    assert done.skipped == tuple(date(2026, 11, 23) + timedelta(days=i) for i in range(5))
+    assert "2026-11-23 to 2026-11-27" in caplog.text and "uvqc digest daily --date" in caplog.text
+    assert tick(rt.db, rt.settings, datetime(2026, 12, 5, 9, 0, tzinfo=UTC)).queued == ()
+
+
+def test_the_digest_the_report_and_the_run_digest_name_the_same_samples_to_re_measure(
+    make_runtime: Callable[..., Runtime], relay: FaultyRelay
+) -> None:
+    rt = make_runtime(relay, method=DEMO_METHOD)
+    rt.db.intake_port.submit(DEMO_RUN.read_bytes().splitlines())
+    Worker(rt).run_until_idle()
+    (report,) = reports_for(SqliteReportSource(rt.db.conn), method_book(DEMO_METHOD), {DEMO})
+    # the failed CCV-2 brackets positions 21-30; W-1128-23 reads above the calibration
+    assert len(report.reanalysis) == 11 and "CCV-2" not in report.reanalysis
+    now = received(rt)
+    facts = day_facts(SqliteDaySource(rt.db.conn), lab="lab", day=now.date(), tz="UTC")
+    (run,) = facts.runs + facts.open_runs
+    assert run.reanalysis == len(report.reanalysis)
+    found = [
+        cast(EmailMessage, message_from_bytes(m.data, policy=policy.default))
+        for m in relay.messages()
+    ]
+    (digest,) = [m for m in found if m["X-UVQC-Batch-Id"] and not m["X-UVQC-Run-Decision"]]
+    text = cast(EmailMessage, digest.get_body(("plain",))).get_content()
+    lines = text.splitlines()
+    start = lines.index("Re-measure:") + 1
+    listed = lines[start : start + len(report.reanalysis) + 1]
+    assert listed == [f"  - {s}" for s in report.reanalysis] + [""]
+    assert (
+        f"re-measure {len(report.reanalysis)})"
+        in daily_request(facts, update=False, now=now).run["body"]
+    )  # type: ignore[index]
+
+
+def test_uvqc_digest_daily_refuses_a_future_or_out_of_range_day_and_says_today_is_not_over(
+    make_runtime: Callable[..., Runtime], db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_runtime()
+    tomorrow = (today() + timedelta(days=2)).date().isoformat()  # after today in any zone
+    assert main(["digest", "daily", "--date", tomorrow, "--db", str(db_path)]) == 2
+    assert f"date {tomorrow} is in the future" in capsys.readouterr().err
+    assert main(["digest", "daily", "--date", "9999-12-31", "--db", str(db_path)]) == 2
+    err = capsys.readouterr().err
+    assert "9999-12-31 is in the future" in err and "Traceback" not in err
+    assert main(["digest", "daily", "--date", "0001-01-01", "--db", str(db_path)]) == 0
+    capsys.readouterr()
+    now = today().date().isoformat()
+    assert main(["digest", "daily", "--date", now, "--db", str(db_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {now} is today (UTC) and not over" in out and "sent as an update" in out
+    assert "a worker (`uvqc work` or `uvqc run`) sends what was queued" in out
+    assert main(["digest", "daily", "--date", now, "--db", str(db_path)]) == 0
+    assert "sends what was queued" not in capsys.readouterr().out  # nothing was queued

@@ -4,7 +4,10 @@ previous lab day from the runs and records tables and puts its digest on the not
 the notify function sends it (multipart text + HTML on SES and SMTP, text on SNS).
 
 An invocation with `{"date": "YYYY-MM-DD"}` (the console, `aws lambda invoke`) queues that
-day's digest instead: an unchanged day queues nothing, a changed one an update. A failure
+day's digest instead: an unchanged day queues nothing, a changed one an update; a future date
+is refused (DailyDigestError). The schedule only reports yesterday: a day missed (the
+function failed past the scheduler's retries, or the schedule was off) is queued by such an
+invocation; each day goes through the same repeat-only-on-change path. A failure
 raises, so the invocation counts as an error (alarm `DailyDigestErrors`); the scheduler
 retries it (its default retry policy), and the notify ledger drops a repeated key.
 """
@@ -23,7 +26,7 @@ from uvqc.adapters import boto
 from uvqc.adapters.dynamodb_daily import DynamoDailyMarks, DynamoDaySource
 from uvqc.adapters.sqs import SqsNotificationQueue
 from uvqc.aws.observability import logger, metrics
-from uvqc.daily.digest import parse_day, previous_day
+from uvqc.daily.digest import check_day, parse_day, previous_day
 from uvqc.daily.send import queue_daily
 from uvqc.errors import SettingsError
 from uvqc.pipeline.records import utcnow
@@ -78,6 +81,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     tz = w.settings.daily_digest_timezone
     given = event.get("date") if isinstance(event, Mapping) else None
     day = parse_day(str(given)) if given else previous_day(now, tz)
+    check_day(day, now, tz)  # a future or out-of-range date raises (an invocation error)
     queued = queue_daily(
         w.source,
         w.marks,

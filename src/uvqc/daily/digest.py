@@ -40,7 +40,7 @@ from uvqc.core.display import display_lines, display_safe
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import UsageError
 from uvqc.pipeline.records import NotificationRequest, iso, message_context
-from uvqc.runs.model import SEVERITY
+from uvqc.runs.reanalysis import document_reanalysis
 
 KIND = "daily"  # request.run["kind"] of a daily digest
 RECORD_PREFIX = "daily:"  # its ledger record id: daily:<lab>:<date>
@@ -79,23 +79,40 @@ def parse_day(text: str) -> date:
 
 
 def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
-    """[start, end) of the lab day in UTC: local midnight to the next local midnight."""
+    """[start, end) of the lab day in UTC: local midnight to the next local midnight.
+    DailyDigestError for a day at the edge of the calendar (0001-01-01, 9999-12-31), whose
+    bounds Python's datetime cannot hold."""
     where = zone(tz)
-    start = datetime.combine(day, time(0), where)
-    end = datetime.combine(day + timedelta(days=1), time(0), where)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    try:
+        start = datetime.combine(day, time(0), where)
+        end = datetime.combine(day + timedelta(days=1), time(0), where)
+        return start.astimezone(UTC), end.astimezone(UTC)
+    except OverflowError as exc:
+        raise DailyDigestError(f"date {day.isoformat()} is out of range") from exc
+
+
+def lab_today(now: datetime, tz: str) -> date:
+    """The lab day `now` falls in."""
+    return now.astimezone(zone(tz)).date()
+
+
+def check_day(day: date, now: datetime, tz: str) -> bool:
+    """Whether a digest of `day` may be queued at `now`: DailyDigestError for a day after
+    the lab's today (nothing has happened yet); True when `day` is today (allowed, but the
+    day is not over: a later digest of it is sent as an update), else False."""
+    today = lab_today(now, tz)
+    if day > today:
+        raise DailyDigestError(
+            f"date {day.isoformat()} is in the future (today is {today.isoformat()} in {tz}): "
+            "a digest reports a day that has begun"
+        )
+    day_bounds(day, tz)  # refuses a day whose bounds do not exist
+    return day == today
 
 
 def previous_day(now: datetime, tz: str) -> date:
     """The lab day before the one `now` falls in (what a morning digest reports)."""
     return now.astimezone(zone(tz)).date() - timedelta(days=1)
-
-
-def due_day(now: datetime, tz: str, at: time) -> date | None:
-    """The day an automatic digest at local time `at` should report now: yesterday once
-    the local clock has passed `at`, else None."""
-    local = now.astimezone(zone(tz))
-    return local.date() - timedelta(days=1) if local.time() >= at else None
 
 
 def _cut(text: str, limit: int) -> str:
@@ -124,7 +141,7 @@ class RunOfDay:
     verdict: str  # "pass" | "flag"
     results: int
     counts: tuple[tuple[str, int], ...]  # (run verdict of a result, how many), sorted
-    reanalysis: int  # samples named by a fail-severity decision
+    reanalysis: int  # the report's reanalysis list, counted (uvqc.runs.reanalysis)
     decisions: tuple[Decision, ...]  # at most MAX_FINDINGS, fail first
     more_decisions: int = 0
     westgard: tuple[str, ...] = ()  # the rules of its control_chart decisions
@@ -132,21 +149,14 @@ class RunOfDay:
 
 def run_of_day(document: Mapping[str, Any], method: str | None = None) -> RunOfDay:
     """A run's line from its decision document (uvqc.runs.report.decision_document, the
-    same on both runtimes). The reanalysis count is the number of samples named by a
-    decision of severity `fail` (docs/REPORTS.md: the reanalysis list)."""
+    same on both runtimes). The re-measure count is the length of the run's reanalysis list
+    as the HTML report lists it (uvqc.runs.reanalysis.document_reanalysis)."""
     results = list(document.get("results") or [])
     counts: dict[str, int] = {}
     for r in results:
         verdict = str(r.get("verdict", "pass"))
         counts[verdict] = counts.get(verdict, 0) + 1
     findings = list(document.get("findings") or [])
-    reanalysis: dict[str, None] = {}
-    for f in findings:
-        if f.get("severity") == "fail":
-            reanalysis.update(dict.fromkeys(str(s) for s in f.get("affected") or []))
-    for r in results:  # result-level fail decisions (above_calibration, bracketing ...)
-        if _fails(r):
-            reanalysis.setdefault(str(r.get("sampleId")), None)
     ordered = sorted(findings, key=lambda f: (f.get("severity") != "fail", str(f.get("code"))))
     decisions = tuple(
         Decision(
@@ -169,16 +179,11 @@ def run_of_day(document: Mapping[str, Any], method: str | None = None) -> RunOfD
         verdict=str(document.get("verdict", "pass")),
         results=len(results),
         counts=tuple(sorted(counts.items())),
-        reanalysis=len(reanalysis),
+        reanalysis=len(document_reanalysis(document)),
         decisions=decisions,
         more_decisions=max(0, len(findings) - MAX_FINDINGS),
         westgard=tuple(w for w in westgard if w),
     )
-
-
-def _fails(result: Mapping[str, Any]) -> bool:
-    """A result with a fail-severity run finding (docs/RUNS.md "Decisions")."""
-    return any(SEVERITY.get(str(code)) == "fail" for code in result.get("findings") or [])
 
 
 _WESTGARD = re.compile(r"Westgard (1-2s|1-3s|2-2s|R-4s|4-1s|10x)\b")
@@ -253,8 +258,10 @@ class DayFacts:
 
     @property
     def needs_attention(self) -> bool:
+        """A run of the day or a still open run flagged, a result outside runs flagged or
+        rejected, or e-mails not delivered (notify DLQ depth > 0)."""
         return bool(
-            any(r.verdict != "pass" for r in self.runs)
+            any(r.verdict != "pass" for r in (*self.runs, *self.open_runs))
             or self.outside.flagged
             or self.outside.rejected
             or self.dlq_depth
@@ -277,11 +284,13 @@ def daily_key(lab: str, day: date, digest: str) -> str:
 
 
 def subject(facts: DayFacts, *, update: bool) -> str:
-    """`Daily digest <lab> <date>: nothing to report | needs attention | all passed`."""
-    if facts.empty:
-        state = "nothing to report"
+    """`Daily digest <lab> <date>: needs attention | nothing to report | all passed`, in that
+    order of precedence: undelivered e-mails (DLQ > 0) or a flagged open run need attention
+    even on a day with nothing else to report."""
+    if facts.needs_attention:
+        state = "needs attention"
     else:
-        state = "needs attention" if facts.needs_attention else "all passed"
+        state = "nothing to report" if facts.empty else "all passed"
     head = f"Daily digest {_cut(facts.lab, 60)} {facts.day.isoformat()}: {state}"
     return head + (" (update)" if update else "")
 
@@ -482,14 +491,15 @@ __all__ = [
     "LooseResult",
     "Outside",
     "RunOfDay",
+    "check_day",
     "content_hash",
     "daily_key",
     "daily_request",
     "day_bounds",
     "digest_html",
     "digest_text",
-    "due_day",
     "in_run",
+    "lab_today",
     "parse_day",
     "previous_day",
     "run_of_day",

@@ -188,8 +188,9 @@ class Worker:
         return len(unique)
 
     def daily_once(self, now: datetime | None = None) -> int:
-        """Queue yesterday's daily digest once UVQC_DAILY_DIGEST_AT has passed (looked at
-        most once a minute; uvqc.local.daily); returns 1 if one was queued."""
+        """Queue yesterday's daily digest once UVQC_DAILY_DIGEST_AT has passed, and the days
+        missed since the last automatic one (looked at most once a minute; uvqc.local.daily);
+        returns how many digests were queued."""
         clock = time.monotonic()
         if self.rt.settings.daily_digest_at is None or (
             now is None and clock - self._last_daily < DAILY_CHECK_SECONDS
@@ -197,12 +198,10 @@ class Worker:
             return 0
         self._last_daily = clock
         moment = now or datetime.now(UTC)
-        day = daily.automatic_day(self.rt.db, self.rt.settings, moment)
-        if day is None:
-            return 0
-        queued = daily.queue_day(self.rt.db, self.rt.settings, day, moment)
-        log.info(queued.describe())
-        return 0 if queued.request is None else 1
+        done = daily.tick(self.rt.db, self.rt.settings, moment)
+        for queued in done.queued:
+            log.info(queued.describe())
+        return sum(q.request is not None for q in done.queued)
 
     def notify_once(self) -> int:
         """One notify batch; returns how many messages were received."""

@@ -29,6 +29,7 @@ from uvqc.report.model import (
 from uvqc.runs.config import RunConfig
 from uvqc.runs.model import Calibration as RunCalibration
 from uvqc.runs.model import RunDecision, RunResult
+from uvqc.runs.reanalysis import reanalysis as reanalysis_of_decisions
 from uvqc.runs.report import reported_concentration
 
 __all__ = [
@@ -66,12 +67,9 @@ def _calibration(cal: RunCalibration, units: str) -> Calibration:
 
 def reanalysis(decision: RunDecision) -> tuple[str, ...]:
     """Samples affected by fail-severity decisions (run findings and result notices), in the
-    order the decisions name them, each once."""
-    out: dict[str, None] = {}
-    for f in (*decision.findings, *decision.notices):
-        if f.severity == "fail":
-            out.update(dict.fromkeys(f.affected))
-    return tuple(out)
+    order the decisions name them, each once (uvqc.runs.reanalysis: the daily digest counts
+    the same)."""
+    return reanalysis_of_decisions((*decision.findings, *decision.notices))
 
 
 def build_report(

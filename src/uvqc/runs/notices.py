@@ -23,6 +23,7 @@ from uvqc.core.verdicts import Finding, Severity, Verdict
 from uvqc.pipeline.records import NotificationRequest, ResultRecord
 from uvqc.runs.evaluate import RunDecision, RunFinding, RunResult
 from uvqc.runs.grouping import GROUP, group_key
+from uvqc.runs.reanalysis import reanalysis as reanalysis_of
 
 if TYPE_CHECKING:
     from uvqc.core.methods import MethodBook
@@ -259,10 +260,7 @@ def digest_text(decision: RunDecision, method: str | None) -> str:
     counts: dict[str, int] = {}
     for r in decision.results:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
-    reanalysis: dict[str, None] = {}
-    for f in (*decision.findings, *decision.notices):
-        if f.severity == "fail":
-            reanalysis.update(dict.fromkeys(f.affected))
+    reanalysis = reanalysis_of((*decision.findings, *decision.notices))
     lines = [
         f"uvqc run digest for run {decision.batch_id}: {decision.verdict.upper()} "
         f"({decision.status}).",

@@ -4,7 +4,8 @@ Runs: the `runs` table (status, last arrival, decision document). Results outsid
 flagged and rejected rows of `results` received in the day (`received_at` is ISO 8601 UTC
 with milliseconds, so text order is time order), without a `batchId` in their message. The
 notify DLQ depth: the queue's own count. Marks: one `meta` row per (lab, date),
-`daily:<lab>:<date>` -> the content hash last queued.
+`daily:<lab>:<date>` -> the content hash last queued; and the automatic digest's own mark,
+`daily-auto:<lab>` -> the last lab day the worker's tick queued (uvqc.daily.schedule).
 """
 
 from __future__ import annotations
@@ -75,3 +76,19 @@ class SqliteDailyMarks:
             c.execute(
                 "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (_name(lab, day), digest)
             )
+
+    def last_automatic(self, lab: str) -> date | None:
+        """The last lab day the worker's automatic digest queued; None if it never did."""
+        row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (_auto(lab),)).fetchone()
+        return None if row is None else date.fromisoformat(str(row[0]))
+
+    def remember_automatic(self, lab: str, day: date) -> None:
+        with transaction(self.conn) as c:
+            c.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                (_auto(lab), day.isoformat()),
+            )
+
+
+def _auto(lab: str) -> str:
+    return f"daily-auto:{lab}"
