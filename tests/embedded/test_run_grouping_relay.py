@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.runs.builder import jsonl
 from tests.runs.grouped_run import BATCH, HOSTILE, METHOD, grouped_run
 from tests.support.relay import FaultyRelay
+from uvqc.core.display import display_safe
 from uvqc.local.runtime import Runtime
 from uvqc.local.worker import Worker
 
@@ -55,7 +56,8 @@ def test_one_group_email_then_the_stop_decision_and_the_digest_each_exactly_once
         f"Run {BATCH}: 3 decisions (above_calibration, duplicate_rpd, spike_recovery)"
     ]
     body = message_from_bytes(group.data, policy=default).get_body(("plain",))
-    assert body is not None and HOSTILE in body.get_content()
+    # the hostile sample ID as text, its bidi override spelled out (uvqc.core.display)
+    assert body is not None and display_safe(HOSTILE) in body.get_content()
 
     rt.db.intake_port.submit(lines[30:])
     worker.run_until_idle()
