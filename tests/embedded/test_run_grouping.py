@@ -9,8 +9,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.runs.builder import T0, result
-from tests.runs.grouped_run import BATCH, HOSTILE, METHOD, grouped_run, method_data
+from tests.runs.builder import T0, absorbance, result
+from tests.runs.grouped_run import (
+    BATCH,
+    HOSTILE,
+    METHOD,
+    contaminated_blank_run,
+    grouped_run,
+    method_data,
+    passing,
+    remeasured,
+)
 from uvqc.adapters.sqlite.db import connect
 from uvqc.adapters.sqlite.runs import SqliteRunStore
 from uvqc.core.methods import MethodBook, method_from_mapping
@@ -180,3 +189,98 @@ def test_trace_names_the_email_that_announced_each_decision_naming_a_sample(
     text = "\n".join(_run_email_lines(found, " --db x.db"))
     assert f"above_calibration in run {BATCH}: in the group e-mail, key {group.key}" in text
     assert f"(uvqc runs show {BATCH} --db x.db)" in text
+
+
+# -- decisions that stop being findings (uvqc.runs.withdrawal) -------------------------------
+
+
+def remeasure(seq: int, record: str, **changes: Any) -> RunArrival:
+    """A re-measurement of position `seq` (the clean run's reading unless `changes`)."""
+    again = remeasured(passing(seq, None), **changes)
+    return RunArrival(BATCH, METHOD, result(again, record_id=record))
+
+
+def test_a_decision_withdrawn_while_held_is_never_sent(tmp_path: Path) -> None:
+    runs = store(tmp_path, group_seconds=15)
+    run = grouped_run(None)
+    assert sent(runs, runs.track(arrivals(run[:30]), now=T0)) == []  # three held
+    # DUP0 (14) and SPK1 (25) re-measured: both pass, those decisions are no findings now
+    later = T0 + timedelta(seconds=5)
+    assert runs.track([remeasure(14, "r14b"), remeasure(25, "r25b")], now=later) == []
+    [group] = sent(runs, runs.flush_groups(now=T0 + timedelta(seconds=15)))
+    run_part = group.run or {}
+    assert run_part["subject"] == f"Run {BATCH}: above_calibration"
+    assert len(run_part["members"]) == 1
+    assert "duplicate_rpd" not in run_part["body"] and "RPD" not in run_part["body"]
+    assert "spike_recovery" not in run_part["body"]
+    assert not runs.groups_due(now=T0 + timedelta(days=1))  # the withdrawn never go
+    assert runs.flush_groups(now=T0 + timedelta(days=1)) == []
+    document = runs.show(BATCH) or {}
+    by_code = {e["code"]: e for e in document["meta"]["emails"]}
+    assert by_code["duplicate_rpd"]["email"] == "withdrawn"
+    assert by_code["duplicate_rpd"]["state"] == "withdrawn"
+    text = document_text(document)
+    assert "duplicate_rpd (1 sample(s)): not sent: withdrawn while held" in text
+    assert "spike_recovery (1 sample(s)): not sent: withdrawn while held" in text
+    # the final run's digest folds nothing withdrawn, and says nothing was withdrawn since
+    # announced (those two never were announced)
+    rest = sent(runs, runs.track(arrivals(run[30:]), now=T0 + timedelta(seconds=60)))
+    final = sent(runs, runs.finalise_quiet(now=T0 + timedelta(hours=2)))
+    digest = next(r for r in [*rest, *final] if (r.run or {}).get("kind") == "digest")
+    assert (digest.run or {})["withdrawn"] == []
+    assert "Withdrawn since announced" not in (digest.run or {})["body"]
+    folded = runs.conn.execute(
+        "SELECT code FROM run_notices WHERE covered_by = ? ORDER BY code", (digest.key,)
+    ).fetchall()
+    assert [c for (c,) in folded] == ["blank_contamination"]
+
+
+def test_a_held_decision_whose_affected_set_changed_is_superseded_by_the_new_one(
+    tmp_path: Path,
+) -> None:
+    runs = store(tmp_path, group_seconds=15)
+    run = contaminated_blank_run()
+    assert sent(runs, runs.track(arrivals(run), now=T0)) == []  # blank (16 samples) held
+    # S11 (position 19) re-measured at 4.8 mg/L: at least 10x the blank, it stands
+    again = remeasure(19, "r19b", absorbance=absorbance(4.8))
+    assert runs.track([again], now=T0 + timedelta(seconds=5)) == []
+    # nothing current was held: the new decision starts a group of its own
+    assert not runs.groups_due(now=T0 + timedelta(seconds=19))
+    [group] = sent(runs, runs.flush_groups(now=T0 + timedelta(seconds=20)))
+    body = (group.run or {})["body"]
+    assert "Affected samples (15):" in body and "S11" not in body
+    assert "Affected samples (16)" not in body
+    emails = (runs.show(BATCH) or {})["meta"]["emails"]
+    old, new = emails
+    assert old["email"] == "withdrawn" and old["supersededBy"] == new["key"]
+    assert new["email"] == "group" and new["state"] == "current"
+    text = document_text(runs.show(BATCH) or {})
+    assert (
+        f"blank_contamination (16 sample(s)): not sent: superseded by {new['key'][:12]} "
+        "while held" in text
+    )
+
+
+def test_a_withdrawn_announced_decision_is_said_in_the_digest_which_is_an_update(
+    tmp_path: Path,
+) -> None:
+    runs = store(tmp_path, group_seconds=15)
+    requests = sent(runs, runs.track(arrivals(grouped_run()), now=T0))
+    assert codes(requests) == ["check_standard_failed", "digest"]
+    first = next(r for r in requests if (r.run or {}).get("kind") == "digest")
+    assert not (first.run or {})["update"]
+    assert (first.run or {})["subject"] == f"Run {BATCH}: flag (digest)"
+    # the re-run check standard passes: the failed CCV is no longer a finding
+    again = sent(runs, runs.track([remeasure(26, "r26b")], now=T0 + timedelta(hours=4)))
+    [digest] = again
+    run_part = digest.run or {}
+    assert run_part["kind"] == "digest" and run_part["update"] is True
+    assert run_part["subject"] == f"Run {BATCH}: flag (digest) (update)"
+    [line] = run_part["withdrawn"]
+    assert line.startswith("check_standard_failed: Check standard CCV1")
+    assert "Withdrawn since announced:\n  - check_standard_failed: " in run_part["body"]
+    text = document_text(runs.show(BATCH) or {})
+    assert "check_standard_failed (16 sample(s)): its own e-mail, key" in text
+    assert "; withdrawn (no longer a finding)" in text
+    # re-decided unchanged: no third digest (the withdrawal is said once per change)
+    assert runs.track([remeasure(26, "r26b")], now=T0 + timedelta(hours=5)) == []

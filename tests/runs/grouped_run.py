@@ -5,6 +5,7 @@ that wait for a group (`duplicate_rpd`, `spike_recovery`, `blank_contamination`,
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from tests.runs.builder import BATCH, absorbance, passing_run, replace_at
@@ -25,6 +26,27 @@ def grouped_run(batch_size: int | None = 37) -> list[dict[str, Any]]:
     return replace_at(run, 30, absorbance=absorbance(7.0), sampleId=HOSTILE)
 
 
+def remeasured(message: dict[str, Any], hours: float = 3, **changes: Any) -> dict[str, Any]:
+    """`message` measured again `hours` later at the same position (the later measurement
+    wins), with `changes` (e.g. a passing absorbance)."""
+    again = {**message, **changes}
+    again["measuredAt"] = (
+        datetime.fromisoformat(message["measuredAt"]) + timedelta(hours=hours)
+    ).isoformat()
+    return again
+
+
+def passing(seq: int, batch_size: int | None = 37) -> dict[str, Any]:
+    """Position `seq` of the clean run (as a re-measurement of a failed QC sample reads)."""
+    return next(m for m in passing_run(batch_size) if m["sequence"] == seq)
+
+
+def contaminated_blank_run(batch_size: int | None = None) -> list[dict[str, Any]]:
+    """passing_run with CCB1 (position 27) at 0.45 mg/L: `blank_contamination` of the 16
+    samples around it below 10x the blank, known once position 37 is present."""
+    return replace_at(passing_run(batch_size), 27, absorbance=absorbance(0.45))
+
+
 def method_data(**notify: Any) -> dict[str, Any]:
     """A method file's mapping with a `[run]` section (and `[run.notify]` = notify)."""
     run: dict[str, Any] = {
@@ -38,4 +60,13 @@ def method_data(**notify: Any) -> dict[str, Any]:
     return {"name": METHOD, "rules": {}, "run": run}
 
 
-__all__ = ["BATCH", "HOSTILE", "METHOD", "grouped_run", "method_data"]
+__all__ = [
+    "BATCH",
+    "HOSTILE",
+    "METHOD",
+    "contaminated_blank_run",
+    "grouped_run",
+    "method_data",
+    "passing",
+    "remeasured",
+]

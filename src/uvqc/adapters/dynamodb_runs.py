@@ -57,13 +57,16 @@ from uvqc.runs.evaluate import RunResult, evaluate_run
 from uvqc.runs.grouping import (
     DECISION_CODES,
     AnnouncedDecision,
+    Current,
     FlushAction,
     GroupingPolicy,
     coverage,
     flush_action,
     group_due,
+    is_current,
 )
 from uvqc.runs.notices import (
+    DIGEST,
     RunArrival,
     digest_request,
     group_request,
@@ -77,6 +80,7 @@ from uvqc.runs.report import (
     empty_document,
     summary_from_decision,
 )
+from uvqc.runs.withdrawal import current_notices, withdrawn_since_announced
 
 log = logging.getLogger("uvqc.adapters.dynamodb_runs")
 SDK_ERRORS = (BotoCoreError, ClientError)
@@ -240,7 +244,6 @@ class DynamoRunStore:
             (i for i in items if i["sk"]["S"].startswith("N#")),
             key=lambda i: (int(i["version"]["N"]), i["sk"]["S"]),
         )
-        announced = {i["anchor"]["S"]: tuple(json.loads(i["affected"]["S"])) for i in notices}
         known = {i["sk"]["S"][2:] for i in notices}
         decision = evaluate_run(results, config, batch_id=batch_id, final=final)
         first_at = header["firstAt"] if header is not None else _s(iso(now))
@@ -253,6 +256,15 @@ class DynamoRunStore:
             )
         document = decision_document(decision, method, config)
         document["meta"].update(charted)
+        current = current_notices(decision)
+        document["meta"]["notices"] = current  # what is current (uvqc.runs.withdrawal)
+        kept = kept_decisions(notices)
+        waiting = {d.key for d in kept if d.held_until is not None and d.covered_by is None}
+        announced = {  # withdrawn while held, never sent: its replacement is announced
+            i["anchor"]["S"]: tuple(json.loads(i["affected"]["S"]))
+            for i in notices
+            if i["sk"]["S"][2:] not in waiting or is_current(i["sk"]["S"][2:], current)
+        }
         version = int(header["version"]["N"]) if header is not None else 0
         fresh = [
             r
@@ -261,14 +273,27 @@ class DynamoRunStore:
         ]
         digest = None  # a final run's digest (unless the policy turns digests off)
         if decision.status == "final" and config is not None and self._policy(method).digest:
-            digest = digest_request(decision, method=method, decided_at=now)
+            digest = digest_request(
+                decision,
+                method=method,
+                decided_at=now,
+                withdrawn=withdrawn_since_announced(kept, current),
+                update=any(i["code"]["S"] == DIGEST for i in notices),
+            )
             if digest.key in known:
                 digest = None  # already committed (an unconfirmed one is an orphan below)
         lease_until = now.timestamp() + NOTICE_LEASE_SECONDS
         # Held decisions of a final run are folded into its digest (or sent as a group when
         # there is none); the digest itself is among `queued`.
         queued, held, due = self._hold_and_group(
-            batch_id, method, notices, fresh, now, final=decision.status == "final", digest=digest
+            batch_id,
+            method,
+            notices,
+            fresh,
+            now,
+            final=decision.status == "final",
+            digest=digest,
+            current=current,
         )
         last_at = float(header["lastAt"]["N"]) if header is not None else 0.0
         if arrival:
@@ -413,14 +438,22 @@ class DynamoRunStore:
         *,
         final: bool,
         digest: NotificationRequest | None,
+        current: Current,
     ) -> tuple[list[NotificationRequest], dict[str, float], float | None]:
         """Which notices to queue now (immediate fresh ones, a due group), which fresh ones
         are held (key -> heldUntil), and when the run's open group is due (None: nothing
         held). A decision is covered once a group item (or the digest) lists it in
-        `members`; until then it is held."""
+        `members`; until then it is held. A held decision no longer `current` is left out
+        of groups and digests: never sent (uvqc.runs.withdrawal)."""
         policy = self._policy(method)
         covered = {key for i in notices if "members" in i for key in json.loads(i["members"]["S"])}
-        waiting = [i for i in notices if "heldUntil" in i and i["sk"]["S"][2:] not in covered]
+        waiting = [
+            i
+            for i in notices
+            if "heldUntil" in i
+            and i["sk"]["S"][2:] not in covered
+            and is_current(i["sk"]["S"][2:], current)
+        ]
         due = min((float(i["heldUntil"]["N"]) for i in waiting), default=None)
         members = [NotificationRequest.from_json(i["request"]["S"]) for i in waiting]
         queued: list[NotificationRequest] = []
@@ -542,12 +575,18 @@ class DynamoRunStore:
         if "decision" not in item:
             return empty_document(batch_id, item["method"]["S"], item["status"]["S"])
         document: dict[str, Any] = json.loads(item["decision"]["S"])
-        document["meta"]["emails"] = self.emails(batch_id)
+        document["meta"]["emails"] = self.emails(batch_id, document["meta"].get("notices"))
         return document
 
-    def emails(self, batch_id: str) -> list[dict[str, Any]]:
-        """Which e-mail announced each of the run's decisions (grouping.coverage): a group
-        or digest item lists the decisions it covers in `members`."""
+    def emails(
+        self, batch_id: str, current: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Which e-mail announced each of the run's decisions, and whether each is still
+        current (grouping.coverage): a group or digest item lists the decisions it covers in
+        `members`. `current`: the run's current decisions (meta.notices of its decision),
+        read from the run item when not given."""
+        if current is None:
+            current = self._current(batch_id)
         items = sorted(
             self._query(
                 KeyConditionExpression="batchId = :b AND begins_with(sk, :n)",
@@ -556,24 +595,27 @@ class DynamoRunStore:
             ),
             key=lambda i: (int(i["version"]["N"]), i["sk"]["S"]),
         )
-        kinds: dict[str, str] = {}
-        covered_by: dict[str, str] = {}
-        for i in items:
-            if "members" in i:
-                kinds[i["sk"]["S"][2:]] = i["code"]["S"]
-                covered_by.update(dict.fromkeys(json.loads(i["members"]["S"]), i["sk"]["S"][2:]))
-        decisions = [
-            AnnouncedDecision(
-                i["sk"]["S"][2:],
-                i["code"]["S"],
-                tuple(json.loads(i["affected"]["S"])),
-                float(i["heldUntil"]["N"]) if "heldUntil" in i else None,
-                covered_by.get(i["sk"]["S"][2:]),
-            )
-            for i in items
-            if i["code"]["S"] in DECISION_CODES
-        ]
-        return coverage(decisions, kinds)
+        kinds = {i["sk"]["S"][2:]: i["code"]["S"] for i in items if "members" in i}
+        return coverage(kept_decisions(items), kinds, current)
+
+    def _current(self, batch_id: str) -> dict[str, str] | None:
+        """The run's current decisions (anchor -> key) as its decision says; None: none kept
+        (every decision counts as current)."""
+        try:
+            item = self._db.get_item(
+                TableName=self._table,
+                Key={"batchId": _s(batch_id), "sk": _s(RUN)},
+                ConsistentRead=True,
+                ProjectionExpression="decision",
+            ).get("Item")
+        except SDK_ERRORS as exc:
+            raise InfrastructureError(f"runs table GetItem failed: {describe(exc)}") from exc
+        if item is None or "decision" not in item:
+            return None
+        current: dict[str, str] | None = (
+            json.loads(item["decision"]["S"]).get("meta", {}).get("notices")
+        )
+        return current
 
     def verdicts_for_sample(self, sample_id: str) -> list[VerdictChange]:
         """The run verdict changes of a sample's results (sparse GSI `bySample`)."""
@@ -631,6 +673,32 @@ class DynamoRunStore:
                 time.sleep(min(2.0, 0.05 * 2**attempt))
             if pending:
                 raise InfrastructureError("runs table BatchWriteItem: items left unprocessed")
+
+
+def kept_decisions(notices: Sequence[Mapping[str, Any]]) -> list[AnnouncedDecision]:
+    """The run decisions among a run's N# items (not its group and digest notices), in the
+    order kept, each with the group or digest item that lists it in `members`."""
+    covered_by: dict[str, str] = {}
+    for i in notices:
+        if "members" in i:
+            covered_by.update(dict.fromkeys(json.loads(i["members"]["S"]), i["sk"]["S"][2:]))
+    kept = []
+    for i in notices:
+        if i["code"]["S"] not in DECISION_CODES:
+            continue
+        findings = json.loads(i["request"]["S"]).get("findings") or [{}]
+        kept.append(
+            AnnouncedDecision(
+                i["sk"]["S"][2:],
+                i["code"]["S"],
+                tuple(json.loads(i["affected"]["S"])),
+                float(i["heldUntil"]["N"]) if "heldUntil" in i else None,
+                covered_by.get(i["sk"]["S"][2:]),
+                i["anchor"]["S"],
+                str(findings[0].get("message", "")),
+            )
+        )
+    return kept
 
 
 def chart_key(method: str, instrument: str | None) -> str:

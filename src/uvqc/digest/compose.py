@@ -25,6 +25,7 @@ from uvqc.core.display import display_lines
 from uvqc.pipeline.email import header_safe
 from uvqc.report.figures import RunFigures, calibration_figure, control_chart_figure
 from uvqc.report.model import RunReport
+from uvqc.runs.notices import withdrawn_lines
 
 MAX_BYTES = 8 * 1024 * 1024  # below SES's 10 MB raw-message limit, with room for base64
 
@@ -59,8 +60,9 @@ class Digest:
         return next((v for k, v in self.headers if k.lower() == wanted), default)
 
 
-def digest_text(run: RunReport, *, trace_hint: str = "") -> str:
-    """The complete plain-text digest of a run."""
+def digest_text(run: RunReport, *, trace_hint: str = "", withdrawn: Sequence[str] = ()) -> str:
+    """The complete plain-text digest of a run; `withdrawn`: decisions e-mailed earlier that
+    are no longer findings (uvqc.runs.withdrawal), said under "Withdrawn since announced"."""
     counts = ", ".join(f"{n} {v}" for v, n in sorted(run.counts().items())) or "no results"
     lines = [
         f"Run {run.batch_id}: {run.verdict.upper()} ({run.status})",
@@ -81,6 +83,7 @@ def digest_text(run: RunReport, *, trace_hint: str = "") -> str:
             lines.append(f"  - [{f.severity}] {f.code}: {f.message}")
             if f.affected:
                 lines.append(f"      affected: {', '.join(f.affected)}")
+    lines += withdrawn_lines(withdrawn)
     if run.reanalysis:
         lines += ["", "Re-measure:"] + [f"  - {s}" for s in run.reanalysis]
     for chart in run.charts:
@@ -119,19 +122,25 @@ def compose_digest(
     max_bytes: int = MAX_BYTES,
     message_id: str | None = None,
     figures: RunFigures | None = None,
+    update: bool = False,
+    withdrawn: Sequence[str] = (),
 ) -> Digest:
     """The digest e-mail of one run; `key` makes the Message-ID (a resend is recognisable)
     unless the caller gives it (the notify stage: the one its ledger records). Inline PNG:
     each calibration curve and each control chart with a Westgard violation of this run.
     `figures`: the run's PNG figures already drawn (run_figures(run, "png"), shared with
-    the attached report), else those shown are drawn here."""
+    the attached report), else those shown are drawn here. `update`: an earlier digest of
+    the run was sent (Subject "... (update)", header `X-UVQC-Digest-Update: true`, as the
+    daily digest); `withdrawn`: lines on decisions withdrawn since announced."""
     if figures is not None and figures.fmt != "png":
         raise ValueError(f"a digest's inline figures are PNG, got {figures.fmt}")
     domain = mail_from.rpartition("@")[2].strip("<> ") or "uvqc.invalid"
     message_id = message_id or f"<uvqc.digest.{key}@{domain}>"
     # IDs from instruments: controls and bidi overrides spelled out in headers and text
-    subject = header_safe(f"Run {run.batch_id}: {run.verdict}", 400)
-    text = display_lines(digest_text(run, trace_hint=trace_hint))
+    subject = header_safe(
+        f"Run {run.batch_id}: {run.verdict}" + (" (update)" if update else ""), 400
+    )
+    text = display_lines(digest_text(run, trace_hint=trace_hint, withdrawn=withdrawn))
     images: list[tuple[str, str, bytes]] = []
     for i, cal in enumerate(run.calibrations):
         png = calibration_figure(cal, "png") if figures is None else figures.calibrations[i]
@@ -151,6 +160,8 @@ def compose_digest(
         msg["X-UVQC-Batch-Id"] = header_safe(run.batch_id, 200)
         msg["X-UVQC-Notification-Key"] = key
         msg["X-UVQC-Verdict"] = run.verdict
+        if update:
+            msg["X-UVQC-Digest-Update"] = "true"
         msg.set_content(text)
         msg.add_alternative(
             _html(run, text, [(cid, alt) for cid, alt, _ in images]), subtype="html"
@@ -182,6 +193,7 @@ def compose_digest(
         ("X-UVQC-Batch-Id", header_safe(run.batch_id, 200)),
         ("X-UVQC-Notification-Key", key),
         ("X-UVQC-Verdict", run.verdict),
+        *((("X-UVQC-Digest-Update", "true"),) if update else ()),
     )
     return Digest(message_id, mail_from, subject, text, data, attached, headers)
 

@@ -35,7 +35,8 @@ def run_digest(
     `report_command`: how a reader gets the full report (`uvqc report B --aws`), said in the
     text part. Errors of `source` (InfrastructureError, sqlite3.Error) propagate: the
     notify stage retries the message."""
-    batch_id = str((request.run or {}).get("batchId", ""))
+    run = request.run or {}
+    batch_id = str(run.get("batchId", ""))
     report = report_for(source, methods, batch_id)
     if report is None:
         return None
@@ -50,4 +51,6 @@ def run_digest(
         trace_hint=f"Notification key: {request.key}\nFull report: {report_command}",
         message_id=message_id,
         figures=figures,
+        update=bool(run.get("update")),  # an earlier digest of the run was queued
+        withdrawn=[str(w) for w in run.get("withdrawn", [])],
     )

@@ -280,6 +280,8 @@ def _run_email(
             headers.append(("X-UVQC-Digest-Update", "true"))
     else:
         headers.append(("X-UVQC-Run-Decision", header_safe(str(run.get("code", "")))))
+        if run.get("kind") == "digest" and run.get("update"):  # a run digest re-sent
+            headers.append(("X-UVQC-Digest-Update", "true"))
     headers += [
         ("X-UVQC-Notification-Key", header_safe(request.key)),
         ("X-UVQC-Verdict", request.verdict.value),

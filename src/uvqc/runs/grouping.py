@@ -15,9 +15,13 @@ with the held decisions now (`flush_action`), and the key of a group e-mail (`gr
 - A decision is identified by its notice key (batchId, code, anchor, affected set), so one
   announced already is never in a later group; a changed affected set is a new decision.
   A group's key is derived from its members' keys: the same group is never sent twice.
+- A group (or the digest fold) takes only the held decisions still current (their key is
+  among the latest decision's ready findings, uvqc.runs.withdrawal); one withdrawn or
+  superseded while held is never sent, its current replacement is held as a new decision.
 
-So every decision reaches staff exactly once: in its own e-mail, a group e-mail or the digest
-(`tests/runs/test_grouping_properties.py`). `interval_seconds = 0` e-mails every decision at
+So every current decision reaches staff exactly once: in its own e-mail, a group e-mail or
+the digest, and one withdrawn while held never does
+(`tests/embedded/test_run_grouping_properties.py`). `interval_seconds = 0` e-mails every decision at
 once, as before grouping existed.
 """
 
@@ -49,6 +53,12 @@ DECISION_CODES = frozenset(
 STOP_THE_RUN = frozenset({"calibration_failed", "check_standard_failed"})
 GROUP = "group"  # the code of a group notice (its anchor is its key)
 MAX_INTERVAL_SECONDS = 86400.0  # a day: longer belongs to the daily digest
+# What a kept decision is now (uvqc.runs.withdrawal): `Current` maps an anchor to the notice
+# key of the latest decision's ready finding there; None: every kept decision is current.
+Current = Mapping[str, str]
+CURRENT = "current"
+WITHDRAWN = "withdrawn"  # no current decision at its anchor: no longer a finding
+SUPERSEDED = "superseded"  # a current decision at its anchor has another key
 
 
 class GroupingError(ValueError):
@@ -147,21 +157,43 @@ class AnnouncedDecision:
     affected: tuple[str, ...]
     held_until: float | None  # epoch seconds; None: never held
     covered_by: str | None
+    anchor: str = ""  # the decision's QC sample, gap or block (uvqc.runs.evaluate)
+    message: str = ""  # its finding's message
+
+
+def is_current(key: str, current: Current | None) -> bool:
+    """Whether a kept decision is still a finding of the run, unchanged (its key is among
+    the latest decision's ready findings)."""
+    return current is None or key in current.values()
+
+
+def decision_state(key: str, anchor: str, current: Current | None) -> tuple[str, str | None]:
+    """(CURRENT | WITHDRAWN | SUPERSEDED, the superseding notice key or None) of a kept
+    decision with this notice key and anchor."""
+    if is_current(key, current):
+        return CURRENT, None
+    replacement = (current or {}).get(anchor)
+    return (SUPERSEDED, replacement) if replacement is not None else (WITHDRAWN, None)
 
 
 def coverage(
-    decisions: Sequence[AnnouncedDecision], kinds: Mapping[str, str]
+    decisions: Sequence[AnnouncedDecision],
+    kinds: Mapping[str, str],
+    current: Current | None = None,
 ) -> list[dict[str, Any]]:
     """Which e-mail announced each decision, for `uvqc runs show`: `email` is "decision"
-    (its own), "group", "digest" or "held" (waiting for its group); `emailKey` is that
-    e-mail's notification key (the `X-UVQC-Notification-Key` header). `kinds` maps the key
-    of each group and digest notice of the run to its kind."""
+    (its own), "group", "digest", "held" (waiting for its group) or "withdrawn" (held,
+    then no longer current: never sent); `emailKey` is that e-mail's notification key (the
+    `X-UVQC-Notification-Key` header). `kinds` maps the key of each group and digest notice
+    of the run to its kind. `state` is CURRENT, WITHDRAWN or SUPERSEDED (then
+    `supersededBy` is the current decision's key) against `current`."""
     out = []
     for d in decisions:
+        now, replacement = decision_state(d.key, d.anchor, current)
         if d.covered_by is not None:
             email, key = kinds.get(d.covered_by, GROUP), d.covered_by
         elif d.held_until is not None:
-            email, key = "held", None
+            email, key = ("held", None) if now == CURRENT else ("withdrawn", None)
         else:
             email, key = "decision", d.key
         entry: dict[str, Any] = {
@@ -173,20 +205,29 @@ def coverage(
         }
         if email == "held":
             entry["heldUntil"] = d.held_until
+        entry["state"] = now
+        if replacement is not None:
+            entry["supersededBy"] = replacement
         out.append(entry)
     return out
 
 
 __all__: Sequence[str] = [
+    "CURRENT",
     "DECISION_CODES",
     "GROUP",
     "STOP_THE_RUN",
+    "SUPERSEDED",
+    "WITHDRAWN",
     "AnnouncedDecision",
+    "Current",
     "FlushAction",
     "GroupingError",
     "GroupingPolicy",
     "coverage",
+    "decision_state",
     "flush_action",
     "group_due",
     "group_key",
+    "is_current",
 ]

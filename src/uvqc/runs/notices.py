@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from uvqc.core.verdicts import Finding, Severity, Verdict
 from uvqc.pipeline.records import NotificationRequest, ResultRecord
@@ -246,17 +246,29 @@ def group_request(
 DIGEST = "digest"  # the code and anchor of a run digest notice
 
 
-def digest_key(decision: RunDecision) -> str:
-    """A run digest's notification key: (batchId, "digest", the decision's content), so a
-    final run re-decided unchanged is not sent again, and a changed decision is."""
-    identity = ["run", decision.batch_id, DIGEST, decision.to_dict()]
+def digest_key(decision: RunDecision, withdrawn: Sequence[str] = ()) -> str:
+    """A run digest's notification key: (batchId, "digest", the decision's content, and the
+    decisions withdrawn since announced when there are any), so a final run re-decided
+    unchanged is not sent again, and a changed decision is."""
+    identity: list[Any] = ["run", decision.batch_id, DIGEST, decision.to_dict()]
+    if withdrawn:
+        identity.append(list(withdrawn))
     canonical = json.dumps(identity, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
-def digest_text(decision: RunDecision, method: str | None) -> str:
+def withdrawn_lines(withdrawn: Sequence[str]) -> list[str]:
+    """The digest's part on decisions e-mailed earlier and withdrawn since (empty if none):
+    staff learn of a withdrawal here, not in an e-mail of its own."""
+    if not withdrawn:
+        return []
+    return ["", "Withdrawn since announced:", *(f"  - {w}" for w in withdrawn)]
+
+
+def digest_text(decision: RunDecision, method: str | None, withdrawn: Sequence[str] = ()) -> str:
     """The plain text of a run digest (complete on its own; the digest e-mail composed by
-    uvqc.digest adds the HTML part, figures and the report)."""
+    uvqc.digest adds the HTML part, figures and the report). `withdrawn`: the decisions
+    e-mailed earlier that are no longer findings (uvqc.runs.withdrawal)."""
     counts: dict[str, int] = {}
     for r in decision.results:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
@@ -275,6 +287,7 @@ def digest_text(decision: RunDecision, method: str | None) -> str:
             f"  - [{f.severity}] {f.code}: {f.message}"
             for f in (*decision.findings, *decision.notices)
         ]
+    lines += withdrawn_lines(withdrawn)
     if reanalysis:
         lines += ["", "Re-measure:", *(f"  - {s}" for s in reanalysis)]
     lines += ["", f"Full report: uvqc report {decision.batch_id}"]
@@ -282,15 +295,24 @@ def digest_text(decision: RunDecision, method: str | None) -> str:
 
 
 def digest_request(
-    decision: RunDecision, *, method: str | None, decided_at: datetime
+    decision: RunDecision,
+    *,
+    method: str | None,
+    decided_at: datetime,
+    withdrawn: Sequence[str] = (),
+    update: bool = False,
 ) -> NotificationRequest:
-    """The one digest notice of a final run (its e-mail: uvqc.digest.compose)."""
+    """The digest notice of a final run (its e-mail: uvqc.digest.compose). `withdrawn`:
+    decisions e-mailed earlier and no longer findings (`run["withdrawn"]`, said in the
+    text); `update`: an earlier digest of the run was queued, so this one says it is an
+    update (`run["update"]`: Subject "... (update)", header `X-UVQC-Digest-Update`)."""
     findings = tuple(
         Finding(f.code, Severity(f.severity), f.message)
         for f in (*decision.findings, *decision.notices)
     )
+    subject = f"Run {decision.batch_id}: {decision.verdict} (digest)"
     return NotificationRequest(
-        key=digest_key(decision),
+        key=digest_key(decision, withdrawn),
         sample_id=None,
         record_id=RUN_RECORD_PREFIX + decision.batch_id,
         verdict=Verdict.FLAG if decision.verdict == "flag" else Verdict.PASS,
@@ -304,8 +326,10 @@ def digest_request(
             "anchor": DIGEST,
             "affected": [],
             "positions": [],
-            "subject": f"Run {decision.batch_id}: {decision.verdict} (digest)",
-            "body": digest_text(decision, method),
+            "subject": subject + (" (update)" if update else ""),
+            "body": digest_text(decision, method, withdrawn),
+            "withdrawn": list(withdrawn),
+            "update": update,
         },
     )
 
@@ -329,4 +353,5 @@ __all__: Sequence[str] = [
     "requests_for",
     "result_verdicts",
     "to_announce",
+    "withdrawn_lines",
 ]

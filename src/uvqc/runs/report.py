@@ -230,11 +230,21 @@ def _emails_text(emails: list[dict[str, Any]]) -> list[str]:
     lines = ["", "E-mails (each decision is announced once):"]
     for e in emails:
         what = f"{e['code']} ({len(e['affected'])} sample(s))"
+        replaced = e.get("supersededBy")
+        if e["email"] == "withdrawn":  # held, then no longer current: never sent
+            why = f"superseded by {replaced[:12]}" if replaced else "withdrawn"
+            lines.append(f"  - {what}: not sent: {why} while held")
+            continue
         if e["email"] == "held":
             at = datetime.fromtimestamp(e["heldUntil"], UTC)
-            lines.append(f"  - {what}: held for the group e-mail due {_iso(at)}")
+            line = f"  - {what}: held for the group e-mail due {_iso(at)}"
         elif e["email"] == "decision":
-            lines.append(f"  - {what}: its own e-mail, key {e['emailKey']}")
+            line = f"  - {what}: its own e-mail, key {e['emailKey']}"
         else:
-            lines.append(f"  - {what}: in the {e['email']} e-mail, key {e['emailKey']}")
+            line = f"  - {what}: in the {e['email']} e-mail, key {e['emailKey']}"
+        if replaced:
+            line += f"; superseded by {replaced[:12]}"
+        elif e.get("state") == "withdrawn":
+            line += "; withdrawn (no longer a finding)"
+        lines.append(line)
     return lines

@@ -26,11 +26,13 @@ from uvqc.runs.evaluate import RunDecision, RunResult, evaluate_run
 from uvqc.runs.grouping import (
     GROUP,
     AnnouncedDecision,
+    Current,
     FlushAction,
     GroupingPolicy,
     coverage,
     flush_action,
     group_due,
+    is_current,
 )
 from uvqc.runs.notices import (
     DIGEST,
@@ -47,10 +49,21 @@ from uvqc.runs.report import (
     empty_document,
     summary_from_decision,
 )
+from uvqc.runs.withdrawal import current_notices, withdrawn_since_announced
 
 log = logging.getLogger("uvqc.adapters.sqlite.runs")
 RUN_CACHE = 32  # runs whose parsed results a store keeps (a worker's batch spans a few)
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# A held notice `n` that is still current: its key is among the run's current notices (the
+# decision document's meta.notices, uvqc.runs.withdrawal); a decision stored before that
+# was kept counts every notice as current.
+HELD_CURRENT = (
+    "EXISTS (SELECT 1 FROM runs c WHERE c.batch_id = n.batch_id AND ("
+    "c.decision IS NULL OR NOT json_valid(c.decision) "
+    "OR json_type(c.decision, '$.meta.notices') IS NULL "
+    "OR EXISTS (SELECT 1 FROM json_each(c.decision, '$.meta.notices') j "
+    "WHERE j.value = n.key)))"
+)
 
 
 class SqliteRunStore:
@@ -148,8 +161,8 @@ class SqliteRunStore:
     def groups_due(self, *, now: datetime) -> bool:
         """Whether a run's group of held decisions is due (a read: no write lock)."""
         row = self.conn.execute(
-            "SELECT 1 FROM run_notices WHERE held_until IS NOT NULL AND covered_by IS NULL "
-            "AND held_until <= ? LIMIT 1",
+            "SELECT 1 FROM run_notices n WHERE held_until IS NOT NULL AND covered_by IS NULL "
+            f"AND held_until <= ? AND {HELD_CURRENT} LIMIT 1",
             (now.timestamp(),),
         ).fetchone()
         return row is not None
@@ -163,13 +176,22 @@ class SqliteRunStore:
                 "SELECT DISTINCT n.batch_id, r.method FROM run_notices n "
                 "JOIN runs r ON r.batch_id = n.batch_id "
                 "WHERE n.held_until IS NOT NULL AND n.covered_by IS NULL AND n.held_until <= ? "
-                "ORDER BY n.batch_id",
+                f"AND {HELD_CURRENT} ORDER BY n.batch_id",
                 (now.timestamp(),),
             ).fetchall()
             for batch_id, method in rows:
                 if method in self.methods:  # a worker without the run's method leaves it
                     policy = self._policy(method)
-                    self._flush(c, batch_id, method, policy, now, final=False, digest_key=None)
+                    self._flush(
+                        c,
+                        batch_id,
+                        method,
+                        policy,
+                        now,
+                        final=False,
+                        digest_key=None,
+                        current=stored_current(c, batch_id),
+                    )
                     pending += self._pending(c, batch_id)
         return pending
 
@@ -193,24 +215,37 @@ class SqliteRunStore:
         if config is not None and decision.status == "final":
             decision, charted = self._control_charts(c, batch_id, method, config, decision, results)
         self._history(c, batch_id, results, self._previous(c, batch_id), decision, now)
+        current = current_notices(decision)
+        kept = kept_decisions(c, batch_id)
         announced: dict[str, tuple[str, ...]] = {}
-        for anchor, affected in c.execute(
-            "SELECT anchor, affected FROM run_notices WHERE batch_id = ? ORDER BY rowid",
+        for anchor, affected, held, covered, key in c.execute(
+            "SELECT anchor, affected, held_until, covered_by, key FROM run_notices "
+            "WHERE batch_id = ? ORDER BY rowid",
             (batch_id,),
         ):
+            if held is not None and covered is None and not is_current(key, current):
+                continue  # withdrawn while held, never sent: its replacement is announced
             announced[anchor] = tuple(json.loads(affected))
         policy = self._policy(method)
         final_run = decision.status == "final"
-        digest = (
-            digest_request(decision, method=method, decided_at=now)
-            if final_run and config is not None and policy.digest
-            else None
-        )
+        digest = None
+        if final_run and config is not None and policy.digest:
+            (earlier,) = c.execute(
+                "SELECT COUNT(*) FROM run_notices WHERE batch_id = ? AND code = ?",
+                (batch_id, DIGEST),
+            ).fetchone()
+            digest = digest_request(
+                decision,
+                method=method,
+                decided_at=now,
+                withdrawn=withdrawn_since_announced(kept, current),
+                update=earlier > 0,
+            )
         for request in requests_for(decision, announced, method=method, decided_at=now):
             code = str((request.run or {}).get("code", ""))
             held = None
             if not policy.is_immediate(code):
-                held = group_due(policy, self._open_due(c, batch_id), now.timestamp())
+                held = group_due(policy, self._open_due(c, batch_id, current), now.timestamp())
             self._insert_notice(c, batch_id, request, now, held_until=held)
         if digest is not None:
             self._insert_notice(c, batch_id, digest, now)
@@ -222,9 +257,11 @@ class SqliteRunStore:
             now,
             final=final_run,
             digest_key=digest.key if digest is not None else None,
+            current=current,
         )
         document = decision_document(decision, method, config)
         document["meta"].update(charted)
+        document["meta"]["notices"] = current  # what is current (uvqc.runs.withdrawal)
         c.execute(
             "UPDATE runs SET status = ?, verdict = ?, positions = ?, batch_size = ?, "
             "version = version + 1, decision = ?, "
@@ -276,14 +313,21 @@ class SqliteRunStore:
             ),
         )
 
-    def _open_due(self, c: sqlite3.Connection, batch_id: str) -> float | None:
-        """When the run's open group is due (epoch seconds); None: nothing held."""
-        (due,) = c.execute(
-            "SELECT MIN(held_until) FROM run_notices WHERE batch_id = ? "
-            "AND held_until IS NOT NULL AND covered_by IS NULL",
+    def _open_due(
+        self, c: sqlite3.Connection, batch_id: str, current: Current | None
+    ) -> float | None:
+        """When the run's open group is due (epoch seconds); None: nothing current held."""
+        due = [h for key, h in self._held(c, batch_id) if is_current(key, current)]
+        return min(due) if due else None
+
+    def _held(self, c: sqlite3.Connection, batch_id: str) -> list[tuple[str, float]]:
+        """(key, held_until) of the run's held decisions not covered by an e-mail yet."""
+        rows = c.execute(
+            "SELECT key, held_until FROM run_notices WHERE batch_id = ? "
+            "AND held_until IS NOT NULL AND covered_by IS NULL ORDER BY rowid",
             (batch_id,),
-        ).fetchone()
-        return float(due) if due is not None else None
+        ).fetchall()
+        return [(str(k), float(h)) for k, h in rows]
 
     def _flush(
         self,
@@ -295,23 +339,30 @@ class SqliteRunStore:
         *,
         final: bool,
         digest_key: str | None,
+        current: Current | None,
     ) -> None:
-        """Send the run's held decisions as one group e-mail, or fold them into the digest
-        being queued, when `grouping.flush_action` says so; each then names its e-mail."""
+        """Send the run's held decisions that are still current as one group e-mail, or
+        fold them into the digest being queued, when `grouping.flush_action` says so; each
+        then names its e-mail. Those no longer current stay held, never sent
+        (uvqc.runs.withdrawal)."""
         action = flush_action(
             policy,
-            self._open_due(c, batch_id),
+            self._open_due(c, batch_id, current),
             now.timestamp(),
             final=final,
             digest_sent=digest_key is not None,
         )
         if action is None:
             return
-        held = c.execute(
-            "SELECT key, request FROM run_notices WHERE batch_id = ? "
-            "AND held_until IS NOT NULL AND covered_by IS NULL ORDER BY rowid",
-            (batch_id,),
-        ).fetchall()
+        held = [
+            (key, text)
+            for key, text in c.execute(
+                "SELECT key, request FROM run_notices WHERE batch_id = ? "
+                "AND held_until IS NOT NULL AND covered_by IS NULL ORDER BY rowid",
+                (batch_id,),
+            )
+            if is_current(key, current)
+        ]
         if action is FlushAction.DIGEST and digest_key is not None:
             cover = digest_key
         else:
@@ -479,19 +530,44 @@ def verdicts_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[Verdic
 
 
 def run_emails(conn: sqlite3.Connection, batch_id: str) -> list[dict[str, Any]]:
-    """Which e-mail announced each of a run's decisions (uvqc.runs.grouping.coverage)."""
+    """Which e-mail announced each of a run's decisions, and whether each is still current
+    (uvqc.runs.grouping.coverage)."""
+    kinds = {
+        key: code
+        for key, code in conn.execute(
+            "SELECT key, code FROM run_notices WHERE batch_id = ? AND code IN (?, ?)",
+            (batch_id, GROUP, DIGEST),
+        )
+    }
+    return coverage(kept_decisions(conn, batch_id), kinds, stored_current(conn, batch_id))
+
+
+def kept_decisions(conn: sqlite3.Connection, batch_id: str) -> list[AnnouncedDecision]:
+    """A run's kept decisions (not its group and digest notices), in the order decided."""
     rows = conn.execute(
-        "SELECT key, code, affected, held_until, covered_by FROM run_notices "
-        "WHERE batch_id = ? ORDER BY rowid",
-        (batch_id,),
+        "SELECT key, code, affected, held_until, covered_by, anchor, "
+        "json_extract(request, '$.findings[0].message') FROM run_notices "
+        "WHERE batch_id = ? AND code NOT IN (?, ?) ORDER BY rowid",
+        (batch_id, GROUP, DIGEST),
     ).fetchall()
-    kinds = {key: code for key, code, *_ in rows if code in (GROUP, DIGEST)}
-    decisions = [
-        AnnouncedDecision(key, code, tuple(json.loads(affected)), held, covered)
-        for key, code, affected, held, covered in rows
-        if code not in (GROUP, DIGEST)
+    return [
+        AnnouncedDecision(key, code, tuple(json.loads(affected)), held, covered, anchor, msg or "")
+        for key, code, affected, held, covered, anchor, msg in rows
     ]
-    return coverage(decisions, kinds)
+
+
+def stored_current(conn: sqlite3.Connection, batch_id: str) -> dict[str, str] | None:
+    """anchor -> key of the run's current decisions, as its stored decision says (None:
+    a decision stored before uvqc kept it; every decision then counts as current)."""
+    row = conn.execute(
+        "SELECT json_extract(decision, '$.meta.notices') FROM runs "
+        "WHERE batch_id = ? AND json_valid(decision)",
+        (batch_id,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    current: dict[str, str] = json.loads(row[0])
+    return current
 
 
 def run_emails_for_sample(conn: sqlite3.Connection, sample_id: str) -> list[dict[str, Any]]:
