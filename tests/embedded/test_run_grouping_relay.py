@@ -12,7 +12,7 @@ from email.policy import default
 from pathlib import Path
 
 from tests.runs.builder import jsonl
-from tests.runs.grouped_run import BATCH, HOSTILE, METHOD, grouped_run
+from tests.runs.grouped_run import BATCH, HOSTILE, METHOD, grouped_run, passing, remeasured
 from tests.support.relay import FaultyRelay
 from uvqc.core.display import display_safe
 from uvqc.local.runtime import Runtime
@@ -76,3 +76,18 @@ def test_one_group_email_then_the_stop_decision_and_the_digest_each_exactly_once
     worker.run_until_idle()
     assert len(relay.messages()) == 3
     assert len(set(relay.message_ids())) == 3
+
+    # a late re-measurement: the re-run CCV1 passes, the e-mailed check_standard_failed is
+    # withdrawn; staff learn of it in the run digest, sent again as an update
+    rt.db.intake_port.submit([jsonl([remeasured(passing(26))], METHOD).encode()])
+    worker.run_until_idle()
+    assert len(relay.messages()) == 4
+    update = next(m for m in relay.messages() if m.subject.endswith("(update)"))
+    assert " ".join(update.subject.split()) == f"Run {BATCH}: flag (update)"
+    parsed = message_from_bytes(update.data, policy=default)
+    assert parsed["X-UVQC-Digest-Update"] == "true"
+    assert "X-UVQC-Digest-Update" not in message_from_bytes(digest.data, policy=default)
+    plain = parsed.get_body(("plain",))
+    assert plain is not None
+    content = plain.get_content().replace("\r\n", "\n")
+    assert "Withdrawn since announced:\n  - check_standard_failed: Check standard CCV1" in content
