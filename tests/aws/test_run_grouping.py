@@ -11,14 +11,24 @@ from typing import Any
 
 import pytest
 
-from tests.runs.builder import T0, result
-from tests.runs.grouped_run import BATCH, HOSTILE, METHOD, grouped_run, method_data
+from tests.runs.builder import T0, absorbance, result
+from tests.runs.grouped_run import (
+    BATCH,
+    HOSTILE,
+    METHOD,
+    contaminated_blank_run,
+    grouped_run,
+    method_data,
+    passing,
+    remeasured,
+)
 from uvqc.adapters.dynamodb_runs import DynamoRunStore, RunVerdictTrace
 from uvqc.aws import check_handler, runs_handler
 from uvqc.core.methods import MethodBook, method_from_mapping
 from uvqc.pipeline.records import NotificationRequest
 from uvqc.runs.grouping import GroupingPolicy
 from uvqc.runs.notices import RunArrival
+from uvqc.runs.report import document_text
 
 from .esm import LambdaContext
 from .test_runs import BATCH as EXAMPLE_BATCH
@@ -118,3 +128,67 @@ def test_the_scheduled_function_sends_a_due_group_through_the_notify_queue(
         ConsistentRead=True,
     )["Item"]
     assert "groupDue" not in item and json.loads(item["decision"]["S"])["status"] == "open"
+
+
+# -- decisions that stop being findings (uvqc.runs.withdrawal), as on SQLite ----------------
+
+
+def remeasure(seq: int, record: str, **changes: Any) -> RunArrival:
+    """A re-measurement of position `seq` (the clean run's reading unless `changes`)."""
+    return RunArrival(
+        BATCH, METHOD, result(remeasured(passing(seq, None), **changes), record_id=record)
+    )
+
+
+def test_a_decision_withdrawn_or_superseded_while_held_is_never_sent(
+    aws: AwsFactory, deployed: dict[str, str]
+) -> None:
+    runs = store(aws, deployed["runs"], group_seconds=15)
+    assert runs.track(arrivals(grouped_run(None)[:30]), now=T0) == []  # three held
+    later = T0 + timedelta(seconds=5)
+    assert runs.track([remeasure(14, "r14b"), remeasure(25, "r25b")], now=later) == []
+    [group] = runs.flush_groups(now=T0 + timedelta(seconds=15))
+    runs.confirm([group])
+    run_part = group.run or {}
+    assert run_part["subject"] == f"Run {BATCH}: above_calibration"
+    assert len(run_part["members"]) == 1 and "RPD" not in run_part["body"]
+    assert runs.flush_groups(now=T0 + timedelta(days=1)) == []
+    text = document_text(runs.show(BATCH) or {})
+    assert "duplicate_rpd (1 sample(s)): not sent: withdrawn while held" in text
+    assert "spike_recovery (1 sample(s)): not sent: withdrawn while held" in text
+
+
+def test_a_held_blank_decision_whose_affected_set_shrank_goes_with_the_new_set(
+    aws: AwsFactory, deployed: dict[str, str]
+) -> None:
+    runs = store(aws, deployed["runs"], group_seconds=15)
+    assert runs.track(arrivals(contaminated_blank_run()), now=T0) == []  # 16 samples, held
+    again = remeasure(19, "r19b", absorbance=absorbance(4.8))  # S11 now stands
+    assert runs.track([again], now=T0 + timedelta(seconds=5)) == []
+    assert runs.flush_groups(now=T0 + timedelta(seconds=19)) == []
+    [group] = runs.flush_groups(now=T0 + timedelta(seconds=20))
+    body = (group.run or {})["body"]
+    assert "Affected samples (15):" in body and "Affected samples (16)" not in body
+    old, new = (runs.show(BATCH) or {})["meta"]["emails"]
+    assert old["email"] == "withdrawn" and old["supersededBy"] == new["key"]
+    assert new["email"] == "group" and new["state"] == "current"
+
+
+def test_a_withdrawn_announced_decision_is_said_in_the_digest_update(
+    aws: AwsFactory, deployed: dict[str, str]
+) -> None:
+    runs = store(aws, deployed["runs"], group_seconds=15)
+    first = runs.track(arrivals(grouped_run()), now=T0)
+    assert codes(first) == ["check_standard_failed", "digest"]
+    runs.confirm(first)
+    assert not (first[1].run or {})["update"]
+    [digest] = runs.track([remeasure(26, "r26b")], now=T0 + timedelta(hours=4))
+    runs.confirm([digest])
+    run_part = digest.run or {}
+    assert run_part["update"] is True
+    assert run_part["subject"] == f"Run {BATCH}: flag (digest) (update)"
+    [line] = run_part["withdrawn"]
+    assert line.startswith("check_standard_failed: Check standard CCV1")
+    text = document_text(runs.show(BATCH) or {})
+    assert "; withdrawn (no longer a finding)" in text
+    assert runs.track([remeasure(26, "r26b")], now=T0 + timedelta(hours=5)) == []

@@ -127,3 +127,25 @@ def test_bidi_overrides_in_ids_are_spelled_out_in_headers_text_and_file_name(
     assert text is not None and "\u202e" not in text.get_content()
     (name,) = [p.get_filename() for p in msg.iter_attachments()]
     assert name == "uvqc-run-NO3-_A___.html"
+
+
+def test_a_digest_sent_again_says_it_is_an_update_and_what_was_withdrawn(
+    report: RunReport,
+) -> None:
+    first = compose_digest(
+        report, key="k1", mail_from="qc@lab.example", mail_to=["a@lab.example"], date=NOW
+    )
+    assert first.get("X-UVQC-Digest-Update") is None
+    assert "Withdrawn since announced" not in first.text
+    withdrawn = [f"check_standard_failed: Check standard CCV1 recovered 70 % ({HOSTILE[0]})"]
+    again = compose_digest(
+        report, key="k2", mail_from="qc@lab.example", mail_to=["a@lab.example"], date=NOW,
+        update=True, withdrawn=withdrawn,
+    )  # fmt: skip
+    msg = parse(again.data)
+    assert msg["Subject"] == f"{first.subject} (update)" == again.subject
+    assert msg["X-UVQC-Digest-Update"] == "true" == again.get("X-UVQC-Digest-Update")
+    text = msg.get_body(preferencelist=("plain",))
+    assert text is not None
+    body = text.get_content().replace("\r\n", "\n")
+    assert f"Withdrawn since announced:\n  - {withdrawn[0]}\n" in body

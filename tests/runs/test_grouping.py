@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.runs.builder import T0
-from tests.runs.grouped_run import method_data
+from tests.runs.builder import T0, config, results
+from tests.runs.grouped_run import grouped_run, method_data
 from uvqc.core.methods import method_from_mapping
 from uvqc.core.verdicts import Verdict
 from uvqc.errors import MethodError, SettingsError
+from uvqc.pipeline.email import compose
 from uvqc.pipeline.records import NotificationRequest
+from uvqc.runs.evaluate import evaluate_run
 from uvqc.runs.grouping import (
     STOP_THE_RUN,
     FlushAction,
@@ -22,7 +24,7 @@ from uvqc.runs.grouping import (
     group_due,
     group_key,
 )
-from uvqc.runs.notices import group_request
+from uvqc.runs.notices import digest_request, group_request
 from uvqc.settings import load_settings
 
 
@@ -143,3 +145,18 @@ def test_group_request_round_trips_through_the_notify_queue_format() -> None:
     assert again.run is not None and again.run["members"] == ["k1"]
     assert again.key == group_key("B", ["k1"])
     assert "position    3  x" in again.run["body"]
+
+
+def test_a_run_digest_sent_again_without_its_figures_still_says_it_is_an_update() -> None:
+    decision = evaluate_run(results(grouped_run()), config(), batch_id="B", final=True)
+    first = digest_request(decision, method="m", decided_at=T0)
+    again = digest_request(
+        decision, method="m", decided_at=T0, withdrawn=["duplicate_rpd: RPD 53.9 %"], update=True
+    )
+    assert again.key != first.key  # a withdrawal is a change: said once, in a new digest
+    plain = compose(first, mail_from="qc@lab.example", mail_to=["a@lab.example"])
+    update = compose(again, mail_from="qc@lab.example", mail_to=["a@lab.example"])
+    assert plain.get("X-UVQC-Digest-Update") is None
+    assert update.get("X-UVQC-Digest-Update") == "true"
+    assert update.get("Subject") == "Run B: flag (digest) (update)"
+    assert "Withdrawn since announced:\n  - duplicate_rpd: RPD 53.9 %" in update.body

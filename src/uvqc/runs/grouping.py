@@ -190,10 +190,11 @@ def coverage(
     out = []
     for d in decisions:
         now, replacement = decision_state(d.key, d.anchor, current)
+        key: str | None
         if d.covered_by is not None:
             email, key = kinds.get(d.covered_by, GROUP), d.covered_by
         elif d.held_until is not None:
-            email, key = ("held", None) if now == CURRENT else ("withdrawn", None)
+            email, key = ("held" if now == CURRENT else "withdrawn"), None
         else:
             email, key = "decision", d.key
         entry: dict[str, Any] = {
