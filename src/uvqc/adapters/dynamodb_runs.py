@@ -11,7 +11,9 @@ Items (key `batchId` + `sk`):
   `published`); a held one (uvqc.runs.grouping) has `heldUntil` and is never queued itself;
   a group e-mail is one too (`code = "group"`, `members`: the keys of the decisions it
   covers). The run item's `groupDue` is when its open group is due; the scheduled runs
-  function sends due groups (`flush_groups`, via the `openRuns` index).
+  function sends due groups (`flush_groups`, via the `openRuns` index). A held decision
+  no longer current (its key not in the decision document's `meta.notices`,
+  uvqc.runs.withdrawal) is never a member: it stays, withdrawn, never sent.
 - `sk = "V#<version>#<recordId>"`: a change of a result's run verdict (history).
 
 Control charts (as the SQLite store): a final run's QC points go on the charts of its

@@ -8,6 +8,8 @@ affected set), so a re-evaluation that reaches the same decision is not e-mailed
 the ledger drops a repeated key anyway. While a run is open a decision is announced once,
 as soon as every position up to the one that makes it certain is present; when the run is
 final, a decision whose affected set changed since it was announced is announced again.
+A decision that stops being a finding is never announced if it was still held, and said in
+the final run digest ("Withdrawn since announced") if it was (uvqc.runs.withdrawal).
 """
 
 from __future__ import annotations
