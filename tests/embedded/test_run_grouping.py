@@ -21,7 +21,8 @@ from tests.runs.grouped_run import (
     remeasured,
 )
 from uvqc.adapters.sqlite.db import connect
-from uvqc.adapters.sqlite.runs import SqliteRunStore
+from uvqc.adapters.sqlite.runs import SqliteRunStore, run_emails_for_sample
+from uvqc.cli.story import _run_email_lines
 from uvqc.core.methods import MethodBook, method_from_mapping
 from uvqc.pipeline.records import NotificationRequest
 from uvqc.runs.grouping import GroupingPolicy
@@ -222,6 +223,8 @@ def test_a_decision_withdrawn_while_held_is_never_sent(tmp_path: Path) -> None:
     text = document_text(document)
     assert "duplicate_rpd (1 sample(s)): not sent: withdrawn while held" in text
     assert "spike_recovery (1 sample(s)): not sent: withdrawn while held" in text
+    named = _run_email_lines(run_emails_for_sample(runs.conn, "DUP0"), "")  # uvqc trace
+    assert f"  duplicate_rpd in run {BATCH}: not sent: withdrawn while held" in named
     # the final run's digest folds nothing withdrawn, and says nothing was withdrawn since
     # announced (those two never were announced)
     rest = sent(runs, runs.track(arrivals(run[30:]), now=T0 + timedelta(seconds=60)))

@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 from uvqc.core.display import display_lines
 from uvqc.pipeline.ports import DeadLetter, TraceSource
 from uvqc.pipeline.records import NotificationRecord, ResultRecord, iso, safe_excerpt
+from uvqc.runs.report import email_phrase
 
 RAW_SHOWN = 2000
 
@@ -250,13 +251,7 @@ def _run_email_lines(emails: Sequence[dict[str, Any]], db_hint: str) -> list[str
         return []
     lines = ["Run decisions naming this sample (each e-mailed once):"]
     for e in emails:
-        where = f"  {e['code']} in run {e['batchId']}: "
-        if e["email"] == "held":
-            lines.append(where + "held for the run's next group e-mail")
-        elif e["email"] == "decision":
-            lines.append(where + f"its own e-mail, key {e['emailKey']}")
-        else:
-            lines.append(where + f"in the {e['email']} e-mail, key {e['emailKey']}")
+        lines.append(f"  {e['code']} in run {e['batchId']}: {email_phrase(e)}")
     batches = dict.fromkeys(e["batchId"] for e in emails)
     lines += [f"  (uvqc runs show {b}{db_hint})" for b in batches]
     return [*lines, ""]

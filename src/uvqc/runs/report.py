@@ -7,6 +7,7 @@ that `runs show --format json` leaves out (method, units, levels, blocks, batch 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -230,21 +231,32 @@ def _emails_text(emails: list[dict[str, Any]]) -> list[str]:
     lines = ["", "E-mails (each decision is announced once):"]
     for e in emails:
         what = f"{e['code']} ({len(e['affected'])} sample(s))"
-        replaced = e.get("supersededBy")
-        if e["email"] == "withdrawn":  # held, then no longer current: never sent
-            why = f"superseded by {replaced[:12]}" if replaced else "withdrawn"
-            lines.append(f"  - {what}: not sent: {why} while held")
-            continue
         if e["email"] == "held":
             at = datetime.fromtimestamp(e["heldUntil"], UTC)
-            line = f"  - {what}: held for the group e-mail due {_iso(at)}"
-        elif e["email"] == "decision":
-            line = f"  - {what}: its own e-mail, key {e['emailKey']}"
+            lines.append(f"  - {what}: held for the group e-mail due {_iso(at)}")
         else:
-            line = f"  - {what}: in the {e['email']} e-mail, key {e['emailKey']}"
-        if replaced:
-            line += f"; superseded by {replaced[:12]}"
-        elif e.get("state") == "withdrawn":
-            line += "; withdrawn (no longer a finding)"
-        lines.append(line)
+            lines.append(f"  - {what}: {email_phrase(e)}")
     return lines
+
+
+def email_phrase(e: Mapping[str, Any]) -> str:
+    """How a decision was e-mailed and whether it still stands, for `runs show` and `trace`
+    (an entry of uvqc.runs.grouping.coverage): "its own e-mail, key K", "in the group
+    e-mail, key K", "not sent: withdrawn while held", each sent one that is no longer
+    current followed by "; withdrawn (no longer a finding)" or "; superseded by <key
+    prefix>"."""
+    replaced = e.get("supersededBy")
+    if e["email"] == "withdrawn":  # held, then no longer current: never sent
+        why = f"superseded by {str(replaced)[:12]}" if replaced else "withdrawn"
+        return f"not sent: {why} while held"
+    if e["email"] == "decision":
+        phrase = f"its own e-mail, key {e['emailKey']}"
+    elif e["email"] == "held":
+        phrase = "held for the run's next group e-mail"
+    else:
+        phrase = f"in the {e['email']} e-mail, key {e['emailKey']}"
+    if replaced:
+        return f"{phrase}; superseded by {str(replaced)[:12]}"
+    if e.get("state") == "withdrawn":
+        return f"{phrase}; withdrawn (no longer a finding)"
+    return phrase
