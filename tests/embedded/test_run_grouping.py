@@ -259,7 +259,7 @@ def test_a_held_decision_whose_affected_set_changed_is_superseded_by_the_new_one
     assert new["email"] == "group" and new["state"] == "current"
     text = document_text(runs.show(BATCH) or {})
     assert (
-        f"blank_contamination (16 sample(s)): not sent: superseded by {new['key'][:12]} "
+        f"blank_contamination (16 sample(s)): not sent: superseded by decision {new['key'][:12]} "
         "while held" in text
     )
 

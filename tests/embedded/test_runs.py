@@ -296,6 +296,8 @@ def test_runs_list_and_show_spell_out_bidi_and_control_characters_of_ids(
     assert main(["runs", "list", "--db", str(db_path)]) == 0
     listed = capsys.readouterr().out
     assert "NO3-\\u202eA-B  final" in listed and "\u202e" not in listed
+    assert main(["runs", "show", "NO3-\\u202eA-B", "--db", str(db_path)]) == 0  # as listed
+    assert capsys.readouterr().out.startswith("Run NO3-\\u202eA-B: FINAL")
     assert main(["runs", "show", batch, "--db", str(db_path)]) == 0
     shown = capsys.readouterr().out
     assert "W-\\u202e21-8211" in shown and "\u202e" not in shown and "\t" not in shown

@@ -125,6 +125,8 @@ def test_bidi_overrides_in_ids_are_spelled_out_in_headers_text_and_file_name(
     assert msg["X-UVQC-Verdict"] == report.verdict
     text = msg.get_body(preferencelist=("plain",))
     assert text is not None and "\u202e" not in text.get_content()
+    html = msg.get_body(preferencelist=("html",))
+    assert html is not None and "\u202e" not in html.get_content()  # the heading too
     (name,) = [p.get_filename() for p in msg.iter_attachments()]
     assert name == "uvqc-run-NO3-_A___.html"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,19 @@ def test_bidirectional_overrides_are_spelled_out(report: RunReport) -> None:
     html = render_html([report], generated=NOW)
     assert "\u202e" not in html
     assert "\\u202eevil" in html
+
+
+def test_a_chart_whose_points_do_not_vary_says_no_spread_not_wait(report: RunReport) -> None:
+    """12 check standards all at 100 % with establish_points 5: no limits will ever be
+    established from them; the report says so instead of "not established yet"."""
+    from uvqc.charts.config import ControlChartConfig
+    from uvqc.charts.series import chart_state
+    from uvqc.charts.westgard import Point
+    from uvqc.report.history import _drawn
+
+    points = [Point(100.0, "EQ", i + 1, f"CCV-{i}") for i in range(12)]
+    state = chart_state(
+        "check_standard_recovery", points, ControlChartConfig(establish_points=5), batch_id="EQ"
+    )
+    html = render_html([replace(report, charts=(_drawn(state, "%", "EQ"),))], generated=NOW)
+    assert "no spread" in html and "not established yet" not in html

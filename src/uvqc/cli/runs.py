@@ -8,6 +8,7 @@ so both print the same thing.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,17 @@ def runs_list(
         )
 
 
+def _unspelled(text: str) -> str | None:
+    """`text` with the \\xNN / \\uNNNN escapes that uvqc.core.display writes turned back into
+    characters (None when it has none, or they do not decode)."""
+    if not re.search(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})", text):
+        return None
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError:
+        return None
+
+
 @runs_app.command("show")
 def runs_show(
     batch_id: Annotated[str, typer.Argument(help="The run's batchId.")],
@@ -98,6 +110,9 @@ def runs_show(
     """A run's calibration, every position with its concentration, and its decisions."""
     with _reader(load_settings(db=db), aws) as reader:
         document = reader.show(batch_id)
+        spelled = _unspelled(batch_id)
+        if document is None and spelled is not None:
+            document = reader.show(spelled)  # an ID as `runs list` spells it out (\u202e)
     if document is None:
         raise UvqcError(f"no run {display_safe(batch_id)!r}")
     if fmt is Format.json:

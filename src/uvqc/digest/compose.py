@@ -21,7 +21,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from html import escape
 
-from uvqc.core.display import display_lines
+from uvqc.core.display import display_lines, display_safe
 from uvqc.pipeline.email import header_safe
 from uvqc.report.figures import RunFigures, calibration_figure, control_chart_figure
 from uvqc.report.model import RunReport
@@ -104,7 +104,7 @@ def _html(run: RunReport, text: str, images: Sequence[tuple[str, str]]) -> str:
     )
     return (
         '<!doctype html><html><body style="font-family:sans-serif">'
-        f"<h2>Run {escape(run.batch_id)}: {escape(run.verdict)}</h2>"
+        f"<h2>Run {escape(display_safe(run.batch_id))}: {escape(run.verdict)}</h2>"
         f'<pre style="font:13px monospace;white-space:pre-wrap">{escape(text)}</pre>'
         f"{figures}</body></html>"
     )

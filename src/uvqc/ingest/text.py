@@ -94,8 +94,8 @@ def _decode_utf8_with_cp932_trailer(data: bytes) -> tuple[str, str] | None:
 
 
 _HOW = {
-    "utf-8-sig": "re-export the file as UTF-8, or save it without the byte-order mark (it "
-    "is then read as Windows-1252)",
+    "utf-8-sig": "re-export the file as UTF-8 (its byte-order mark says UTF-8, but the "
+    "bytes are another encoding); or, if it is Windows-1252 text, save it without the mark",
     "utf-16-le": "re-export the file (a UTF-16 file holds no such bytes)",
     "utf-16-be": "re-export the file (a UTF-16 file holds no such bytes)",
     "cp1252": "re-export the file as UTF-8",

@@ -212,7 +212,9 @@ def _drawn(state: ChartState, unit: str, batch_id: str) -> ChartSeries:
     title = SERIES_TITLES[state.series]
     if start:
         title += f", last {CHART_WINDOW} of {len(state.points)} points"
-    return ChartSeries(title, unit, state.points[start:], state.limits, batch_id, violations)
+    return ChartSeries(
+        title, unit, state.points[start:], state.limits, batch_id, violations, state.no_spread
+    )
 
 
 def run_chart_findings(target: DecidedRun, states: Sequence[ChartState]) -> list[RunFinding]:

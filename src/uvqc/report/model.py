@@ -83,6 +83,7 @@ class ChartSeries:
     limits: Limits | None
     highlight_batch: str | None = None
     violations: tuple[Violation, ...] = ()
+    no_spread: bool = False  # enough points, but equal: no limits until the method gives them
 
 
 @dataclass(frozen=True, slots=True)

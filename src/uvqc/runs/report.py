@@ -243,11 +243,11 @@ def email_phrase(e: Mapping[str, Any]) -> str:
     """How a decision was e-mailed and whether it still stands, for `runs show` and `trace`
     (an entry of uvqc.runs.grouping.coverage): "its own e-mail, key K", "in the group
     e-mail, key K", "not sent: withdrawn while held", each sent one that is no longer
-    current followed by "; withdrawn (no longer a finding)" or "; superseded by <key
-    prefix>"."""
+    current followed by "; withdrawn (no longer a finding)" or "; superseded by decision
+    <its decision key's prefix>" (the replacement's own line says which e-mail carried it)."""
     replaced = e.get("supersededBy")
     if e["email"] == "withdrawn":  # held, then no longer current: never sent
-        why = f"superseded by {str(replaced)[:12]}" if replaced else "withdrawn"
+        why = f"superseded by decision {str(replaced)[:12]}" if replaced else "withdrawn"
         return f"not sent: {why} while held"
     if e["email"] == "decision":
         phrase = f"its own e-mail, key {e['emailKey']}"
@@ -256,7 +256,7 @@ def email_phrase(e: Mapping[str, Any]) -> str:
     else:
         phrase = f"in the {e['email']} e-mail, key {e['emailKey']}"
     if replaced:
-        return f"{phrase}; superseded by {str(replaced)[:12]}"
+        return f"{phrase}; superseded by decision {str(replaced)[:12]}"
     if e.get("state") == "withdrawn":
         return f"{phrase}; withdrawn (no longer a finding)"
     return phrase
