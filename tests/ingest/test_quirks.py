@@ -233,3 +233,24 @@ def test_the_instruments_time_zone_setting_is_an_iana_name() -> None:
     assert str(load_settings(ingest_timezone="Europe/Berlin").ingest_zone) == "Europe/Berlin"
     with pytest.raises(SettingsError, match="unknown time zone 'Mars/Olympus'"):
         load_settings(ingest_timezone="Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    ("when", "expected", "said"),
+    [
+        ("3/29/2026 2:30:00 AM", "2026-03-29T02:30:00+01:00", "does not exist"),
+        ("10/25/2026 2:30:00 AM", "2026-10-25T02:30:00+02:00", "happened twice"),
+    ],
+)
+def test_a_collection_time_in_a_daylight_saving_change_is_read_and_said(
+    when: str, expected: str, said: str
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    data = fixture("cary_scan.csv").read_bytes().replace(b"11/27/2026 8:41:07 AM", when.encode())
+    assert when.encode() in data
+    out = ingest_bytes(
+        data, "c.csv", options=Options(wavelength_nm=230.0, timezone=ZoneInfo("Europe/Berlin"))
+    )
+    assert json.loads(out.messages[0])["measuredAt"] == expected
+    assert any(said in n for n in out.notes)

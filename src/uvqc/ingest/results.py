@@ -17,7 +17,7 @@ import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import PurePath
 from typing import Any
 
@@ -265,8 +265,13 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
         when = when or parsed.measured_at
         if when is not None and "measuredAt" not in msg:
             if when.tzinfo is None:
+                clock = when
                 when = _on_the_clock(when, options.timezone)
                 naive = True
+                odd = _dst_gap_or_fold(clock, when)
+                if odd:
+                    notes.append(odd)
+                    out.notes.append(f"{sid}: {odd}")
             msg["measuredAt"] = when.isoformat()
         if parsed.instrument_id:
             msg["instrumentId"] = parsed.instrument_id[:MAX_ID_LENGTH]
@@ -315,6 +320,26 @@ def to_messages(parsed: ParsedFile, *, file: str, sha256: str, options: Options)
             "(UVQC_INGEST_TIMEZONE names the instruments' zone)"
         )
     return out
+
+
+def _dst_gap_or_fold(clock: datetime, when: datetime) -> str | None:
+    """Whether a wall-clock time does not exist (the hour skipped when clocks go forward) or
+    happens twice (clocks go back) in its zone: what was assumed, else None."""
+    if when.tzinfo is None:
+        return None
+    back = when.astimezone(UTC).astimezone(when.tzinfo).replace(tzinfo=None)
+    if back != clock:
+        return (
+            f"collection time {clock.isoformat()} does not exist in {when.tzinfo} (clocks went "
+            f"forward): read as {when.isoformat()}"
+        )
+    other = when.replace(fold=1 - when.fold)
+    if other.utcoffset() != when.utcoffset():
+        return (
+            f"collection time {clock.isoformat()} happened twice in {when.tzinfo} (clocks went "
+            f"back): read as the first, {when.isoformat()}"
+        )
+    return None
 
 
 def _on_the_clock(when: datetime, zone: tzinfo | None) -> datetime:
