@@ -27,8 +27,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from bench.common import PYTHON, ROOT, run_measured, save
-from tests.aws.conftest import make_ledger_table
-from tests.aws.test_runs import make_runs_table
+from tests.aws.conftest import make_ledger_table, make_runs_table
 from tests.embedded.test_control_charts import ESTABLISH, METHOD, REJECT, WARN, run_lines
 from tests.support.relay import FaultyRelay
 

@@ -269,22 +269,9 @@ class Settings(BaseModel):
             )
         return value
 
-    @field_validator("daily_digest_timezone")
+    @field_validator("daily_digest_timezone", "ingest_timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}: write an IANA name such as Europe/Berlin or UTC"
-            ) from None
-        return value
-
-    @field_validator("ingest_timezone")
-    @classmethod
-    def _known_ingest_zone(cls, value: str | None) -> str | None:
+    def _known_zone(cls, value: str | None) -> str | None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         if value is None:

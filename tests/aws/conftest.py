@@ -113,6 +113,46 @@ def make_queues(sqs: Any, prefix: str, *, max_receive: int = 5, visibility: int 
     return Queues(url, arn, dlq_url, dlq_arn)
 
 
+def make_runs_table(db: Any) -> str:
+    """The runs table as serverless.yml declares it (batchId + sk, sparse GSI openRuns)."""
+    name = unique("runs")
+    db.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "batchId", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "runStatus", "AttributeType": "S"},
+            {"AttributeName": "lastAt", "AttributeType": "N"},
+            {"AttributeName": "sampleId", "AttributeType": "S"},
+            {"AttributeName": "at", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "batchId", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "openRuns",
+                "KeySchema": [
+                    {"AttributeName": "runStatus", "KeyType": "HASH"},
+                    {"AttributeName": "lastAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "bySample",
+                "KeySchema": [
+                    {"AttributeName": "sampleId", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    )
+    return name
+
+
 def make_records_table(db: Any) -> str:
     """The records table as serverless.yml declares it (key, bySample GSI)."""
     name = unique("records")

@@ -22,9 +22,16 @@ from uvqc.aws import check_handler, daily_handler, notify_handler
 from uvqc.pipeline.email import compose
 from uvqc.pipeline.records import NotificationRequest
 
-from .conftest import REGION, make_ledger_table, make_queues, make_records_table, unique
+from .conftest import (
+    REGION,
+    make_ledger_table,
+    make_queues,
+    make_records_table,
+    make_runs_table,
+    unique,
+)
 from .esm import EventSourceMapping, LambdaContext
-from .test_runs import BATCH, METHOD, lines, make_runs_table
+from .test_runs import BATCH, METHOD, lines
 from .test_runs import event as sqs_event
 
 AwsFactory = Callable[[str], Any]

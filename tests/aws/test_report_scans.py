@@ -17,8 +17,8 @@ from uvqc.pipeline.records import ResultRecord
 from uvqc.report.assemble import report_for
 from uvqc.runs.notices import RunArrival
 
-from .conftest import make_records_table
-from .test_runs import AwsFactory, make_runs_table
+from .conftest import make_records_table, make_runs_table
+from .test_runs import AwsFactory
 
 SCAN = {"wavelengthNm": [200.0, 210.0, 220.0], "absorbance": [0.9, 0.7, 0.5]}
 

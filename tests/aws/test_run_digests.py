@@ -35,9 +35,10 @@ from .conftest import (
     make_ledger_table,
     make_queues,
     make_records_table,
+    make_runs_table,
 )
 from .esm import EventSourceMapping, LambdaContext, queue_depth
-from .test_runs import drain, make_runs_table
+from .test_runs import drain
 
 AwsFactory = Callable[[str], Any]
 TEMPLATE = json.loads((EVENTS / "sqsEvent.json").read_text())["Records"][0]

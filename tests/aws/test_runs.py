@@ -21,7 +21,13 @@ from uvqc.local.worker import Worker
 from uvqc.runs.report import public
 from uvqc.settings import load_settings
 
-from .conftest import EVENTS, make_ledger_table, make_queues, make_records_table, unique
+from .conftest import (
+    EVENTS,
+    make_ledger_table,
+    make_queues,
+    make_records_table,
+    make_runs_table,
+)
 from .esm import LambdaContext
 
 AwsFactory = Callable[[str], Any]
@@ -30,46 +36,6 @@ RUN_FILE = ROOT / "examples" / "runs" / "nitrate-run-2026-11-28.jsonl"
 METHOD = ROOT / "examples" / "methods" / "nitrate-run.toml"
 BATCH = "NO3-2026-11-28-A"
 TEMPLATE = json.loads((EVENTS / "sqsEvent.json").read_text())["Records"][0]
-
-
-def make_runs_table(db: Any) -> str:
-    """The runs table as serverless.yml declares it (batchId + sk, sparse GSI openRuns)."""
-    name = unique("runs")
-    db.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "batchId", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "runStatus", "AttributeType": "S"},
-            {"AttributeName": "lastAt", "AttributeType": "N"},
-            {"AttributeName": "sampleId", "AttributeType": "S"},
-            {"AttributeName": "at", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "batchId", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "openRuns",
-                "KeySchema": [
-                    {"AttributeName": "runStatus", "KeyType": "HASH"},
-                    {"AttributeName": "lastAt", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": "bySample",
-                "KeySchema": [
-                    {"AttributeName": "sampleId", "KeyType": "HASH"},
-                    {"AttributeName": "at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-        ],
-    )
-    return name
 
 
 def lines() -> list[str]:

@@ -18,9 +18,15 @@ _UNSAFE = re.compile(
 )
 
 
+def spelled(code: int) -> str:
+    """A code point as the escape uvqc writes for it: \\xNN, \\uNNNN or \\UNNNNNNNN."""
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return spelled(ord(match.group()))
 
 
 def display_safe(text: str) -> str:

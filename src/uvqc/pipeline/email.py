@@ -21,7 +21,7 @@ from uvqc.core.display import display_lines
 from uvqc.core.verdicts import Verdict
 from uvqc.pipeline.addresses import idna_domain, parse_address_list
 from uvqc.pipeline.headers import ADDRESS_FIELDS, render
-from uvqc.pipeline.records import NotificationRequest, iso, safe_excerpt
+from uvqc.pipeline.records import NotificationRequest, is_digest, iso, safe_excerpt
 
 MAX_LINE = 998  # RFC 5322 section 2.1.1
 
@@ -274,14 +274,13 @@ def _run_email(
     ]
     if "batchId" in run:
         headers.append(("X-UVQC-Batch-Id", header_safe(str(run.get("batchId", "")))))
-    if run.get("kind") == "daily":
+    daily = run.get("kind") == "daily"
+    if daily:
         headers.append(("X-UVQC-Digest-Date", header_safe(str(run.get("date", "")))))
-        if run.get("update"):
-            headers.append(("X-UVQC-Digest-Update", "true"))
     else:
         headers.append(("X-UVQC-Run-Decision", header_safe(str(run.get("code", "")))))
-        if run.get("kind") == "digest" and run.get("update"):  # a run digest re-sent
-            headers.append(("X-UVQC-Digest-Update", "true"))
+    if run.get("update") and (daily or is_digest(request)):  # a digest re-sent, changed
+        headers.append(("X-UVQC-Digest-Update", "true"))
     headers += [
         ("X-UVQC-Notification-Key", header_safe(request.key)),
         ("X-UVQC-Verdict", request.verdict.value),

@@ -36,7 +36,13 @@ from uvqc.pipeline.addresses import parse_addresses
 from uvqc.pipeline.breaker import BreakerState, CircuitBreaker
 from uvqc.pipeline.email import compose, message_id
 from uvqc.pipeline.ports import Channel, ClaimState, DigestComposer, Ledger, Mailable, Sender
-from uvqc.pipeline.records import Attempt, NotificationRequest, NotificationStatus, utcnow
+from uvqc.pipeline.records import (
+    Attempt,
+    NotificationRequest,
+    NotificationStatus,
+    is_digest,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from uvqc.settings import Settings
@@ -258,7 +264,7 @@ def _deliver(
     try:
         pending = [r for r in mail.recipients() if r not in claim.record.delivered_to]
         email: Mailable | None = None
-        if digests is not None and (request.run or {}).get("kind") == "digest":
+        if digests is not None and is_digest(request):
             email = digests.compose(
                 request,
                 message_id=mid,

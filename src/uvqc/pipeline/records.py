@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from uvqc.core.display import spelled
 from uvqc.core.verdicts import Finding, Judgement, Verdict
 from uvqc.pipeline.limits import bound_findings
 
@@ -39,18 +40,12 @@ def as_text(raw: str | bytes) -> str:
     return raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
 
 
-def _spelled(code: int) -> str:
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
 def safe_excerpt(raw: str | bytes, limit: int = EXCERPT_CHARS) -> str:
     """A printable, single-line excerpt of a payload, safe to quote in an e-mail body: every
     character that is not printable (controls, bidi overrides, line separators) spelled out
-    as \\xNN, \\uNNNN or \\UNNNNNNNN, as uvqc.core.display does."""
+    as uvqc.core.display does (core.display.spelled)."""
     text = as_text(raw)[: limit * 4]
-    cleaned = "".join(ch if ch.isprintable() else _spelled(ord(ch)) for ch in text)
+    cleaned = "".join(ch if ch.isprintable() else spelled(ord(ch)) for ch in text)
     return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
 
 
@@ -279,6 +274,14 @@ class NotificationRequest:
             context=tuple((str(k), str(v)) for k, v in dict(context).items()),
             run=data.get("run"),
         )
+
+
+DIGEST_KIND = "digest"  # `run["kind"]` of a run digest request (uvqc.runs.notices)
+
+
+def is_digest(request: NotificationRequest) -> bool:
+    """Whether a request is a run digest (composed with figures by a DigestComposer)."""
+    return (request.run or {}).get("kind") == DIGEST_KIND
 
 
 class NotificationStatus(StrEnum):

@@ -9,13 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from uvqc.pipeline.ports import NotificationQueue
-from uvqc.pipeline.records import NotificationRequest
-from uvqc.runs.notices import DIGEST
-
-
-def is_digest(request: NotificationRequest) -> bool:
-    """Whether a request is a run digest (composed with figures by a DigestComposer)."""
-    return (request.run or {}).get("kind") == DIGEST
+from uvqc.pipeline.records import NotificationRequest, is_digest
 
 
 class DigestRouter:

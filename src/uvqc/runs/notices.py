@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from uvqc.core.verdicts import Finding, Severity, Verdict
-from uvqc.pipeline.records import NotificationRequest, ResultRecord
+from uvqc.pipeline.records import DIGEST_KIND, NotificationRequest, ResultRecord
 from uvqc.runs.evaluate import RunDecision, RunFinding, RunResult
 from uvqc.runs.grouping import GROUP, group_key
 from uvqc.runs.reanalysis import reanalysis as reanalysis_of
@@ -245,7 +245,7 @@ def group_request(
     )
 
 
-DIGEST = "digest"  # the code and anchor of a run digest notice
+DIGEST = DIGEST_KIND  # the kind, code and anchor of a run digest notice
 
 
 def digest_key(decision: RunDecision, withdrawn: Sequence[str] = ()) -> str:
